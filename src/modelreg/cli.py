@@ -1,0 +1,282 @@
+"""The command line: parse, call one core function, print its result. Nothing else."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from modelreg import __version__
+from modelreg.errors import ModelregError
+
+FORMATS = ("text", "markdown", "json")
+
+
+class _Group(click.Group):
+    """Maps modelreg's errors to exit codes and one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelregError as exc:
+            _fail(ctx, exc, exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("modelreg: interrupted", err=True)
+            sys.exit(130)
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:
+    if _debug(ctx):
+        traceback.print_exc()
+    click.echo(f"modelreg: error: {exc}", err=True)
+    sys.exit(code)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool((root.params or {}).get("traceback")) or bool(os.environ.get("MODELREG_DEBUG"))
+
+
+def _ws() -> Any:
+    from modelreg.workspace import Workspace
+
+    return Workspace.open(Path.cwd())
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        from modelreg.render import to_json
+
+        click.echo(to_json(data))
+    else:
+        click.echo(text)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modelreg")
+@click.option(
+    "--traceback", is_flag=True, help="Show the full stack on errors (or MODELREG_DEBUG=1)."
+)
+def cli(traceback: bool) -> None:
+    """modelreg: a Git repository as your model registry.
+
+    Versions, stage assignments and policies are YAML in Git; artifacts are tracked by
+    DVC; promotions are pull requests and rollbacks are `git revert`.
+    """
+
+
+@cli.command()
+@click.option("--dvc-remote", metavar="PATH_OR_URL", help="Default DVC remote (a folder or URL).")
+def init(dvc_remote: str | None) -> None:
+    """Scaffold a registry in this Git repository (idempotent)."""
+    from modelreg.init import init as run
+
+    result = run(_ws(), dvc_remote=dvc_remote)
+    if result.commit is None:
+        click.echo("registry already initialised; nothing changed")
+    else:
+        click.echo(
+            f"initialised registry ({len(result.created)} files) in commit {result.commit[:8]}"
+        )
+
+
+@cli.command()
+@click.argument("model")
+@click.option(
+    "--artifact", required=True, type=click.Path(path_type=Path), help="Model file to register."
+)
+@click.option(
+    "--metrics",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="JSON/YAML file of metric name → number.",
+)
+@click.option(
+    "--params", type=click.Path(path_type=Path), help="JSON/YAML file of training parameters."
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Training data (its DVC pointer or bytes give the digest).",
+)
+@click.option(
+    "--sample",
+    type=click.Path(path_type=Path),
+    help="CSV sample of inputs; its columns become the signature.",
+)
+@click.option("--version", "version", help="Exact version, e.g. v1.4.0.")
+@click.option(
+    "--bump",
+    type=click.Choice(["major", "minor", "patch"]),
+    default="minor",
+    show_default=True,
+    help="Bump from the latest version when --version is not given.",
+)
+@click.option("--message", "-m", help="Commit message and record note.")
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "schedule", "drift", "data-volume"]),
+    default="manual",
+    show_default=True,
+    help="Why this version was trained.",
+)
+@click.option("--format", "fmt", help="Artifact format (default from the file extension).")
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Also push the commit to origin and the artifact to the DVC remote.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def register(
+    model: str,
+    artifact: Path,
+    metrics: Path,
+    params: Path | None,
+    data: Path | None,
+    sample: Path | None,
+    version: str | None,
+    bump: str,
+    message: str | None,
+    trigger: str,
+    fmt: str | None,
+    push: bool,
+    as_json: bool,
+) -> None:
+    """Track an artifact with DVC, write its version record and commit."""
+    from modelreg.register import Registration
+    from modelreg.register import register as run
+
+    reg = Registration(
+        model=model,
+        artifact=artifact,
+        metrics=metrics,
+        params=params,
+        data=data,
+        sample=sample,
+        version=version,
+        bump=bump,
+        message=message,
+        trigger=trigger,
+        fmt=fmt,
+    )
+    out = run(_ws(), reg, push=push)
+    rec = out.record
+    verb = "already registered" if out.already else "registered"
+    pushed = " and pushed" if out.pushed else ""
+    _emit(
+        rec,
+        as_json,
+        f"{verb} {rec.model} {rec.version}{pushed} (md5 {rec.artifact.md5}, "
+        f"commit {out.commit[:8]})",
+    )
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option(
+    "--at",
+    default="HEAD",
+    show_default=True,
+    metavar="REV|DATE",
+    help="Show the registry as it was at a revision or date.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
+def status(model: str | None, at: str, as_json: bool) -> None:
+    """Every model × stage → version, metrics, since when and through which PR."""
+    from modelreg.render import day, metrics_text, short, table
+    from modelreg.status import status as run
+
+    result = run(_ws(), model=model, at=at)
+    rows = [
+        [
+            r.model,
+            r.stage or "(latest)",
+            r.version + (" (deprecated)" if r.deprecated else ""),
+            f"{r.candidate}@{r.weight}%" if r.candidate else "-",
+            metrics_text(r.metrics),
+            day(r.since),
+            short(r.commit),
+            r.pr or "-",
+        ]
+        for r in result.rows
+    ]
+    headers = ["MODEL", "STAGE", "VERSION", "CANARY", "METRICS", "SINCE", "COMMIT", "PR"]
+    _emit(result, as_json, table(headers, rows) if rows else "no models registered yet")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", help="Only this stage.")
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON.")
+def history(model: str, stage: str | None, as_json: bool) -> None:
+    """The audit trail from Git: every stage change with commit, author, date and PR."""
+    from modelreg.render import day, short, table
+    from modelreg.status import history as run
+
+    events = run(_ws(), model=model, stage=stage)
+    rows = [
+        [
+            day(e.date),
+            e.stage,
+            e.kind,
+            e.previous or "-",
+            e.version or "-",
+            f"{e.candidate}@{e.weight}%" if e.candidate else "-",
+            short(e.commit),
+            e.author,
+            e.pr or "-",
+        ]
+        for e in events
+    ]
+    headers = ["DATE", "STAGE", "CHANGE", "FROM", "TO", "CANARY", "COMMIT", "AUTHOR", "PR"]
+    _emit(events, as_json, table(headers, rows) if rows else f"no stage changes for {model} yet")
+
+
+@cli.command()
+@click.option("--base", metavar="REF", help="Check only what changed since REF (a PR's base).")
+@click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+def validate(base: str | None, as_json: bool) -> None:
+    """Schemas, references, DVC pointers and immutability of version records."""
+    from modelreg.validate import validate as run
+
+    report = run(_ws(), base=base)
+    if as_json:
+        from modelreg.render import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "ok": report.ok,
+                    "base": report.base,
+                    "incremental": report.incremental,
+                    "files_checked": report.files_checked,
+                    "problems": [str(p) for p in report.problems],
+                }
+            )
+        )
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        summary = f"{len(report.problems)} problem(s)" if report.problems else "registry is valid"
+        click.echo(f"{summary} ({report.files_checked} files checked)", err=bool(report.problems))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["model", "version", "stages", "policy"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a file kind (for editors and CI)."""
+    import json
+
+    from modelreg.loading import schema as load
+
+    click.echo(json.dumps(load(kind), indent=2))
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="modelreg")

@@ -1,0 +1,139 @@
+"""The only module that talks to DVC (imported lazily: `import dvc` costs ~0.4 s)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from modelreg.errors import ForgeError, UsageError
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+@contextlib.contextmanager
+def _quiet(action: str) -> Iterator[None]:
+    """Silence DVC's own printing and turn its errors into one clear line."""
+    import logging
+
+    logging.getLogger("dvc").setLevel(logging.CRITICAL)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield
+    except Exception as exc:
+        if type(exc).__module__.startswith("dvc"):
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ForgeError(f"dvc {action} failed: {msg}") from exc
+        raise
+
+
+def _repo(root: Path) -> Any:
+    from dvc.repo import Repo
+
+    return Repo(str(root))
+
+
+def is_initialised(root: Path) -> bool:
+    return (root / ".dvc" / "config").exists()
+
+
+def init(root: Path, remote: str | None) -> None:
+    """`dvc init` with analytics off, and a default remote when one is given."""
+    from dvc.repo import Repo
+
+    with _quiet("init"):
+        repo = Repo(str(root)) if is_initialised(root) else Repo.init(str(root))
+        with repo.config.edit() as conf:
+            conf["core"]["analytics"] = False
+            if remote:
+                conf["core"]["remote"] = "storage"
+                conf["remote"]["storage"] = {"url": _remote_url(root, remote)}
+
+
+def _remote_url(root: Path, remote: str) -> str:
+    if "://" in remote:
+        return remote
+    # DVC resolves a relative local remote against the .dvc/ folder that holds the config.
+    target = Path(remote).expanduser()
+    if not target.is_absolute():
+        return os.path.relpath(Path.cwd() / target, root / ".dvc")
+    return str(target)
+
+
+def remote_url(root: Path) -> str | None:
+    """The default remote's URL, absolute for a local folder."""
+    with _quiet("config"):
+        conf = _repo(root).config
+        name = conf["core"].get("remote")
+        if not name:
+            return None
+        url = str(conf["remote"][name]["url"])
+    if "://" in url or os.path.isabs(url):
+        return url
+    return str((root / ".dvc" / url).resolve())
+
+
+def add(root: Path, path: Path) -> tuple[str, int]:
+    """Track one file with DVC; return (md5, size) as its pointer records them."""
+    with _quiet("add"):
+        _repo(root).add(str(path.resolve()))
+    pointer = read_pointer(Path(str(path) + ".dvc"))
+    if pointer is None:
+        raise UsageError(f"{path}.dvc was not written", hint="is the file inside the repository?")
+    return pointer
+
+
+def read_pointer(path: Path) -> tuple[str, int] | None:
+    """(md5, size) from a .dvc pointer file on disk."""
+    if not path.exists():
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    out = (data or {}).get("outs") or [{}]
+    md5, size = out[0].get("md5"), out[0].get("size")
+    return (md5, int(size)) if md5 and size is not None else None
+
+
+def push(root: Path, paths: Sequence[Path]) -> None:
+    """Upload tracked files to the default remote."""
+    if not paths:
+        return
+    with _quiet("push"):
+        _repo(root).push(targets=[str(p.resolve()) for p in paths])
+
+
+def pull(root: Path, paths: Sequence[Path]) -> None:
+    """Fetch tracked files from the default remote into the workspace."""
+    if not paths:
+        return
+    with _quiet("pull"):
+        _repo(root).pull(targets=[str(p.resolve()) for p in paths])
+
+
+def read_at(root: Path, path: str, rev: str | None) -> bytes:
+    """A DVC-tracked file's bytes at a revision, through the cache or the remote."""
+    import dvc.api
+
+    with _quiet("read"), dvc.api.open(path, repo=str(root), rev=rev, mode="rb") as fh:
+        data: bytes = fh.read()
+    return data
+
+
+def cache_path(root: Path, md5: str) -> Path:
+    """Where DVC 3 keeps an object in the local cache."""
+    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def md5_file(path: Path) -> str:
+    """MD5 of a file's bytes, as DVC 3 records it for a file output."""
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

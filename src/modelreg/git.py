@@ -1,0 +1,319 @@
+"""The only module that runs git. Reads go straight to Git objects, never the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelreg.errors import GitError, NotFound, UsageError
+
+_NUL = "\0"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    email: str
+    date: str
+    subject: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file changed by a commit (against its first parent)."""
+
+    path: str
+    old_blob: str | None
+    new_blob: str | None
+
+
+class Git:
+    """A repository, driven through the git command line."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self._env = dict(os.environ if env is None else env)
+        self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
+        self._git_dir: Path | None = None
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> Git:
+        """The repository containing `start` (default: the current directory)."""
+        where = (start or Path.cwd()).resolve()
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise UsageError(f"{where} is not inside a Git repository", hint="run `git init` first")
+        return cls(Path(proc.stdout.strip()))
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def run(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run git and return stdout; raise GitError with git's own message on failure."""
+        proc = self._proc(args, input=input, cwd=cwd, env=env)
+        if check and proc.returncode != 0:
+            raise GitError(f"git {' '.join(args[:3])} failed: {_first_line(proc.stderr)}")
+        out = proc.stdout
+        return out.decode() if isinstance(out, bytes) else out
+
+    def ok(self, *args: str, cwd: Path | None = None) -> bool:
+        """True if the git command exits 0."""
+        return self._proc(args, cwd=cwd).returncode == 0
+
+    def _proc(
+        self,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**self._env, **(env or {})}
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.root,
+            input=input,
+            capture_output=True,
+            text=not isinstance(input, bytes),
+            env=full_env,
+        )
+
+    @property
+    def git_dir(self) -> Path:
+        """The common .git directory (shared by worktrees)."""
+        if self._git_dir is None:
+            out = self.run("rev-parse", "--git-common-dir").strip()
+            self._git_dir = (self.root / out).resolve()
+        return self._git_dir
+
+    # -- revisions --------------------------------------------------------------------
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit id `rev` names, or None."""
+        out = self._proc(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    def resolve_at(self, at: str) -> str:
+        """A revision or a date (the last commit on HEAD's first-parent line before it)."""
+        sha = self.resolve(at)
+        if sha:
+            return sha
+        if self.has_commits():
+            out = self.run("rev-list", "-1", "--first-parent", f"--before={at}", "HEAD").strip()
+            if out and _looks_like_date(at):
+                return out
+        raise NotFound(
+            f"'{at}' is neither a revision nor a date with commits before it",
+            hint="use a commit, tag, branch, or a date like 2026-11-01",
+        )
+
+    def head(self) -> str | None:
+        return self.resolve("HEAD")
+
+    def has_commits(self) -> bool:
+        return self.resolve("HEAD") is not None
+
+    def current_branch(self) -> str | None:
+        out = self._proc(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        out = self._proc(["remote", "get-url", remote])
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    def default_branch(self, remote: str = "origin") -> str | None:
+        """The remote's default branch name (from refs/remotes/origin/HEAD, else main/master)."""
+        out = self._proc(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"])
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip().split("/", 1)[1]
+        for name in ("main", "master"):
+            if self.resolve(f"refs/remotes/{remote}/{name}"):
+                return name
+        return None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        out = self._proc(["merge-base", a, b])
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    # -- trees and blobs -------------------------------------------------------------
+
+    def ls_tree(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
+        """Path → blob id of every file under `paths` at `rev`."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths)
+        files: dict[str, str] = {}
+        for entry in out.split(_NUL):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                _mode, kind, blob = meta.split(" ")
+                if kind == "blob":
+                    files[path] = blob
+        return files
+
+    def worktree_files(self, paths: Sequence[str]) -> dict[str, str]:
+        """Path → blob id of files under `paths` as they are on disk (edits included)."""
+        out = self.run("ls-files", "-s", "-z", "--", *paths)
+        files: dict[str, str] = {}
+        for entry in out.split(_NUL):
+            if entry:
+                meta, path = entry.split("\t", 1)
+                files[path] = meta.split(" ")[1]
+        status = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        changed = [e[3:] for e in status.split(_NUL) if e and e[:2] != "  " and len(e) > 3]
+        for path in changed:
+            full = self.root / path
+            if full.is_file():
+                files[path] = blob_id(full.read_bytes())
+            else:
+                files.pop(path, None)
+        return files
+
+    def read_blobs(self, blobs: Iterable[str]) -> dict[str, bytes]:
+        """Contents of many blobs in one `git cat-file --batch` call."""
+        wanted = list(dict.fromkeys(blobs))
+        if not wanted:
+            return {}
+        proc = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            input=("\n".join(wanted) + "\n").encode(),
+            capture_output=True,
+            env=self._env,
+        )
+        return _parse_batch(proc.stdout)
+
+    def show(self, rev: str, path: str) -> bytes | None:
+        """A file's bytes at a revision, or None if it does not exist there."""
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", f"{rev}:{path}"],
+            cwd=self.root,
+            capture_output=True,
+            env=self._env,
+        )
+        return proc.stdout if proc.returncode == 0 else None
+
+    # -- history ---------------------------------------------------------------------
+
+    def log_changes(
+        self, rev: str, paths: Sequence[str], *, since: str | None = None
+    ) -> list[tuple[Commit, list[Change]]]:
+        """First-parent history of `paths` up to `rev`, oldest first, with blob ids."""
+        range_ = f"{since}..{rev}" if since else rev
+        out = self.run(
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--no-renames",
+            "--raw",
+            "--no-abbrev",
+            "-z",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%P",
+            range_,
+            "--",
+            *paths,
+        )
+        return [_parse_log_entry(chunk) for chunk in out.split("\x1e") if chunk.strip(_NUL + "\n")]
+
+    def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
+        """(status letter, path) of files under `paths` that differ from `base` on disk."""
+        out = self.run("diff", "--name-status", "--no-renames", "-z", base, "--", *paths)
+        parts = [p for p in out.split(_NUL) if p]
+        tracked = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
+        return tracked + [("A", p) for p in untracked.split(_NUL) if p]
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _parse_batch(raw: bytes) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(raw):
+        eol = raw.index(b"\n", pos)
+        header = raw[pos:eol].decode().split(" ")
+        if header[-1] == "missing":
+            pos = eol + 1
+            continue
+        sha, size = header[0], int(header[2])
+        out[sha] = raw[eol + 1 : eol + 1 + size]
+        pos = eol + 1 + size + 1
+    return out
+
+
+def _parse_log_entry(chunk: str) -> tuple[Commit, list[Change]]:
+    header, _, rest = chunk.partition("\n")
+    head_fields = header.split(_NUL)[0].split("\x1f")
+    sha, author, email, date, subject, parents = head_fields
+    fields = [f for f in (rest.strip("\n") or "").split(_NUL)]
+    if len(header.split(_NUL)) > 1:
+        fields = header.split(_NUL)[1:] + fields
+    changes: list[Change] = []
+    i = 0
+    while i < len(fields):
+        meta = fields[i].strip("\n")
+        if meta.startswith(":"):
+            _m1, _m2, old, new, _status = meta[1:].split(" ")
+            changes.append(Change(fields[i + 1], _blob_or_none(old), _blob_or_none(new)))
+            i += 2
+        else:
+            i += 1
+    commit = Commit(sha, author, email, date, subject, tuple(parents.split()))
+    return commit, changes
+
+
+def _blob_or_none(blob: str) -> str | None:
+    return None if set(blob) == {"0"} else blob
+
+
+def _first_line(text: str | bytes) -> str:
+    s = text.decode(errors="replace") if isinstance(text, bytes) else text
+    lines = [ln for ln in s.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no message)"
+
+
+def _looks_like_date(text: str) -> bool:
+    return any(ch.isdigit() for ch in text) and ("-" in text or "ago" in text or ":" in text)
+
+
+def commit_paths(git: Git, paths: Sequence[str], message: str) -> str:
+    """Commit exactly `paths` (other staged changes stay staged); return the new commit."""
+    git.run("add", "-A", "--", *paths)
+    git.run("commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths)
+    return git.run("rev-parse", "HEAD").strip()
+
+
+def unstage(git: Git, paths: Sequence[str]) -> None:
+    """Undo `git add` of paths (best effort, used when a command rolls back)."""
+    if git.has_commits():
+        git.run("reset", "-q", "--", *paths, check=False)
+    else:
+        git.run("rm", "-q", "--cached", "-r", "--ignore-unmatch", "--", *paths, check=False)
+
+
+def identity(git: Git) -> str:
+    """The committer's e-mail (or name) for `created_by`."""
+    for key in ("user.email", "user.name"):
+        out = git.run("config", key, check=False).strip()
+        if out:
+            return out
+    raise UsageError("git has no user identity", hint="git config user.email you@example.com")

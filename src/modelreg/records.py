@@ -1,0 +1,189 @@
+"""Typed views of the registry's YAML files, built once at the edge after schema checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+VERSION_RE = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9a-z.-]+))?$")
+TRIGGERS = ("manual", "schedule", "drift", "data-volume")
+
+
+def version_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key for `vMAJOR.MINOR.PATCH[-pre]`: releases after their pre-releases."""
+    m = VERSION_RE.match(version)
+    if not m:
+        return (-1, -1, -1, 0, version)
+    major, minor, patch, pre = m.groups()
+    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    md5: str
+    size: int
+    format: str
+
+
+@dataclass(frozen=True)
+class DataRef:
+    path: str
+    md5: str
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[Feature, ...]
+    output: Feature | None = None
+
+    def types(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.inputs}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    pipeline: str | None = None
+    dvc_lock_md5: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registered version: written once by `register`, never edited."""
+
+    model: str
+    version: str
+    created_at: str
+    created_by: str
+    code_commit: str | None
+    trigger: str
+    parent: str | None
+    artifact: Artifact
+    metrics: Mapping[str, float]
+    dataset: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    data: DataRef | None = None
+    signature: Signature | None = None
+    profile: str | None = None
+    lineage: Lineage = Lineage()
+    message: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VersionRecord:
+        metrics = dict(d.get("metrics") or {})
+        dataset = metrics.pop("dataset", None)
+        sig = d.get("signature")
+        data = d.get("data")
+        lin = d.get("lineage") or {}
+        return cls(
+            model=d["model"],
+            version=d["version"],
+            created_at=str(d["created_at"]),
+            created_by=d["created_by"],
+            code_commit=d.get("code_commit"),
+            trigger=d.get("trigger", "manual"),
+            parent=d.get("parent"),
+            artifact=Artifact(**d["artifact"]),
+            metrics={k: float(v) for k, v in metrics.items()},
+            dataset=dataset,
+            params=dict(d.get("params") or {}),
+            data=DataRef(**data) if data else None,
+            signature=_signature(sig) if sig else None,
+            profile=d.get("profile"),
+            lineage=Lineage(**lin),
+            message=d.get("message"),
+        )
+
+
+def _signature(d: Mapping[str, Any]) -> Signature:
+    out = d.get("output")
+    return Signature(
+        inputs=tuple(Feature(f["name"], f["type"]) for f in d.get("inputs", [])),
+        output=Feature(out["name"], out["type"]) if out else None,
+    )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """`models/<model>/model.yaml`: what the model is and which policy governs it."""
+
+    name: str
+    owners: tuple[str, ...] = ()
+    description: str = ""
+    task: str | None = None
+    policy: str = "default"
+    pipeline: str | None = None
+    output_model: str | None = None
+    output_metrics: str | None = None
+    headline_metrics: tuple[str, ...] = ()
+    deprecated: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
+        owner = d.get("owner") or []
+        owners = (owner,) if isinstance(owner, str) else tuple(owner)
+        out = d.get("outputs") or {}
+        dep = d.get("deprecated") or {}
+        if isinstance(dep, list):
+            dep = {v: "" for v in dep}
+        return cls(
+            name=d["name"],
+            owners=owners,
+            description=d.get("description", ""),
+            task=d.get("task"),
+            policy=d.get("policy", "default"),
+            pipeline=d.get("pipeline"),
+            output_model=out.get("model"),
+            output_metrics=out.get("metrics"),
+            headline_metrics=tuple(d.get("headline_metrics") or ()),
+            deprecated={str(k): str(v or "") for k, v in dep.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A canary in progress: `candidate` takes `weight` percent of traffic."""
+
+    candidate: str
+    weight: int
+    step: int = 0
+    started_at: str | None = None
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class StageAssignment:
+    version: str
+    rollout: Rollout | None = None
+
+
+@dataclass(frozen=True)
+class Stages:
+    """`models/<model>/stages.yaml`: the desired state, stage name → assignment."""
+
+    assignments: Mapping[str, StageAssignment]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Stages:
+        out: dict[str, StageAssignment] = {}
+        for stage, body in (d or {}).items():
+            ro = body.get("rollout")
+            out[stage] = StageAssignment(
+                version=body["version"],
+                rollout=Rollout(**ro) if ro else None,
+            )
+        return cls(out)
+
+    def version(self, stage: str) -> str | None:
+        a = self.assignments.get(stage)
+        return a.version if a else None

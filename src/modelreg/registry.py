@@ -1,0 +1,279 @@
+"""The registry as it is at one revision (or on disk), read through the blob cache."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelreg.cache import BlobCache
+from modelreg.errors import NotFound, ValidationError
+from modelreg.loading import Problem, parse_yaml, schema_problems
+from modelreg.records import ModelSpec, Stages, VersionRecord, version_key
+
+if TYPE_CHECKING:
+    from modelreg.git import Git
+    from modelreg.policy import Policy
+
+ROOTS = ("models", "policies")
+_MD5_RE = re.compile(r"^\s*-?\s*md5:\s*['\"]?([0-9a-f]{32}(?:\.dir)?)", re.M)
+_SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
+_PARALLEL_THRESHOLD = 3000
+
+
+def model_yaml(model: str) -> str:
+    return f"models/{model}/model.yaml"
+
+
+def stages_yaml(model: str) -> str:
+    return f"models/{model}/stages.yaml"
+
+
+def version_yaml(model: str, version: str) -> str:
+    return f"models/{model}/versions/{version}.yaml"
+
+
+def policy_yaml(name: str) -> str:
+    return f"policies/{name}.yaml"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a DVC `.dvc` file says about the bytes it tracks."""
+
+    md5: str | None
+    size: int | None
+
+
+@dataclass
+class _ModelFiles:
+    versions: dict[str, str]  # version → record path
+    has_spec: bool = False
+    has_stages: bool = False
+
+
+class Snapshot:
+    """Every registry file at `rev` (None: the working tree, uncommitted edits included)."""
+
+    def __init__(self, git: Git, rev: str | None, cache: BlobCache | None = None) -> None:
+        self.git = git
+        self.rev = rev
+        self.cache = cache if cache is not None else BlobCache(None)
+        self.files = git.ls_tree(rev, ROOTS) if rev else git.worktree_files(ROOTS)
+        self._index: dict[str, _ModelFiles] | None = None
+        self._text: dict[str, bytes] = {}
+
+    # -- listing ------------------------------------------------------------------------
+
+    @property
+    def index(self) -> dict[str, _ModelFiles]:
+        if self._index is None:
+            self._index = _index_models(self.files)
+        return self._index
+
+    def models(self) -> list[str]:
+        return sorted(self.index)
+
+    def has_model(self, model: str) -> bool:
+        return model in self.index
+
+    def versions(self, model: str) -> list[str]:
+        """Registered versions of a model, oldest first by semantic version."""
+        entry = self.index.get(model)
+        return sorted(entry.versions, key=version_key) if entry else []
+
+    def policies(self) -> list[str]:
+        names = (p[len("policies/") : -len(".yaml")] for p in self.files if _is_policy(p))
+        return sorted(names)
+
+    def require_model(self, model: str) -> None:
+        if model not in self.index:
+            known = ", ".join(self.models()[:10]) or "none yet"
+            raise NotFound(f"unknown model '{model}'", hint=f"known: {known}")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def raw(self, path: str) -> bytes:
+        """A file's bytes in this snapshot."""
+        if path not in self._text:
+            blob = self.files.get(path)
+            if blob is None:
+                raise NotFound(
+                    f"{path}: no such file" + (f" at {self.rev[:12]}" if self.rev else "")
+                )
+            self._text.update(self._fetch({path: blob}))
+        return self._text[path]
+
+    def _fetch(self, wanted: dict[str, str]) -> dict[str, bytes]:
+        """Bytes for path → blob, from Git objects, or from disk for uncommitted edits."""
+        got = self.git.read_blobs(wanted.values())
+        out: dict[str, bytes] = {}
+        for path, blob in wanted.items():
+            data = got.get(blob)
+            out[path] = data if data is not None else (self.git.root / path).read_bytes()
+        return out
+
+    def checked(self, kind: str, path: str) -> tuple[Any, list[Problem]]:
+        """Parsed data and schema problems of one file (cached by blob id)."""
+        return self.checked_many(kind, [path])[path]
+
+    def checked_many(self, kind: str, paths: Iterable[str]) -> dict[str, tuple[Any, list[Problem]]]:
+        """Like `checked` for many files: one batch read, parallel parsing when cold."""
+        wanted: dict[str, str] = {}
+        for path in paths:
+            blob = self.files.get(path)
+            if blob is None:
+                raise NotFound(f"{path}: no such file")
+            wanted[path] = blob
+        return self.check_blobs(kind, wanted)
+
+    def check_blobs(
+        self, kind: str, wanted: dict[str, str]
+    ) -> dict[str, tuple[Any, list[Problem]]]:
+        """Parsed data and problems for label → blob id (labels name files in messages)."""
+        out: dict[str, tuple[Any, list[Problem]]] = {}
+        misses: dict[str, str] = {}
+        for path, blob in wanted.items():
+            hit = self.cache.get(f"{kind}:{blob}")
+            if hit is None:
+                misses[path] = blob
+            else:
+                out[path] = (hit[0], [Problem(path, *p) for p in hit[1]])
+        if misses:
+            texts = self._fetch(misses)
+            for path, (data, probs) in _check_all(kind, texts).items():
+                self.cache.put(f"{kind}:{misses[path]}", (data, [_p(p) for p in probs]))
+                out[path] = (data, probs)
+        return out
+
+    def load(self, kind: str, path: str) -> Any:
+        """Parsed, schema-valid data of one file; ValidationError if it is not."""
+        data, problems = self.checked(kind, path)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ValidationError(str(problems[0]) + more)
+        return data
+
+    # -- typed -------------------------------------------------------------------------
+
+    def model(self, model: str) -> ModelSpec:
+        self.require_model(model)
+        path = model_yaml(model)
+        if path not in self.files:
+            return ModelSpec(name=model)
+        return ModelSpec.from_dict(self.load("model", path))
+
+    def stages(self, model: str) -> Stages:
+        path = stages_yaml(model)
+        if path not in self.files:
+            return Stages({})
+        return Stages.from_dict(self.load("stages", path))
+
+    def record(self, model: str, version: str) -> VersionRecord:
+        path = version_yaml(model, version)
+        if path not in self.files:
+            self.require_model(model)
+            known = ", ".join(self.versions(model)[-8:]) or "none"
+            raise NotFound(f"{model} has no version '{version}'", hint=f"known: {known}")
+        return VersionRecord.from_dict(self.load("version", path))
+
+    def records(self, model: str, versions: Iterable[str]) -> dict[str, VersionRecord]:
+        paths = {version_yaml(model, v): v for v in versions}
+        loaded = self.checked_many("version", paths)
+        return {
+            paths[p]: VersionRecord.from_dict(data)
+            for p, (data, probs) in loaded.items()
+            if not probs
+        }
+
+    def policy(self, name: str) -> Policy:
+        from modelreg.policy import parse_policy
+
+        path = policy_yaml(name)
+        if path not in self.files:
+            known = ", ".join(self.policies()) or "none"
+            raise NotFound(f"{path}: no such policy", hint=f"known: {known}")
+        return parse_policy(name, self.load("policy", path))
+
+    def pointer(self, path: str) -> Pointer | None:
+        """The DVC pointer `path.dvc` for a tracked file, or None if there is none."""
+        dvc_path = path + ".dvc"
+        if dvc_path not in self.files:
+            return None
+        text = self.raw(dvc_path).decode(errors="replace")
+        md5, size = _MD5_RE.search(text), _SIZE_RE.search(text)
+        return Pointer(md5.group(1) if md5 else None, int(size.group(1)) if size else None)
+
+    def pointers(self, paths: Iterable[str]) -> dict[str, Pointer | None]:
+        """Pointers for many tracked files, read in one batch."""
+        paths = list(paths)
+        wanted = {p + ".dvc": self.files[p + ".dvc"] for p in paths if p + ".dvc" in self.files}
+        self._text.update(self._fetch({p: b for p, b in wanted.items() if p not in self._text}))
+        return {p: self.pointer(p) for p in paths}
+
+    def save_cache(self) -> None:
+        self.cache.save()
+
+
+def _p(problem: Problem) -> tuple[str, str, str | None]:
+    return (problem.key, problem.message, problem.fix)
+
+
+def _is_policy(path: str) -> bool:
+    return path.startswith("policies/") and path.endswith(".yaml") and path.count("/") == 1
+
+
+def _index_models(files: Iterable[str]) -> dict[str, _ModelFiles]:
+    index: dict[str, _ModelFiles] = {}
+    for path in files:
+        parts = path.split("/")
+        if parts[0] != "models" or len(parts) < 3:
+            continue
+        entry = index.get(parts[1])
+        if entry is None:
+            entry = index[parts[1]] = _ModelFiles({})
+        if len(parts) == 3:
+            entry.has_spec |= parts[2] == "model.yaml"
+            entry.has_stages |= parts[2] == "stages.yaml"
+        elif len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".yaml"):
+            entry.versions[parts[3][:-5]] = path
+    return index
+
+
+def check_text(kind: str, path: str, text: bytes) -> tuple[Any, list[Problem]]:
+    """Parse and schema-check one file's bytes; unparsable YAML is one problem."""
+    try:
+        data = parse_yaml(text, path)
+    except ValidationError as exc:
+        return None, [Problem(path, "", exc.message.split(": ", 1)[1], exc.hint)]
+    return data, schema_problems(kind, data, path)
+
+
+def _check_chunk(args: tuple[str, list[tuple[str, bytes]]]) -> list[tuple[str, Any, list[Problem]]]:
+    kind, items = args
+    return [(path, *check_text(kind, path, text)) for path, text in items]
+
+
+def _check_all(kind: str, texts: dict[str, bytes]) -> dict[str, tuple[Any, list[Problem]]]:
+    items = list(texts.items())
+    if len(items) < _PARALLEL_THRESHOLD:
+        results = _check_chunk((kind, items))
+    else:
+        results = _check_parallel(kind, items)
+    return {path: (data, probs) for path, data, probs in results}
+
+
+def _check_parallel(
+    kind: str, items: list[tuple[str, bytes]]
+) -> list[tuple[str, Any, list[Problem]]]:
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    size = -(-len(items) // (workers * 4))
+    chunks = [(kind, items[i : i + size]) for i in range(0, len(items), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return [r for chunk in pool.map(_check_chunk, chunks) for r in chunk]

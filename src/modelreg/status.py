@@ -1,0 +1,144 @@
+"""`status` and `history`: where every version serves, and how it got there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from modelreg.errors import ModelregError, NotFound
+from modelreg.history import StageEvent, stage_events
+from modelreg.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry import Snapshot
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One model × stage (stage None: the latest version, not serving anywhere)."""
+
+    model: str
+    stage: str | None
+    version: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    since: str | None = None
+    commit: str | None = None
+    pr: str | None = None
+    candidate: str | None = None
+    weight: int | None = None
+    deprecated: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    rev: str
+    rows: tuple[StatusRow, ...]
+
+
+def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Status:
+    """Every model × stage → version at revision or date `at`, read from Git objects."""
+    snap = ws.snapshot(at)
+    if model:
+        snap.require_model(model)
+    models = [model] if model else snap.models()
+    last = _last_assignment(stage_events(snap, model))
+    rows: list[StatusRow] = []
+    for name in models:
+        rows.extend(_model_rows(snap, name, last))
+    ws.cache.save()
+    assert snap.rev is not None
+    return Status(rev=snap.rev, rows=tuple(rows))
+
+
+def _last_assignment(events: list[StageEvent]) -> dict[tuple[str, str], StageEvent]:
+    last: dict[tuple[str, str], StageEvent] = {}
+    for ev in events:
+        if ev.version != ev.previous:
+            last[(ev.model, ev.stage)] = ev
+    return last
+
+
+def _model_rows(
+    snap: Snapshot, model: str, last: Mapping[tuple[str, str], StageEvent]
+) -> list[StatusRow]:
+    spec, stages = snap.model(model), snap.stages(model)
+    versions = snap.versions(model)
+    serving = {a.version for a in stages.assignments.values()}
+    serving |= {a.rollout.candidate for a in stages.assignments.values() if a.rollout}
+    latest = versions[-1] if versions else None
+    wanted = serving | ({latest} if latest else set())
+    records = snap.records(model, (v for v in wanted if v in versions))
+    rows = [
+        _stage_row(spec, stage, stages, records, last.get((model, stage)))
+        for stage in stage_order(snap, spec, stages)
+    ]
+    if latest and latest not in serving:
+        rec = records.get(latest)
+        rows.append(
+            StatusRow(
+                model=model,
+                stage=None,
+                version=latest,
+                metrics=_headline(spec, rec),
+                since=rec.created_at if rec else None,
+                deprecated=latest in spec.deprecated,
+            )
+        )
+    return rows
+
+
+def _stage_row(
+    spec: ModelSpec,
+    stage: str,
+    stages: Stages,
+    records: Mapping[str, VersionRecord],
+    event: StageEvent | None,
+) -> StatusRow:
+    a = stages.assignments[stage]
+    return StatusRow(
+        model=spec.name,
+        stage=stage,
+        version=a.version,
+        metrics=_headline(spec, records.get(a.version)),
+        since=event.date if event else None,
+        commit=event.commit if event else None,
+        pr=event.pr if event else None,
+        candidate=a.rollout.candidate if a.rollout else None,
+        weight=a.rollout.weight if a.rollout else None,
+        deprecated=a.version in spec.deprecated,
+    )
+
+
+def stage_order(snap: Snapshot, spec: ModelSpec, stages: Stages) -> list[str]:
+    """Assigned stages in the policy's order, then any the policy does not name."""
+    try:
+        order = [s.name for s in snap.policy(spec.policy).stages]
+    except ModelregError:
+        order = []
+    assigned = list(stages.assignments)
+    return [s for s in order if s in stages.assignments] + [s for s in assigned if s not in order]
+
+
+def _headline(spec: ModelSpec, rec: VersionRecord | None) -> dict[str, float]:
+    if rec is None:
+        return {}
+    names = spec.headline_metrics or tuple(rec.metrics)[:3]
+    return {n: rec.metrics[n] for n in names if n in rec.metrics}
+
+
+def history(
+    ws: Workspace, *, model: str, stage: str | None = None, at: str = "HEAD"
+) -> list[StageEvent]:
+    """Every change to the model's stages, oldest first, in commit order."""
+    snap = ws.snapshot(at)
+    snap.require_model(model)
+    events = stage_events(snap, model)
+    ws.cache.save()
+    if stage:
+        known = {e.stage for e in events}
+        if stage not in known and stage not in snap.stages(model).assignments:
+            raise NotFound(
+                f"{model} has never been in stage '{stage}'",
+                hint="known: " + (", ".join(sorted(known)) or "none"),
+            )
+        events = [e for e in events if e.stage == stage]
+    return events

@@ -1,0 +1,278 @@
+"""`validate`: schemas, references, DVC pointers and immutability of version records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from modelreg.errors import ModelregError, NotFound
+from modelreg.loading import Problem
+from modelreg.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry import (
+    Snapshot,
+    model_yaml,
+    policy_yaml,
+    stages_yaml,
+    version_yaml,
+)
+from modelreg.workspace import Workspace
+
+SYNTAX = "not valid YAML"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every problem found, and what was looked at."""
+
+    problems: tuple[Problem, ...]
+    base: str | None
+    incremental: bool
+    files_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        if any(p.message.startswith(SYNTAX) for p in self.problems):
+            return 2
+        return 1 if self.problems else 0
+
+
+def validate(ws: Workspace, *, base: str | None = None) -> Report:
+    """Check the registry on disk; with `base`, schema-check only what changed since it."""
+    snap = ws.snapshot(None)
+    base_sha = _resolve_base(ws, base)
+    changed = ws.git.diff_names(base_sha, ["models", "policies"]) if base_sha else None
+    incremental = base is not None and changed is not None
+    checker = _Checker(snap)
+    if incremental and changed is not None:
+        checker.check_changed([p for _, p in changed])
+    else:
+        checker.check_all()
+    if changed is not None and base_sha is not None:
+        checker.problems.extend(_immutability(snap, base_sha, changed))
+    ws.cache.save()
+    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked)
+
+
+def _resolve_base(ws: Workspace, base: str | None) -> str | None:
+    git = ws.git
+    if base is not None:
+        sha = git.resolve(base)
+        if sha is None:
+            raise NotFound(f"--base '{base}' is not a revision", hint="fetch it or name a branch")
+        return git.merge_base(sha, "HEAD") or sha if git.has_commits() else sha
+    default = git.default_branch()
+    if default and git.has_commits():
+        return git.merge_base(f"refs/remotes/origin/{default}", "HEAD")
+    return git.head()
+
+
+def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> list[Problem]:
+    out = []
+    records = [(s, p) for s, p in changed if _is_record(p) and s in ("M", "D", "T")]
+    for status, path in records:
+        if snap.git.show(base, path) is None:
+            continue
+        verb = "was deleted" if status == "D" else "was changed"
+        out.append(
+            Problem(
+                path,
+                "",
+                f"version record {verb} after it was registered (on {base[:12]})",
+                "records are immutable: restore it with `git checkout "
+                f"{base[:12]} -- {path}`; retire a version with `deprecated:` in model.yaml",
+            )
+        )
+    return out
+
+
+def _is_record(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 4 and parts[0] == "models" and parts[2] == "versions"
+
+
+class _Checker:
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.problems: list[Problem] = []
+        self.files_checked = 0
+
+    def check_all(self) -> None:
+        for name in self.snap.policies():
+            self._checked("policy", [policy_yaml(name)])
+        for model in self.snap.models():
+            self.check_model(model, self.snap.versions(model))
+
+    def check_changed(self, paths: Iterable[str]) -> None:
+        touched: dict[str, set[str]] = {}
+        for path in paths:
+            parts = path.split("/")
+            if parts[0] == "policies" and path in self.snap.files:
+                self._checked("policy", [path])
+            elif parts[0] == "models" and len(parts) > 2:
+                versions = touched.setdefault(parts[1], set())
+                if parts[2] == "versions" and parts[-1].endswith(".yaml"):
+                    versions.add(parts[-1][:-5])
+                elif parts[2] == "artifacts" and len(parts) > 3:
+                    versions.add(parts[3])
+        for model, versions in sorted(touched.items()):
+            if self.snap.has_model(model):
+                self.check_model(model, [v for v in versions if v in self.snap.versions(model)])
+
+    def check_model(self, model: str, versions: list[str]) -> None:
+        spec = self._spec(model)
+        records = self._records(model, versions)
+        self._check_pointers(records)
+        if spec is not None:
+            self._check_stages(model, spec)
+
+    def _checked(self, kind: str, paths: list[str]) -> dict[str, object]:
+        loaded = self.snap.checked_many(kind, paths)
+        self.files_checked += len(paths)
+        good = {}
+        for path, (data, probs) in loaded.items():
+            self.problems.extend(probs)
+            if not probs:
+                good[path] = data
+        return good
+
+    def _spec(self, model: str) -> ModelSpec | None:
+        path = model_yaml(model)
+        if path not in self.snap.files:
+            self.problems.append(
+                Problem(path, "", "missing", "every model folder needs a model.yaml; run register")
+            )
+            return None
+        data = self._checked("model", [path]).get(path)
+        if not isinstance(data, dict):
+            return None
+        spec = ModelSpec.from_dict(data)
+        if spec.name != model:
+            self.problems.append(
+                Problem(
+                    path,
+                    "name",
+                    f"'{spec.name}' differs from folder '{model}'",
+                    f"set name: {model}",
+                )
+            )
+        if policy_yaml(spec.policy) not in self.snap.files:
+            self.problems.append(
+                Problem(
+                    path,
+                    "policy",
+                    f"no policy file {policy_yaml(spec.policy)}",
+                    "create it or name an existing policy",
+                )
+            )
+        return spec
+
+    def _records(self, model: str, versions: list[str]) -> list[VersionRecord]:
+        paths = {version_yaml(model, v): v for v in versions}
+        good = self._checked("version", list(paths))
+        out = []
+        for path, data in good.items():
+            rec = VersionRecord.from_dict(data)  # type: ignore[arg-type]
+            out.append(rec)
+            if rec.model != model:
+                self.problems.append(
+                    Problem(path, "model", f"'{rec.model}' differs from folder '{model}'")
+                )
+            if rec.version != paths[path]:
+                self.problems.append(
+                    Problem(
+                        path, "version", f"'{rec.version}' differs from file name '{paths[path]}'"
+                    )
+                )
+        return out
+
+    def _check_pointers(self, records: list[VersionRecord]) -> None:
+        pointers = self.snap.pointers(r.artifact.path for r in records)
+        for rec in records:
+            path = version_yaml(rec.model, rec.version)
+            ptr = pointers.get(rec.artifact.path)
+            if ptr is None:
+                self.problems.append(
+                    Problem(
+                        path,
+                        "artifact.path",
+                        f"no DVC pointer {rec.artifact.path}.dvc",
+                        "commit the .dvc file that `modelreg register` wrote",
+                    )
+                )
+            elif ptr.md5 != rec.artifact.md5:
+                self.problems.append(
+                    Problem(
+                        path,
+                        "artifact.md5",
+                        f"record says {rec.artifact.md5} but "
+                        f"{rec.artifact.path}.dvc says {ptr.md5}",
+                        "the artifact or its record was altered; register a new version instead",
+                    )
+                )
+            elif ptr.size is not None and ptr.size != rec.artifact.size:
+                self.problems.append(
+                    Problem(
+                        path,
+                        "artifact.size",
+                        f"record says {rec.artifact.size} bytes but the pointer says {ptr.size}",
+                    )
+                )
+
+    def _check_stages(self, model: str, spec: ModelSpec) -> None:
+        path = stages_yaml(model)
+        if path not in self.snap.files:
+            return
+        data = self._checked("stages", [path]).get(path, False)
+        if data is False:
+            return
+        stages = Stages.from_dict(data)  # type: ignore[arg-type]
+        known = self.snap.versions(model)
+        policy_stages = self._policy_stages(spec)
+        for stage, a in stages.assignments.items():
+            self._check_assignment(path, stage, a.version, known, spec, "version")
+            if a.rollout:
+                self._check_assignment(
+                    path, stage, a.rollout.candidate, known, spec, "rollout.candidate"
+                )
+            if policy_stages is not None and stage not in policy_stages:
+                self.problems.append(
+                    Problem(
+                        path,
+                        stage,
+                        f"stage '{stage}' is not in policy '{spec.policy}'",
+                        "stages: " + ", ".join(policy_stages),
+                    )
+                )
+
+    def _check_assignment(
+        self, path: str, stage: str, version: str, known: list[str], spec: ModelSpec, key: str
+    ) -> None:
+        if version not in known:
+            tail = ", ".join(known[-6:]) or "none"
+            self.problems.append(
+                Problem(
+                    path,
+                    f"{stage}.{key}",
+                    f"'{version}' is not a registered version",
+                    f"known: {tail}",
+                )
+            )
+        elif version in spec.deprecated:
+            self.problems.append(
+                Problem(
+                    path,
+                    f"{stage}.{key}",
+                    f"'{version}' is deprecated",
+                    "promote a supported version or remove it from deprecated: in model.yaml",
+                )
+            )
+
+    def _policy_stages(self, spec: ModelSpec) -> list[str] | None:
+        try:
+            return [s.name for s in self.snap.policy(spec.policy).stages]
+        except ModelregError:
+            return None

@@ -1,0 +1,34 @@
+"""Opening a registry: the Git adapter plus the blob cache, found from a directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelreg.cache import BlobCache
+from modelreg.errors import NotFound
+from modelreg.git import Git
+from modelreg.registry import Snapshot
+
+
+@dataclass
+class Workspace:
+    git: Git
+    cache: BlobCache
+
+    @classmethod
+    def open(cls, start: Path | None = None) -> Workspace:
+        git = Git.discover(start)
+        return cls(git, BlobCache.for_git_dir(git.git_dir))
+
+    @property
+    def root(self) -> Path:
+        return self.git.root
+
+    def snapshot(self, rev: str | None = "HEAD") -> Snapshot:
+        """The registry at `rev` (a revision or date), or on disk when rev is None."""
+        if rev is None:
+            return Snapshot(self.git, None, self.cache)
+        if not self.git.has_commits():
+            raise NotFound("the repository has no commits yet", hint="run `modelreg init`")
+        return Snapshot(self.git, self.git.resolve_at(rev), self.cache)

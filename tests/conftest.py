@@ -1,0 +1,148 @@
+"""Shared fixtures: an isolated environment and throwaway registries with a bare origin."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from modelreg.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may read the developer's config, tokens or reach the network."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for var in list(os.environ):
+        if var.startswith(("GITHUB_", "GH_", "MODELREG_")) or var in ("GIT_DIR", "GIT_WORK_TREE"):
+            monkeypatch.delenv(var, raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run real git and return stdout."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Everything a command must not disturb: status, index, HEAD, branch and file bytes."""
+    state = {
+        "status": git(root, "status", "--porcelain=v1", "--untracked-files=all"),
+        "index": git(root, "ls-files", "-s"),
+        "head": git(root, "rev-parse", "HEAD"),
+        "branch": git(root, "symbolic-ref", "--quiet", "HEAD"),
+    }
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and rel.parts[0] not in (".git", ".dvc"):
+            state[str(rel)] = hashlib.md5(path.read_bytes()).hexdigest()
+    return state
+
+
+@dataclass
+class Registry:
+    """A registry repo with a bare `origin` and a local DVC remote, all in a temp dir."""
+
+    root: Path
+    origin: Path
+    remote: Path
+    work: Path
+
+    def run(self, *args: str, cwd: Path | None = None) -> Result:
+        """Run the modelreg CLI in-process from the repo root."""
+        old = Path.cwd()
+        os.chdir(cwd or self.root)
+        try:
+            return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    def ok(self, *args: str) -> Result:
+        result = self.run(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def artifact(self, name: str, seed: int = 0) -> Path:
+        """A real pickled scikit-learn model trained on bundled data."""
+        path = self.work / f"{name}.pkl"
+        path.write_bytes(pickle.dumps(trained_model(seed)))
+        return path
+
+    def metrics(self, name: str, **values: float) -> Path:
+        import json
+
+        path = self.work / f"{name}.json"
+        path.write_text(json.dumps(values))
+        return path
+
+    def register(self, model: str, seed: int = 0, *extra: str, **metrics: float) -> Result:
+        art = self.artifact(f"{model}-{seed}", seed)
+        met = self.metrics(f"{model}-{seed}", **(metrics or {"accuracy": 0.9, "f1": 0.85}))
+        return self.ok("register", model, "--artifact", str(art), "--metrics", str(met), *extra)
+
+
+_MODELS: dict[int, object] = {}
+
+
+def trained_model(seed: int) -> object:
+    """A small logistic regression on breast-cancer data; `seed` varies its bytes."""
+    if seed not in _MODELS:
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.linear_model import LogisticRegression
+
+        x, y = load_breast_cancer(return_X_y=True)
+        _MODELS[seed] = LogisticRegression(max_iter=500 + seed).fit(x[:, :5], y)
+    return _MODELS[seed]
+
+
+def make_registry(base: Path, *, init: bool = True) -> Registry:
+    """A clone of a bare origin, initialised as a registry and pushed."""
+    origin, root, remote, work = (
+        base / "origin.git",
+        base / "repo",
+        base / "dvc-remote",
+        base / "work",
+    )
+    work.mkdir()
+    git(base, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(base, "clone", "-q", str(origin), str(root))
+    reg = Registry(root=root, origin=origin, remote=remote, work=work)
+    if init:
+        reg.ok("init", "--dvc-remote", str(remote))
+        reg.git("push", "-q", "-u", "origin", "main")
+        git(origin, "symbolic-ref", "HEAD", "refs/heads/main")
+        reg.git("remote", "set-head", "origin", "main")
+    return reg
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    yield make_registry(tmp_path)
