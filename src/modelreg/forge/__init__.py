@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
-from modelreg.forge.base import Forge, PullRequest
+import os
+from collections.abc import Mapping
 
-__all__ = ["Forge", "PullRequest"]
+from modelreg.errors import UsageError
+from modelreg.forge.base import Forge, PullRequest
+from modelreg.git import Git
+
+__all__ = ["Forge", "PullRequest", "select_forge"]
+
+
+def select_forge(git: Git, name: str | None = None, env: Mapping[str, str] | None = None) -> Forge:
+    """The forge named, else GitHub when origin is a GitHub URL or GITHUB_API_URL is set."""
+    from modelreg.forge.github import GitHubForge, looks_like_github
+
+    env = os.environ if env is None else env
+    origin = git.remote_url("origin")
+    if name is None:
+        github = bool(env.get("GITHUB_API_URL")) or bool(origin and looks_like_github(origin, env))
+        name = "github" if github else "local"
+    if name == "github":
+        return GitHubForge.from_env(origin, env)
+    if name == "local":
+        from modelreg.forge.local import LocalForge
+
+        return LocalForge(git)
+    raise UsageError(f"unknown forge '{name}'", hint="use github or local")
