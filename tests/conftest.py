@@ -15,6 +15,8 @@ from click.testing import CliRunner, Result
 
 from modelreg.cli import cli
 
+pytest_plugins = ["github_api"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

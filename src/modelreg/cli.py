@@ -277,6 +277,147 @@ def schema(kind: str) -> None:
     click.echo(json.dumps(load(kind), indent=2))
 
 
+def _forge(name: str | None) -> Any:
+    from modelreg.forge import select_forge
+
+    return select_forge(_ws().git, name)
+
+
+FORGE_OPTION = click.option(
+    "--forge",
+    type=click.Choice(["github", "local"]),
+    help="Where PRs live (default: github for a GitHub origin or GITHUB_API_URL, else local).",
+)
+
+
+def _print_proposal(proposal: Any, as_json: bool) -> None:
+    change, pr = proposal.change, proposal.pr
+    if as_json:
+        from modelreg.render import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "branch": change.branch,
+                    "title": change.title,
+                    "body": change.body,
+                    "method": "revert" if change.revert else "edit",
+                    "pr": pr,
+                    "created": proposal.created,
+                    "dry_run": proposal.dry_run,
+                }
+            )
+        )
+        return
+    if proposal.dry_run:
+        click.echo(f"would push {change.branch} and open: {change.title}\n\n{change.body}\n")
+        click.echo(
+            f"--- models/{change.model}/stages.yaml after the change ---\n{change.stages_text}"
+        )
+        return
+    verb = "opened" if proposal.created else "found open"
+    click.echo(f"{verb} pull request {pr.ref}: {pr.title}" + (f"\n{pr.url}" if pr.url else ""))
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--to", "stage", required=True, help="Stage to promote into, e.g. production.")
+@click.option("--dry-run", is_flag=True, help="Show the change and PR body; push nothing.")
+@FORGE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the proposal as JSON.")
+def promote(
+    model: str, version: str, stage: str, dry_run: bool, forge: str | None, as_json: bool
+) -> None:
+    """Open a pull request that puts VERSION in a stage (the only way in)."""
+    from modelreg.promote import plan_promotion, propose
+
+    ws = _ws()
+    change = plan_promotion(ws, model=model, version=version, stage=stage)
+    if change is None:
+        click.echo(f"{model} {version} already serves in {stage}; nothing to do")
+        return
+    _print_proposal(
+        propose(ws, _forge(forge) if not dry_run else None, change, dry_run=dry_run), as_json
+    )
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", required=True, help="Stage to roll back.")
+@click.option("--to", "to", help="Version to pin instead of the previous one.")
+@click.option("--dry-run", is_flag=True, help="Show the change and PR body; push nothing.")
+@FORGE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the proposal as JSON.")
+def rollback(
+    model: str, stage: str, to: str | None, dry_run: bool, forge: str | None, as_json: bool
+) -> None:
+    """Open a pull request that reverts the change that brought the current version."""
+    from modelreg.promote import plan_rollback, propose
+
+    ws = _ws()
+    change = plan_rollback(ws, model=model, stage=stage, to=to)
+    _print_proposal(
+        propose(ws, _forge(forge) if not dry_run else None, change, dry_run=dry_run), as_json
+    )
+
+
+@cli.group()
+def pr() -> None:
+    """The local forge's pull requests: branches on origin."""
+
+
+def _local() -> Any:
+    from modelreg.forge.local import LocalForge
+
+    return LocalForge(_ws().git)
+
+
+@pr.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print PRs as JSON.")
+def pr_list(as_json: bool) -> None:
+    """Open pull requests (branches on origin not yet merged)."""
+    from modelreg.render import table
+
+    prs = _local().list_open()
+    rows = [[p.head, p.title] for p in prs]
+    _emit(prs, as_json, table(["BRANCH", "TITLE"], rows) if rows else "no open pull requests")
+
+
+@pr.command("show")
+@click.argument("branch")
+def pr_show(branch: str) -> None:
+    """Title, body, comments and diff of one pull request."""
+    forge = _local()
+    p = forge.get(branch)
+    comments = forge.comments(p)
+    click.echo(f"{p.title}\n{p.head} → {p.base}\n\n{p.body}\n")
+    if comments:
+        click.echo(f"--- comments ---\n{comments}\n")
+    click.echo(f"--- diff ---\n{forge.diff(p)}")
+
+
+@pr.command("merge")
+@click.argument("branch")
+def pr_merge(branch: str) -> None:
+    """Run the required checks, then merge --no-ff into the default branch and push."""
+    from modelreg.checks import required
+
+    merged = _local().merge(branch, required)
+    click.echo(
+        f"merged {branch} into {merged.pr.base} as {merged.commit[:8]} "
+        "(git pull to update your checkout)"
+    )
+
+
+@pr.command("close")
+@click.argument("branch")
+def pr_close(branch: str) -> None:
+    """Close a pull request without merging (deletes its branch on origin)."""
+    _local().close(branch)
+    click.echo(f"closed {branch}")
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="modelreg")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelreg.errors import GitError, NotFound, UsageError
+from modelreg.errors import ForgeError, GitError, NotFound, UsageError
 
 _NUL = "\0"
 
@@ -317,3 +320,61 @@ def identity(git: Git) -> str:
         if out:
             return out
     raise UsageError("git has no user identity", hint="git config user.email you@example.com")
+
+
+@contextlib.contextmanager
+def temp_worktree(git: Git, rev: str) -> Iterator[Git]:
+    """A detached worktree at `rev` in a temp dir, removed afterwards whatever happens.
+
+    Promotion and rollback work here, so the user's checkout, index and branch are
+    never touched, and no local branch is created.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="modelreg-wt-"))
+    path = folder / "tree"
+    git.run("worktree", "add", "--detach", "--quiet", str(path), rev)
+    try:
+        yield Git(path, git._env)
+    finally:
+        git.run("worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        git.run("worktree", "prune", check=False)
+
+
+def fetch(git: Git, remote: str = "origin", *refspecs: str) -> None:
+    """Update remote-tracking refs (never the checkout); a failure is a ForgeError."""
+    proc = git._proc(["fetch", "--quiet", "--prune", remote, *refspecs])
+    if proc.returncode != 0:
+        raise ForgeError(
+            f"cannot fetch from {remote}: {_first_line(proc.stderr)}",
+            hint="check the remote URL and your access",
+        )
+
+
+def push(git: Git, refspec: str, remote: str = "origin") -> None:
+    """Push one refspec; a rejection or network failure is a ForgeError."""
+    proc = git._proc(["push", "--quiet", "--porcelain", remote, refspec])
+    if proc.returncode != 0:
+        reason = _push_reason(proc.stdout + proc.stderr)
+        raise ForgeError(
+            f"git push {remote} {refspec} was rejected: {reason}",
+            hint="fetch and re-run the same command",
+        )
+
+
+def _push_reason(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("!") or "rejected" in line or "fatal:" in line or "error:" in line:
+            return line.lstrip("!\t ").strip()
+    return _first_line(text)
+
+
+def remote_branches(git: Git, prefix: str, remote: str = "origin") -> dict[str, str]:
+    """Branch name → commit of the remote's branches under `prefix` (as last fetched)."""
+    out = git.run(
+        "for-each-ref", "--format=%(refname)%00%(objectname)", f"refs/remotes/{remote}/{prefix}"
+    )
+    branches = {}
+    for line in out.splitlines():
+        ref, sha = line.split("\0")
+        branches[ref[len(f"refs/remotes/{remote}/") :]] = sha
+    return branches

@@ -9,7 +9,7 @@ from modelreg.git import Change, Commit
 from modelreg.records import Stages
 from modelreg.registry import Snapshot, stages_yaml
 
-_PR_RE = re.compile(r"^Merge pull request (#\d+|\S+)|\((#\d+)\)$")
+_PR_RE = re.compile(r"^Merge pull request (#\d+|[^\s:]+)|\((#\d+)\)$")
 
 
 @dataclass(frozen=True)

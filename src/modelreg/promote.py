@@ -1,0 +1,349 @@
+"""`promote` and `rollback`: pull requests that change one stage, made off to the side.
+
+Both work in a temporary worktree at the remote default branch, push a branch and open
+(or find) its pull request. The user's checkout, index and branch are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from modelreg.errors import NotFound, UsageError
+from modelreg.forge.base import Forge, PullRequest
+from modelreg.git import Git, fetch, push, remote_branches, temp_worktree
+from modelreg.history import StageEvent, stage_events
+from modelreg.prbody import comparison
+from modelreg.records import ModelSpec, Rollout, StageAssignment, VersionRecord
+from modelreg.registry import Snapshot, stages_yaml, version_yaml
+from modelreg.stagesfile import set_stage
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Change:
+    """One proposed change to one stage, ready to become a commit and a PR."""
+
+    model: str
+    stage: str
+    kind: str  # "promotion" or "rollback"
+    branch: str
+    base: str
+    title: str
+    body: str
+    stages_text: str
+    revert: str | None = None  # commit to `git revert` instead of editing the file
+    revert_mainline: bool = False
+
+    @property
+    def labels(self) -> list[str]:
+        return ["modelreg", self.kind, f"stage:{self.stage}"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    change: Change | None
+    pr: PullRequest | None
+    created: bool
+    note: str
+    dry_run: bool = False
+
+
+def remote_base(git: Git) -> tuple[str, str]:
+    """Fetch origin; return (default branch name, its commit)."""
+    if git.remote_url("origin") is None:
+        raise UsageError(
+            "the repository has no remote 'origin'",
+            hint="pull requests need one: git remote add origin PATH_OR_URL",
+        )
+    fetch(git)
+    name = git.default_branch()
+    sha = git.resolve(f"refs/remotes/origin/{name}") if name else None
+    if not name or not sha:
+        raise NotFound("origin has no default branch yet", hint="push main to origin first")
+    return name, sha
+
+
+# -- promote ----------------------------------------------------------------------------
+
+
+def plan_promotion(ws: Workspace, *, model: str, version: str, stage: str) -> Change | None:
+    """The change that puts `version` in `stage`, or None if it already serves there."""
+    base, sha = remote_base(ws.git)
+    snap = Snapshot(ws.git, sha, ws.cache)
+    spec, stage_order = _model_and_stages(snap, model, stage)
+    candidate = _record_on_base(ws, snap, model, version, base)
+    stages = snap.stages(model)
+    current = stages.assignments.get(stage)
+    if current and current.version == version and current.rollout is None:
+        return None
+    new = _promoted(snap, spec, stage, version, current)
+    text = set_stage(_text(snap, model), model, stage, new, stage_order)
+    cur_rec = snap.record(model, current.version) if current else None
+    canary = f" (canary at {new.rollout.weight}%)" if new.rollout else ""
+    title = f"Promote {model} {version} to {stage}{canary}"
+    body = _promotion_body(
+        spec,
+        stage,
+        candidate_text=comparison(candidate, cur_rec),
+        current=current.version if current else None,
+        new=new,
+    )
+    ws.cache.save()
+    return Change(
+        model,
+        stage,
+        "promotion",
+        f"modelreg/promote/{model}/{stage}/{version}",
+        base,
+        title,
+        body,
+        text,
+    )
+
+
+def _model_and_stages(snap: Snapshot, model: str, stage: str) -> tuple[ModelSpec, list[str]]:
+    snap.require_model(model)
+    spec = snap.model(model)
+    order = [s.name for s in snap.policy(spec.policy).stages]
+    if stage not in order:
+        raise UsageError(
+            f"policy '{spec.policy}' has no stage '{stage}'", hint="stages: " + ", ".join(order)
+        )
+    return spec, order
+
+
+def _record_on_base(
+    ws: Workspace, snap: Snapshot, model: str, version: str, base: str
+) -> VersionRecord:
+    if version_yaml(model, version) not in snap.files:
+        local = ws.snapshot(None)
+        if local.has_model(model) and version in local.versions(model):
+            raise NotFound(
+                f"{model} {version} is registered here but not on origin/{base}",
+                hint="push it first: git push (or register --push)",
+            )
+    rec = snap.record(model, version)
+    if version in snap.model(model).deprecated:
+        raise UsageError(f"{model} {version} is deprecated and cannot be promoted")
+    return rec
+
+
+def _promoted(
+    snap: Snapshot, spec: ModelSpec, stage: str, version: str, current: StageAssignment | None
+) -> StageAssignment:
+    """Direct replacement, or a canary's first step when the policy says canary."""
+    rollout = snap.policy(spec.policy).stage(stage).rollout
+    if current is None or rollout is None or rollout.strategy != "canary":
+        return StageAssignment(version)
+    from modelreg.rollout import first_step
+
+    step, weight = first_step(rollout)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return StageAssignment(current.version, Rollout(version, weight, step, now))
+
+
+def _promotion_body(
+    spec: ModelSpec, stage: str, *, candidate_text: str, current: str | None, new: StageAssignment
+) -> str:
+    if new.rollout:
+        what = (
+            f"Starts a canary in **{stage}**: `{new.rollout.candidate}` takes "
+            f"{new.rollout.weight}% of traffic while `{new.version}` stays stable. "
+            f"`modelreg rollout advance {spec.name}` moves it through the policy's steps."
+        )
+    else:
+        what = f"Serves `{new.version}` in **{stage}**" + (
+            f" instead of `{current}`." if current else "."
+        )
+    undo = f"modelreg rollback {spec.name} --stage {stage}"
+    return (
+        f"{what}\n\n{candidate_text}\n\nTo undo after merging: `{undo}` "
+        "(a pull request that reverts this merge)."
+    )
+
+
+def _text(snap: Snapshot, model: str) -> str | None:
+    path = stages_yaml(model)
+    return snap.raw(path).decode() if path in snap.files else None
+
+
+# -- rollback ---------------------------------------------------------------------------
+
+
+def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = None) -> Change:
+    """A revert of the change that brought the current version, or a pin when it can't be."""
+    base, sha = remote_base(ws.git)
+    snap = Snapshot(ws.git, sha, ws.cache)
+    spec, order = _model_and_stages(snap, model, stage)
+    current = snap.stages(model).assignments.get(stage)
+    if current is None:
+        raise UsageError(f"nothing serves {model} in {stage}; there is nothing to roll back")
+    if current.rollout and to is None:
+        return _abort_canary(snap, spec, stage, current, order, base)
+    brought = _event_that_brought(snap, model, stage, current.version)
+    target = to or (brought.previous if brought else None)
+    if target is None:
+        raise UsageError(
+            f"{current.version} is the first version {model} served in {stage}",
+            hint="name one with --to VERSION",
+        )
+    if target == current.version:
+        raise UsageError(f"{model} {target} already serves in {stage}")
+    snap.record(model, target)
+    if target in spec.deprecated:
+        raise UsageError(f"{model} {target} is deprecated", hint="roll back --to another version")
+    pinned = set_stage(_text(snap, model), model, stage, StageAssignment(target), order)
+    title = f"Roll back {model} in {stage} to {target}"
+    compare = comparison(snap.record(model, target), snap.record(model, current.version))
+    revert = brought if brought and target == brought.previous else None
+    body = _rollback_body(stage, current.version, target, compare, revert)
+    ws.cache.save()
+    return Change(
+        model,
+        stage,
+        "rollback",
+        f"modelreg/rollback/{model}/{stage}/{target}",
+        base,
+        title,
+        body,
+        pinned,
+        revert=revert.commit if revert else None,
+        revert_mainline=_is_merge(ws.git, revert.commit) if revert else False,
+    )
+
+
+def _abort_canary(
+    snap: Snapshot,
+    spec: ModelSpec,
+    stage: str,
+    current: StageAssignment,
+    order: list[str],
+    base: str,
+) -> Change:
+    assert current.rollout is not None
+    text = set_stage(
+        _text(snap, spec.name), spec.name, stage, StageAssignment(current.version), order
+    )
+    cand = current.rollout.candidate
+    title = f"Roll back {spec.name} canary {cand} in {stage}; {current.version} serves all traffic"
+    body = (
+        f"Aborts the canary: `{cand}` (at {current.rollout.weight}%) leaves **{stage}** and "
+        f"`{current.version}` takes 100% of traffic again."
+    )
+    return Change(
+        spec.name,
+        stage,
+        "rollback",
+        f"modelreg/rollback/{spec.name}/{stage}/{current.version}",
+        base,
+        title,
+        body,
+        text,
+    )
+
+
+def _event_that_brought(snap: Snapshot, model: str, stage: str, version: str) -> StageEvent | None:
+    found = None
+    for ev in stage_events(snap, model):
+        if ev.stage == stage and ev.version == version and ev.previous != version:
+            found = ev
+    return found
+
+
+def _is_merge(git: Git, sha: str) -> bool:
+    return len(git.run("rev-list", "--parents", "-n", "1", sha).split()) > 2
+
+
+def _rollback_body(
+    stage: str, current: str, target: str, compare: str, revert: StageEvent | None
+) -> str:
+    how = (
+        (
+            f"Reverts {revert.commit[:12]} ({revert.pr or revert.subject}), the change that "
+            f"brought `{current}` to **{stage}**."
+        )
+        if revert
+        else (f"Pins `{target}` in **{stage}** (no single change to revert).")
+    )
+    return f"{how}\n\n`{target}` replaces `{current}`:\n\n{compare}"
+
+
+# -- making it real ---------------------------------------------------------------------
+
+
+def propose(
+    ws: Workspace, forge: Forge | None, change: Change, *, dry_run: bool = False
+) -> Proposal:
+    """Push the change's branch (once) and open or find its PR; idempotent on re-run.
+
+    A branch already on origin and not merged is the earlier run's work: it is reused, so
+    a run that pushed but failed to open the PR is completed, never duplicated.
+    """
+    if dry_run or forge is None:
+        return Proposal(change, None, False, "dry run: nothing pushed", dry_run=True)
+    existing = remote_branches(ws.git, change.branch).get(change.branch)
+    merged = existing is not None and ws.git.ok(
+        "merge-base", "--is-ancestor", existing, f"refs/remotes/origin/{change.base}"
+    )
+    pushed = existing is None or merged
+    if pushed:
+        change = _commit_and_push(ws, change, force=merged)
+    pr, opened = forge.open_or_update(
+        head=change.branch,
+        base=change.base,
+        title=change.title,
+        body=change.body,
+        labels=change.labels,
+    )
+    created = pushed or opened
+    return Proposal(change, pr, created, "" if created else "pull request already open")
+
+
+def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
+    with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
+        message = f"{change.title}\n\n{change.body}\n"
+        if change.revert and _try_revert(wt, change):
+            wt.run("commit", "-q", "--amend", "--no-verify", "-m", message + _reverts(change))
+        else:
+            if change.revert:
+                change = replace(change, revert=None, body=change.body + _pin_note())
+                message = f"{change.title}\n\n{change.body}\n"
+            (wt.root / stages_yaml(change.model)).parent.mkdir(parents=True, exist_ok=True)
+            (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
+            wt.run("add", stages_yaml(change.model))
+            wt.run("commit", "-q", "--no-verify", "-m", message)
+        push(wt, f"{'+' if force else ''}HEAD:refs/heads/{change.branch}")
+    return change
+
+
+def _try_revert(wt: Git, change: Change) -> bool:
+    """A clean `git revert` whose only effect is this stage's pin; else leave no trace."""
+    assert change.revert is not None
+    args = ["revert", "--no-edit", *(["-m", "1"] if change.revert_mainline else []), change.revert]
+    if not wt.ok(*args):
+        wt.run("revert", "--abort", check=False)
+        return False
+    touched = wt.run("diff", "--name-only", "HEAD~1", "HEAD").split()
+    result = (wt.root / stages_yaml(change.model)).read_text()
+    if touched == [stages_yaml(change.model)] and _same_stages(result, change.stages_text):
+        return True
+    wt.run("reset", "-q", "--hard", "HEAD~1")
+    return False
+
+
+def _same_stages(a: str, b: str) -> bool:
+    from modelreg.loading import parse_yaml
+
+    return bool(parse_yaml(a, "a") == parse_yaml(b, "b"))
+
+
+def _reverts(change: Change) -> str:
+    return f"\nThis reverts commit {change.revert}.\n"
+
+
+def _pin_note() -> str:
+    return (
+        "\n\n_A plain `git revert` would conflict or also undo unrelated changes, so this "
+        "pins the version in the stage's block instead._"
+    )
