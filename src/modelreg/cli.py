@@ -317,6 +317,11 @@ def _print_proposal(proposal: Any, as_json: bool) -> None:
         return
     verb = "opened" if proposal.created else "found open"
     click.echo(f"{verb} pull request {pr.ref}: {pr.title}" + (f"\n{pr.url}" if pr.url else ""))
+    if change.gate_passed is False:
+        click.echo(
+            "policy gates FAILED: the pull request cannot merge until they pass "
+            "(details in its body)"
+        )
 
 
 @cli.command()
@@ -324,16 +329,23 @@ def _print_proposal(proposal: Any, as_json: bool) -> None:
 @click.argument("version")
 @click.option("--to", "stage", required=True, help="Stage to promote into, e.g. production.")
 @click.option("--dry-run", is_flag=True, help="Show the change and PR body; push nothing.")
+@click.option("--strict", is_flag=True, help="Refuse (exit 1) when a policy gate fails.")
 @FORGE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the proposal as JSON.")
 def promote(
-    model: str, version: str, stage: str, dry_run: bool, forge: str | None, as_json: bool
+    model: str,
+    version: str,
+    stage: str,
+    dry_run: bool,
+    strict: bool,
+    forge: str | None,
+    as_json: bool,
 ) -> None:
     """Open a pull request that puts VERSION in a stage (the only way in)."""
     from modelreg.promote import plan_promotion, propose
 
     ws = _ws()
-    change = plan_promotion(ws, model=model, version=version, stage=stage)
+    change = plan_promotion(ws, model=model, version=version, stage=stage, strict=strict)
     if change is None:
         click.echo(f"{model} {version} already serves in {stage}; nothing to do")
         return
@@ -360,6 +372,33 @@ def rollback(
     _print_proposal(
         propose(ws, _forge(forge) if not dry_run else None, change, dry_run=dry_run), as_json
     )
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--stage", required=True, help="Stage the version would enter.")
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Where the current state is read (default: origin's default branch).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+def gate(model: str, version: str, stage: str, base: str | None, fmt: str) -> None:
+    """Evaluate the policy's gates for VERSION entering a stage; exit 1 if any fails."""
+    from modelreg.gates import render
+    from modelreg.gating import gate_version
+
+    report = gate_version(_ws(), model=model, version=version, stage=stage, base=base)
+    click.echo(render(report, fmt))
+    sys.exit(0 if report.passed else 1)
 
 
 @cli.group()

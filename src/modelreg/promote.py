@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from modelreg.errors import NotFound, UsageError
+from modelreg.errors import GateFailed, NotFound, UsageError
 from modelreg.forge.base import Forge, PullRequest
+from modelreg.gates import render
+from modelreg.gating import run_gate
 from modelreg.git import Git, fetch, push, remote_branches, temp_worktree
 from modelreg.history import StageEvent, stage_events
 from modelreg.prbody import comparison
@@ -34,6 +36,7 @@ class Change:
     stages_text: str
     revert: str | None = None  # commit to `git revert` instead of editing the file
     revert_mainline: bool = False
+    gate_passed: bool | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -67,8 +70,14 @@ def remote_base(git: Git) -> tuple[str, str]:
 # -- promote ----------------------------------------------------------------------------
 
 
-def plan_promotion(ws: Workspace, *, model: str, version: str, stage: str) -> Change | None:
-    """The change that puts `version` in `stage`, or None if it already serves there."""
+def plan_promotion(
+    ws: Workspace, *, model: str, version: str, stage: str, strict: bool = False
+) -> Change | None:
+    """The change that puts `version` in `stage`, or None if it already serves there.
+
+    The policy's gates run here and their report goes in the PR body; with `strict`, a
+    failing gate refuses before anything is pushed.
+    """
     base, sha = remote_base(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     spec, stage_order = _model_and_stages(snap, model, stage)
@@ -82,10 +91,16 @@ def plan_promotion(ws: Workspace, *, model: str, version: str, stage: str) -> Ch
     cur_rec = snap.record(model, current.version) if current else None
     canary = f" (canary at {new.rollout.weight}%)" if new.rollout else ""
     title = f"Promote {model} {version} to {stage}{canary}"
+    report = run_gate(snap, candidate, stage)
+    if strict and not report.passed:
+        raise GateFailed(
+            f"{model} {version} fails the {stage} gates: "
+            + "; ".join(f"{r.label}: {r.detail}" for r in report.failures)
+        )
     body = _promotion_body(
         spec,
         stage,
-        candidate_text=comparison(candidate, cur_rec),
+        candidate_text=comparison(candidate, cur_rec) + "\n\n" + render(report, "markdown"),
         current=current.version if current else None,
         new=new,
     )
@@ -99,6 +114,7 @@ def plan_promotion(ws: Workspace, *, model: str, version: str, stage: str) -> Ch
         title,
         body,
         text,
+        gate_passed=report.passed,
     )
 
 

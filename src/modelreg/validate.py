@@ -53,6 +53,7 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         checker.check_all()
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
+        checker.problems.extend(_gates(ws, snap, base_sha, changed))
     ws.cache.save()
     return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked)
 
@@ -87,6 +88,23 @@ def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> 
             )
         )
     return out
+
+
+def _gates(
+    ws: Workspace, snap: Snapshot, base: str, changed: list[tuple[str, str]]
+) -> list[Problem]:
+    """The policy gates of every version the branch newly puts in a stage."""
+    from modelreg.gating import gate_problems
+
+    models = sorted({p.split("/")[1] for _, p in changed if _is_stages(p) and p in snap.files})
+    if not models:
+        return []
+    return gate_problems(ws.snapshot(base), snap, models)
+
+
+def _is_stages(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 3 and parts[0] == "models" and parts[2] == "stages.yaml"
 
 
 def _is_record(path: str) -> bool:

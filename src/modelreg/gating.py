@@ -1,0 +1,144 @@
+"""Running the policy's gates against the registry: who is the candidate, who is current.
+
+The version now in the stage, the `from` stage and the soak clock are read from the
+base (the default branch), the candidate's record from the tree under review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from modelreg.errors import ModelregError
+from modelreg.gates import GateContext, GateReport, evaluate
+from modelreg.history import StageEvent, stage_events
+from modelreg.loading import Problem
+from modelreg.records import Stages, VersionRecord
+from modelreg.registry import Snapshot, stages_yaml
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """One gate evaluation and where its inputs came from."""
+
+    model: str
+    stage: str
+    version: str
+    report: GateReport
+
+
+def run_gate(
+    base: Snapshot, candidate: VersionRecord, stage: str, *, now: datetime | None = None
+) -> GateReport:
+    """Evaluate the model's policy for putting `candidate` in `stage`, against `base`."""
+    model = candidate.model
+    spec = base.model(model) if base.has_model(model) else None
+    policy = base.policy(spec.policy if spec else "default")
+    stage_policy = policy.stage(stage)
+    stages = base.stages(model) if base.has_model(model) else Stages({})
+    current_version = stages.version(stage)
+    current = base.record(model, current_version) if current_version else None
+    from_stage = stage_policy.from_stage
+    from_version = stages.version(from_stage) if from_stage else None
+    since = _since(base, model, from_stage, from_version) if from_version else None
+    ctx = GateContext(stage, candidate, current, from_version, since, now or _now())
+    return evaluate(policy, ctx)
+
+
+def _since(base: Snapshot, model: str, stage: str | None, version: str) -> datetime | None:
+    events = [e for e in _events(base, model) if e.stage == stage and e.version == version]
+    return datetime.fromisoformat(events[-1].date) if events else None
+
+
+def _events(base: Snapshot, model: str) -> list[StageEvent]:
+    return stage_events(base, model) if base.rev and base.has_model(model) else []
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def changed_stage_gates(base: Snapshot, head: Snapshot, models: list[str]) -> list[GateRun]:
+    """Gate every version a branch newly puts in a stage (rollbacks to a known version excepted).
+
+    A version that served in the stage before is a rollback to known-good; completing a
+    canary or changing its weight was gated when the canary started.
+    """
+    runs: list[GateRun] = []
+    for model in models:
+        if stages_yaml(model) not in head.files:
+            continue
+        old = base.stages(model) if stages_yaml(model) in base.files else Stages({})
+        served = {(e.stage, e.version) for e in _events(base, model)}
+        for stage, version in _new_versions(old, head.stages(model)):
+            if (stage, version) in served:
+                continue
+            report = run_gate(base, head.record(model, version), stage)
+            runs.append(GateRun(model, stage, version, report))
+    return runs
+
+
+def _new_versions(old: Stages, new: Stages) -> list[tuple[str, str]]:
+    out = []
+    for stage, a in new.assignments.items():
+        before = old.assignments.get(stage)
+        known = {before.version} if before else set()
+        if before and before.rollout:
+            known.add(before.rollout.candidate)
+        for version in (a.version, a.rollout.candidate if a.rollout else None):
+            if version and version not in known:
+                out.append((stage, version))
+    return out
+
+
+def gate_problems(base: Snapshot, head: Snapshot, models: list[str]) -> list[Problem]:
+    """Failed gates of a branch's stage changes, as validate problems."""
+    problems = []
+    for run in _safe_runs(base, head, models):
+        for r in run.report.failures:
+            problems.append(
+                Problem(
+                    stages_yaml(run.model),
+                    f"{run.stage}",
+                    f"gate failed for {run.version}: {r.label}: {r.detail}",
+                    f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
+                )
+            )
+    return problems
+
+
+def _safe_runs(base: Snapshot, head: Snapshot, models: list[str]) -> list[GateRun]:
+    # Unknown versions, stages or policies are reported by validate's own checks.
+    runs = []
+    for model in models:
+        try:
+            runs.extend(changed_stage_gates(base, head, [model]))
+        except ModelregError:
+            continue
+    return runs
+
+
+def gate_version(
+    ws: Workspace, *, model: str, version: str, stage: str, base: str | None = None
+) -> GateReport:
+    """`modelreg gate`: the candidate from the working tree, the rest from the base branch."""
+    head = ws.snapshot(None)
+    head.require_model(model)
+    candidate = head.record(model, version)
+    report = run_gate(ws.snapshot(default_base(ws, base)), candidate, stage)
+    ws.cache.save()
+    return report
+
+
+def default_base(ws: Workspace, base: str | None) -> str:
+    """The named base, else the merge-base with origin's default branch, else HEAD."""
+    git = ws.git
+    if base is not None:
+        return base
+    default = git.default_branch()
+    if default:
+        found = git.merge_base(f"refs/remotes/origin/{default}", "HEAD")
+        if found:
+            return found
+    return "HEAD"

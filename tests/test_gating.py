@@ -1,0 +1,106 @@
+"""Policy gates where people meet them: the promotion PR body, `gate`, `validate` and `pr merge`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Registry, git
+
+GATED = """\
+stages:
+  - name: staging
+    gates:
+      - {metric: accuracy, min: 0.9}
+  - name: production
+    from: staging
+    gates:
+      - {metric: accuracy, min: 0.9}
+      - {metric: f1, max_regression: 0.01}
+"""
+
+
+@pytest.fixture
+def reg(registry: Registry) -> Registry:
+    registry.write("policies/default.yaml", GATED)
+    registry.git("commit", "-qam", "gated policy")
+    registry.git("push", "-q", "origin", "main")
+    registry.register("churn", 0, "--push", accuracy=0.85, f1=0.80)
+    return registry
+
+
+def _main(reg: Registry) -> str:
+    return git(reg.origin, "rev-parse", "main")
+
+
+def test_a_failing_gate_shows_in_the_pr_body_and_blocks_the_merge(reg: Registry) -> None:
+    out = reg.ok("promote", "churn", "v1.0.0", "--to", "staging")
+    assert "policy gates FAILED" in out.output
+    body = git(reg.origin, "log", "-1", "--format=%B", "modelreg/promote/churn/staging/v1.0.0")
+    assert "❌" in body and "accuracy" in body
+    main = _main(reg)
+    merged = reg.run("pr", "merge", "modelreg/promote/churn/staging/v1.0.0")
+    assert merged.exit_code == 1
+    assert "gate failed for v1.0.0: accuracy min" in merged.stderr
+    assert _main(reg) == main
+
+
+def test_the_gate_passes_once_a_better_model_is_registered(reg: Registry) -> None:
+    reg.register("churn", 1, "--push", accuracy=0.95, f1=0.9)
+    reg.ok("promote", "churn", "v1.1.0", "--to", "staging")
+    reg.ok("pr", "merge", "modelreg/promote/churn/staging/v1.1.0")
+    reg.git("pull", "-q")
+    rows = json.loads(reg.ok("status", "--json").output)["rows"]
+    assert ("staging", "v1.1.0") in [(r["stage"], r["version"]) for r in rows]
+
+
+def test_strict_promote_refuses_before_pushing(reg: Registry) -> None:
+    result = reg.run("promote", "churn", "v1.0.0", "--to", "staging", "--strict")
+    assert result.exit_code == 1
+    assert "fails the staging gates" in result.stderr
+    assert git(reg.origin, "branch", "--list", "modelreg/*") == ""
+
+
+def test_gate_command_exits_1_and_reports_every_rule(reg: Registry) -> None:
+    result = reg.run("gate", "churn", "v1.0.0", "--stage", "staging", "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert [(r["kind"], r["verdict"]) for r in report["rules"]] == [
+        ("min", "fail"),
+        ("signature", "skip"),
+    ]
+    md = reg.run("gate", "churn", "v1.0.0", "--stage", "staging", "--format", "markdown")
+    assert md.output.startswith("#") or "❌" in md.output
+
+
+def test_production_requires_the_version_to_serve_in_staging_first(reg: Registry) -> None:
+    reg.register("churn", 1, "--push", accuracy=0.95, f1=0.9)
+    result = reg.run("gate", "churn", "v1.1.0", "--stage", "production", "--format", "json")
+    assert result.exit_code == 1
+    kinds = {r["kind"]: r["verdict"] for r in json.loads(result.output)["rules"]}
+    assert kinds["stage_order"] == "fail" and kinds["min"] == "pass"
+
+
+def test_validate_gates_a_stage_change_made_by_hand(reg: Registry) -> None:
+    reg.git("checkout", "-q", "-b", "sneaky")
+    reg.write("models/churn/stages.yaml", "staging:\n  version: v1.0.0\n")
+    reg.git("add", "-A")
+    reg.git("commit", "-qm", "skip the PR")
+    result = reg.run("validate", "--base", "origin/main")
+    assert result.exit_code == 1
+    assert "models/churn/stages.yaml: staging: gate failed for v1.0.0" in result.output
+
+
+def test_a_rollback_to_a_version_that_served_before_is_not_gated(registry: Registry) -> None:
+    registry.register("churn", 0, "--push", accuracy=0.95, f1=0.9)
+    registry.register("churn", 1, "--push", accuracy=0.96, f1=0.95)
+    for version in ("v1.0.0", "v1.1.0"):
+        registry.ok("promote", "churn", version, "--to", "staging")
+        registry.ok("pr", "merge", f"modelreg/promote/churn/staging/{version}")
+    registry.git("pull", "-q")
+    registry.write("policies/default.yaml", GATED.replace("min: 0.9}", "min: 0.955}", 1))
+    registry.git("commit", "-qam", "tighter")
+    registry.git("push", "-q", "origin", "main")
+    registry.ok("rollback", "churn", "--stage", "staging")
+    registry.ok("pr", "merge", "modelreg/rollback/churn/staging/v1.0.0")
