@@ -402,6 +402,84 @@ def gate(model: str, version: str, stage: str, base: str | None, fmt: str) -> No
 
 
 @cli.group()
+def rollout() -> None:
+    """Canary rollouts recorded in stages.yaml: see one, move it a step."""
+
+
+@rollout.command("status")
+@click.argument("model")
+@click.option("--stage", help="Stage of the canary (default: the one that has one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+def rollout_status(model: str, stage: str | None, as_json: bool) -> None:
+    """Show a canary in progress: stable, candidate, weight, step and since when."""
+    from modelreg.canary import status as run
+    from modelreg.render import day
+
+    st = run(_ws(), model=model, stage=stage)
+    ro = st.rollout
+    steps = " → ".join(f"[{w}%]" if i == ro.step else f"{w}%" for i, w in enumerate(st.steps))
+    _emit(
+        st,
+        as_json,
+        f"{model} {st.stage}: {ro.candidate} at {ro.weight}% "
+        f"(stable {st.stable}), step {ro.step + 1} of {len(st.steps)}: {steps}; "
+        f"failures {ro.failures}; at this weight since {day(st.entered_step_at)}",
+    )
+
+
+@rollout.command("advance")
+@click.argument("model")
+@click.option("--stage", help="Stage of the canary (default: the one that has one).")
+@click.option(
+    "--metrics",
+    required=True,
+    metavar="FILE|URL",
+    help="Online metrics: JSON/YAML {candidate: {...}, stable: {...}} or a Prometheus URL.",
+)
+@click.option("--dry-run", is_flag=True, help="Decide and show the change; push nothing.")
+@FORGE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def rollout_advance(
+    model: str, stage: str | None, metrics: str, dry_run: bool, forge: str | None, as_json: bool
+) -> None:
+    """Run the step's analysis; open the PR for the next weight, completion or rollback.
+
+    Exits 1 when the analysis failed (the rollback PR is opened, or the canary is held).
+    """
+    from modelreg.canary import advance
+
+    ws = _ws()
+    result = advance(
+        ws,
+        None if dry_run else _forge(forge),
+        model=model,
+        stage=stage,
+        metrics=metrics,
+        dry_run=dry_run,
+    )
+    d = result.decision
+    if as_json:
+        from modelreg.render import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "decision": d.to_dict(),
+                    "pushed": result.pushed,
+                    "pr": result.proposal.pr if result.proposal else None,
+                }
+            )
+        )
+    else:
+        click.echo(f"{d.action}: {d.reason}")
+        if result.pushed:
+            click.echo("pushed to the default branch (the policy allows auto_advance)")
+        elif result.proposal is not None:
+            _print_proposal(result.proposal, False)
+    sys.exit(1 if d.action in ("rollback", "hold") else 0)
+
+
+@cli.group()
 def pr() -> None:
     """The local forge's pull requests: branches on origin."""
 

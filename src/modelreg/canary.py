@@ -1,0 +1,218 @@
+"""`rollout status` and `rollout advance`: a canary moved step by step through Git.
+
+Every move (next weight, completion, a recorded failure, the abort) is a change to the
+stage's block in `stages.yaml`, proposed as a PR (or pushed, when the policy lets the
+bot advance on its own), so the canary's whole life is in the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelreg.errors import UsageError
+from modelreg.forge.base import Forge
+from modelreg.git import push, temp_worktree
+from modelreg.history import stage_events
+from modelreg.policy import RolloutPolicy
+from modelreg.promote import Change, Proposal, plan_rollback, propose, remote_base
+from modelreg.records import Rollout, StageAssignment
+from modelreg.registry import Snapshot, stages_yaml
+from modelreg.rollout import RolloutDecision, decide
+from modelreg.stagesfile import set_stage
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class CanaryState:
+    model: str
+    stage: str
+    stable: str
+    rollout: Rollout
+    steps: tuple[int, ...]
+    entered_step_at: str | None
+
+
+@dataclass(frozen=True)
+class Advance:
+    state: CanaryState
+    decision: RolloutDecision
+    proposal: Proposal | None
+    pushed: bool = False
+
+
+def status(ws: Workspace, *, model: str, stage: str | None = None) -> CanaryState:
+    """The canary in progress for a model (in `stage`, or the one stage that has one)."""
+    snap = ws.snapshot("HEAD")
+    return _state(snap, model, stage)
+
+
+def _state(snap: Snapshot, model: str, stage: str | None) -> CanaryState:
+    snap.require_model(model)
+    stages = snap.stages(model)
+    running = [s for s, a in stages.assignments.items() if a.rollout and (stage in (None, s))]
+    if not running:
+        where = f" in {stage}" if stage else ""
+        raise UsageError(
+            f"{model} has no canary in progress{where}",
+            hint=f"start one with `modelreg promote {model} VERSION --to STAGE`",
+        )
+    name = running[0]
+    a = stages.assignments[name]
+    assert a.rollout is not None
+    policy = _policy(snap, model, name)
+    entered = _entered(snap, model, name, a.rollout)
+    steps = tuple(s.weight for s in policy.steps)
+    return CanaryState(model, name, a.version, a.rollout, steps, entered)
+
+
+def _policy(snap: Snapshot, model: str, stage: str) -> RolloutPolicy:
+    return snap.policy(snap.model(model).policy).stage(stage).rollout
+
+
+def _entered(snap: Snapshot, model: str, stage: str, ro: Rollout) -> str | None:
+    """When the canary reached its current weight: the commit that wrote it."""
+    when = ro.started_at
+    for ev in stage_events(snap, model):
+        if ev.stage == stage and ev.candidate == ro.candidate and ev.weight == ro.weight:
+            when = ev.date
+    return when
+
+
+def advance(
+    ws: Workspace,
+    forge: Forge | None,
+    *,
+    model: str,
+    stage: str | None,
+    metrics: str,
+    dry_run: bool = False,
+) -> Advance:
+    """Evaluate the current step's analysis and propose the next move."""
+    base, sha = remote_base(ws.git)
+    snap = Snapshot(ws.git, sha, ws.cache)
+    state = _state(snap, model, stage)
+    policy = _policy(snap, model, state.stage)
+    online, stable = load_online(metrics, model, state.rollout.candidate, state.stable, policy)
+    now = datetime.now(timezone.utc)
+    entered = datetime.fromisoformat(state.entered_step_at) if state.entered_step_at else None
+    decision = decide(policy, state.rollout, online, stable, now, entered)
+    if decision.action == "hold" or (
+        decision.action == "wait" and decision.failures == state.rollout.failures
+    ):
+        return Advance(state, decision, None)
+    if decision.action == "rollback":
+        change = plan_rollback(ws, model=model, stage=state.stage)
+        return Advance(state, decision, propose(ws, forge, change, dry_run=dry_run))
+    change = _change(snap, state, decision, base)
+    if policy.auto_advance and not dry_run:
+        _push_directly(ws, change)
+        return Advance(state, decision, None, pushed=True)
+    return Advance(state, decision, propose(ws, forge, change, dry_run=dry_run))
+
+
+def _change(snap: Snapshot, state: CanaryState, d: RolloutDecision, base: str) -> Change:
+    ro, model, stage = state.rollout, state.model, state.stage
+    if d.action == "complete":
+        new = StageAssignment(ro.candidate)
+        title = f"Complete canary: {model} {ro.candidate} serves all of {stage}"
+        tail = "complete"
+    else:
+        new = StageAssignment(
+            state.stable, Rollout(ro.candidate, d.weight, d.step, ro.started_at, d.failures)
+        )
+        title = f"Canary {model} {ro.candidate} in {stage}: {ro.weight}% → {d.weight}%"
+        tail = f"{d.weight}" if d.action == "advance" else f"{d.weight}-failure-{d.failures}"
+        if d.action == "wait":
+            title = f"Canary {model} {ro.candidate} in {stage}: record failed analysis {d.failures}"
+    order = list(snap.policy(snap.model(model).policy).stage_names)
+    text = set_stage(snap.raw(stages_yaml(model)).decode(), model, stage, new, order)
+    from modelreg.rollout import render
+
+    body = f"{d.reason}.\n\n{render(d, 'markdown')}"
+    return Change(
+        model,
+        stage,
+        "rollout",
+        f"modelreg/rollout/{model}/{stage}/{ro.candidate}/{tail}",
+        base,
+        title,
+        body,
+        text,
+    )
+
+
+def _push_directly(ws: Workspace, change: Change) -> None:
+    """The policy lets the bot advance without review: commit to the default branch."""
+    with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
+        (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
+        wt.run("add", stages_yaml(change.model))
+        wt.run("commit", "-q", "--no-verify", "-m", f"{change.title}\n\n{change.body}\n")
+        push(wt, f"HEAD:refs/heads/{change.base}")
+
+
+def load_online(
+    source: str, model: str, candidate: str, stable: str, policy: RolloutPolicy
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Online metrics of the candidate and the stable version, from a file or Prometheus."""
+    if source.startswith(("http://", "https://")):
+        names = [c.metric for c in policy.analysis]
+        return (
+            _prometheus(source, names, model, candidate),
+            _prometheus(source, names, model, stable) or None,
+        )
+    data = _read(Path(source))
+    by_role = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if not by_role:
+        return _numbers(data, source), None
+    cand = by_role.get("candidate", by_role.get(candidate))
+    stab = by_role.get("stable", by_role.get(stable))
+    if cand is None:
+        raise UsageError(f"--metrics {source}: no 'candidate' (or '{candidate}') section")
+    return _numbers(cand, source), _numbers(stab, source) if stab is not None else None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    from modelreg.register import read_mapping
+
+    if not path.exists():
+        raise UsageError(
+            f"--metrics {path}: no such file", hint="give a JSON/YAML file or a Prometheus URL"
+        )
+    return read_mapping(path, "--metrics")
+
+
+def _numbers(d: Mapping[str, Any], source: str) -> dict[str, float]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise UsageError(f"--metrics {source}: {k}: {v!r} is not a number")
+        out[str(k)] = float(v)
+    return out
+
+
+def _prometheus(url: str, names: list[str], model: str, version: str) -> dict[str, float]:
+    """Instant queries `NAME{model="M",version="V"}` against Prometheus's HTTP API."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from modelreg.errors import ForgeError
+
+    out: dict[str, float] = {}
+    for name in names:
+        query = f'{name}{{model="{model}",version="{version}"}}'
+        full = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        try:
+            with urllib.request.urlopen(full, timeout=10) as resp:
+                body = json.load(resp)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ForgeError(f"cannot query Prometheus at {url}: {exc}") from None
+        result = body.get("data", {}).get("result", [])
+        if result:
+            out[name] = float(result[0]["value"][1])
+    return out

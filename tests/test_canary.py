@@ -1,0 +1,164 @@
+"""A canary rollout through Git on the local forge: step by step, to completion or rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Registry
+
+CANARY = """\
+stages:
+  - name: staging
+  - name: production
+    rollout:
+      strategy: canary
+      steps: [{weight: 10}, {weight: 50}, {weight: 100}]
+      analysis:
+        - {metric: error_rate, max: 0.02}
+        - {metric: accuracy_online, max_regression: 0.02}
+      on_failure: rollback
+"""
+
+
+@pytest.fixture
+def reg(registry: Registry) -> Registry:
+    registry.write("policies/default.yaml", CANARY)
+    registry.git("commit", "-qam", "canary policy")
+    registry.git("push", "-q", "origin", "main")
+    for seed in (0, 1, 2):
+        registry.register("churn", seed, "--push", accuracy=0.9 + seed / 100)
+    _promote(registry, "v1.0.0", "production")
+    return registry
+
+
+def _promote(reg: Registry, version: str, stage: str) -> None:
+    reg.ok("promote", "churn", version, "--to", stage)
+    reg.ok("pr", "merge", f"modelreg/promote/churn/{stage}/{version}")
+    reg.git("pull", "-q")
+
+
+def _merge_only_open_pr(reg: Registry) -> None:
+    (pr,) = json.loads(reg.ok("pr", "list", "--json").output)
+    reg.ok("pr", "merge", pr["head"])
+    reg.git("pull", "-q")
+
+
+def _production(reg: Registry) -> dict[str, object]:
+    rows = json.loads(reg.ok("status", "churn", "--json").output)["rows"]
+    (row,) = [r for r in rows if r["stage"] == "production"]
+    return row
+
+
+def _metrics(reg: Registry, error_rate: float, acc: float) -> str:
+    path = reg.work / f"online-{error_rate}-{acc}.json"
+    path.write_text(json.dumps({"candidate": {"error_rate": error_rate, "accuracy_online": acc},
+                                "stable": {"error_rate": 0.01, "accuracy_online": 0.9}}))  # fmt: skip
+    return str(path)
+
+
+def test_a_canary_advances_through_every_step_to_completion(reg: Registry) -> None:
+    _promote(reg, "v1.1.0", "production")
+    row = _production(reg)
+    assert (row["version"], row["candidate"], row["weight"]) == ("v1.0.0", "v1.1.0", 10)
+    status = reg.ok("rollout", "status", "churn").output
+    assert "v1.1.0 at 10% (stable v1.0.0), step 1 of 3" in status
+    good = _metrics(reg, 0.01, 0.905)
+    out = reg.ok("rollout", "advance", "churn", "--metrics", good).output
+    assert out.startswith("advance:") and "10% → 50%" in out
+    _merge_only_open_pr(reg)
+    assert _production(reg)["weight"] == 50
+    out = reg.ok("rollout", "advance", "churn", "--metrics", good).output
+    assert out.startswith("complete:")
+    _merge_only_open_pr(reg)
+    row = _production(reg)
+    assert (row["version"], row["candidate"]) == ("v1.1.0", None)
+    weights = [e["weight"] for e in json.loads(reg.ok("history", "churn", "--json").output)
+               if e["stage"] == "production"]  # fmt: skip
+    assert weights == [None, 10, 50, None]
+    assert reg.run("validate").exit_code == 0
+
+
+def test_a_failing_online_check_opens_the_rollback_pr(reg: Registry) -> None:
+    _promote(reg, "v1.1.0", "production")
+    bad = _metrics(reg, 0.05, 0.905)
+    result = reg.run("rollout", "advance", "churn", "--metrics", bad)
+    assert result.exit_code == 1
+    assert result.output.startswith("rollback:") and "error_rate" in result.output
+    assert "modelreg/rollback/churn/production/v1.0.0" in result.output
+    _merge_only_open_pr(reg)
+    row = _production(reg)
+    assert (row["version"], row["candidate"]) == ("v1.0.0", None)
+
+
+def test_missing_online_metrics_count_as_a_failure(reg: Registry) -> None:
+    _promote(reg, "v1.1.0", "production")
+    path = reg.work / "partial.json"
+    path.write_text(json.dumps({"candidate": {"error_rate": 0.01}}))
+    result = reg.run("rollout", "advance", "churn", "--metrics", str(path), "--dry-run")
+    assert result.exit_code == 1 and result.output.startswith("rollback:")
+
+
+def test_no_canary_and_bad_metrics_are_one_line_errors(reg: Registry, tmp_path: Path) -> None:
+    result = reg.run("rollout", "status", "churn")
+    assert result.exit_code == 2 and "has no canary in progress" in result.stderr
+    _promote(reg, "v1.1.0", "production")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"candidate": {"error_rate": "low"}}')
+    result = reg.run("rollout", "advance", "churn", "--metrics", str(bad))
+    assert result.exit_code == 2 and "error_rate: 'low' is not a number" in result.stderr
+
+
+def test_auto_advance_pushes_the_next_weight_without_a_pr(reg: Registry) -> None:
+    policy = CANARY.replace(
+        "on_failure: rollback", "on_failure: rollback\n      auto_advance: true"
+    )
+    reg.write("policies/default.yaml", policy)
+    reg.git("commit", "-qam", "let the bot advance")
+    reg.git("push", "-q", "origin", "main")
+    _promote(reg, "v1.1.0", "production")
+    out = reg.ok("rollout", "advance", "churn", "--metrics", _metrics(reg, 0.0, 0.91)).output
+    assert "pushed to the default branch" in out
+    reg.git("pull", "-q")
+    assert _production(reg)["weight"] == 50
+    assert reg.ok("pr", "list").output.strip() == "no open pull requests"
+
+
+def test_online_metrics_can_come_from_prometheus(reg: Registry) -> None:
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    values = {("error_rate", "v1.1.0"): "0.001", ("accuracy_online", "v1.1.0"): "0.91",
+              ("error_rate", "v1.0.0"): "0.01", ("accuracy_online", "v1.0.0"): "0.9"}  # fmt: skip
+    queries: list[str] = []
+
+    class Prometheus(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["query"][0]
+            queries.append(query)
+            name, version = query.split("{")[0], query.split('version="')[1].split('"')[0]
+            result = [{"metric": {"__name__": name}, "value": [1.7e9, values[(name, version)]]}]
+            body = json.dumps(
+                {"status": "success", "data": {"resultType": "vector", "result": result}}
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Prometheus)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _promote(reg, "v1.1.0", "production")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        out = reg.ok("rollout", "advance", "churn", "--metrics", url, "--dry-run").output
+    finally:
+        server.shutdown()
+    assert out.startswith("advance:")
+    assert 'error_rate{model="churn",version="v1.1.0"}' in queries
