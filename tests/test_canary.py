@@ -54,8 +54,14 @@ def _production(reg: Registry) -> dict[str, object]:
 
 def _metrics(reg: Registry, error_rate: float, acc: float) -> str:
     path = reg.work / f"online-{error_rate}-{acc}.json"
-    path.write_text(json.dumps({"candidate": {"error_rate": error_rate, "accuracy_online": acc},
-                                "stable": {"error_rate": 0.01, "accuracy_online": 0.9}}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "candidate": {"error_rate": error_rate, "accuracy_online": acc},
+                "stable": {"error_rate": 0.01, "accuracy_online": 0.9},
+            }
+        )
+    )
     return str(path)
 
 
@@ -75,8 +81,11 @@ def test_a_canary_advances_through_every_step_to_completion(reg: Registry) -> No
     _merge_only_open_pr(reg)
     row = _production(reg)
     assert (row["version"], row["candidate"]) == ("v1.1.0", None)
-    weights = [e["weight"] for e in json.loads(reg.ok("history", "churn", "--json").output)
-               if e["stage"] == "production"]  # fmt: skip
+    weights = [
+        e["weight"]
+        for e in json.loads(reg.ok("history", "churn", "--json").output)
+        if e["stage"] == "production"
+    ]
     assert weights == [None, 10, 50, None]
     assert reg.run("validate").exit_code == 0
 
@@ -131,8 +140,12 @@ def test_online_metrics_can_come_from_prometheus(reg: Registry) -> None:
     import urllib.parse
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    values = {("error_rate", "v1.1.0"): "0.001", ("accuracy_online", "v1.1.0"): "0.91",
-              ("error_rate", "v1.0.0"): "0.01", ("accuracy_online", "v1.0.0"): "0.9"}  # fmt: skip
+    values = {
+        ("error_rate", "v1.1.0"): "0.001",
+        ("accuracy_online", "v1.1.0"): "0.91",
+        ("error_rate", "v1.0.0"): "0.01",
+        ("accuracy_online", "v1.0.0"): "0.9",
+    }
     queries: list[str] = []
 
     class Prometheus(BaseHTTPRequestHandler):

@@ -168,11 +168,13 @@ def test_promote_and_rollback_leave_a_dirty_checkout_untouched(reg: Registry) ->
 def test_failing_promotions_leave_a_dirty_checkout_untouched(reg: Registry) -> None:
     _dirty(reg)
     before = tree_state(reg.root)
-    for args in (["promote", "churn", "v9.9.9", "--to", "staging"],
-                 ["promote", "churn", "v1.0.0", "--to", "moon"],
-                 ["promote", "nope", "v1.0.0", "--to", "staging"],
-                 ["rollback", "churn", "--stage", "staging"],
-                 ["pr", "merge", "modelreg/promote/nothing"]):  # fmt: skip
+    for args in (
+        ["promote", "churn", "v9.9.9", "--to", "staging"],
+        ["promote", "churn", "v1.0.0", "--to", "moon"],
+        ["promote", "nope", "v1.0.0", "--to", "staging"],
+        ["rollback", "churn", "--stage", "staging"],
+        ["pr", "merge", "modelreg/promote/nothing"],
+    ):
         result = reg.run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("modelreg: error:")

@@ -117,8 +117,12 @@ def test_history_follows_commit_order_not_the_clock(registry: Registry) -> None:
     _promote_by_hand(
         registry, "production:\n  version: v1.0.0\n", "first", date="2030-01-01T00:00:00"
     )
-    _promote_by_hand(registry, "production:\n  version: v1.1.0\n", "Merge pull request #9 from x/y",
-                     date="2001-01-01T00:00:00")  # fmt: skip
+    _promote_by_hand(
+        registry,
+        "production:\n  version: v1.1.0\n",
+        "Merge pull request #9 from x/y",
+        date="2001-01-01T00:00:00",
+    )
     events = json.loads(registry.ok("history", "churn", "--stage", "production", "--json").output)
     assert [(e["previous"], e["version"], e["pr"]) for e in events] == [
         (None, "v1.0.0", None),
@@ -248,11 +252,27 @@ def test_register_bad_input_is_one_line_exit_2_and_leaves_the_tree(registry: Reg
         ["register", "Churn!", "--artifact", str(art), "--metrics", str(bad_metrics)],
         ["register", "churn", "--artifact", "missing.pkl", "--metrics", str(bad_metrics)],
         ["register", "churn", "--artifact", str(art), "--metrics", str(bad_metrics)],
-        ["register", "churn", "--artifact", str(art), "--metrics", str(registry.metrics("m", a=1)),
-         "--version", "v1.0.0"],
-        ["register", "churn", "--artifact", str(art), "--metrics", str(registry.metrics("m", a=1)),
-         "--version", "1.0"],
-    ]  # fmt: skip
+        [
+            "register",
+            "churn",
+            "--artifact",
+            str(art),
+            "--metrics",
+            str(registry.metrics("m", a=1)),
+            "--version",
+            "v1.0.0",
+        ],
+        [
+            "register",
+            "churn",
+            "--artifact",
+            str(art),
+            "--metrics",
+            str(registry.metrics("m", a=1)),
+            "--version",
+            "1.0",
+        ],
+    ]
     for args in cases:
         before = tree_state(registry.root)
         result = registry.run(*args)

@@ -25,8 +25,12 @@ def render_block(stage: str, a: StageAssignment) -> list[str]:
 
 
 def _rollout_lines(r: Rollout) -> list[str]:
-    lines = ["  rollout:\n", f"    candidate: {r.candidate}\n", f"    weight: {r.weight}\n",
-             f"    step: {r.step}\n"]  # fmt: skip
+    lines = [
+        "  rollout:\n",
+        f"    candidate: {r.candidate}\n",
+        f"    weight: {r.weight}\n",
+        f"    step: {r.step}\n",
+    ]
     if r.started_at:
         lines.append(f"    started_at: '{r.started_at}'\n")
     if r.failures:
