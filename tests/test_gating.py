@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import Registry, git
+from github_api import GitHubAPI
 
 GATED = """\
 stages:
@@ -104,3 +105,23 @@ def test_a_rollback_to_a_version_that_served_before_is_not_gated(registry: Regis
     registry.git("push", "-q", "origin", "main")
     registry.ok("rollback", "churn", "--stage", "staging")
     registry.ok("pr", "merge", "modelreg/rollback/churn/staging/v1.0.0")
+
+
+def test_check_is_validate_plus_a_gate_table_for_each_stage_change(
+    reg: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg.git("checkout", "-q", "-b", "feature")
+    reg.write("models/churn/stages.yaml", "staging:\n  version: v1.0.0\n")
+    reg.git("add", "-A")
+    reg.git("commit", "-qm", "stage it")
+    md = reg.run("check", "--format", "markdown")
+    assert md.exit_code == 1
+    assert "**churn v1.0.0 → staging** fails its gates" in md.output
+    assert "<!-- modelreg:check -->" in md.output
+    pull = github_api.add_pull("feature", title="stage it")
+    for key, value in github_api.env().items():
+        monkeypatch.setenv(key, value)
+    for _ in range(2):
+        reg.run("check", "--comment", str(pull.number))
+    (comment,) = github_api.comments_on(pull.number)
+    assert "fails its gates" in comment.body

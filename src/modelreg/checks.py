@@ -3,9 +3,42 @@
 from __future__ import annotations
 
 from modelreg.cache import BlobCache
+from modelreg.gates import markdown_table
+from modelreg.gating import default_base
 from modelreg.git import Git
-from modelreg.validate import validate
+from modelreg.loading import Problem
+from modelreg.validate import Report, validate
 from modelreg.workspace import Workspace
+
+MARKER = "<!-- modelreg:check -->"
+
+
+def check(ws: Workspace, *, base: str | None = None) -> Report:
+    """Validate the tree against `base`, gating each version it newly puts in a stage."""
+    return validate(ws, base=default_base(ws, base))
+
+
+def markdown(report: Report) -> str:
+    """One PR comment: the verdict, validate's problems, then each gate's table."""
+    mark = "✅" if report.ok else "❌"
+    lines = [MARKER, f"### {mark} modelreg check", ""]
+    if report.problems:
+        lines += (
+            ["**Problems**", ""] + [f"- `{p.file}`: {_rest(p)}" for p in report.problems] + [""]
+        )
+    else:
+        lines += [f"Registry valid ({report.files_checked} files checked).", ""]
+    for run in report.gates:
+        verdict = "passes" if run.report.passed else "fails"
+        lines += [f"**{run.model} {run.version} → {run.stage}** {verdict} its gates", ""]
+        lines += [*markdown_table(run.report.results), ""]
+    if not report.gates:
+        lines.append("No stage changes to gate.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _rest(p: Problem) -> str:
+    return str(p)[len(p.file) + 2 :]
 
 
 def required(tree: Git, base_ref: str) -> list[str]:

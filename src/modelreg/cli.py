@@ -401,6 +401,73 @@ def gate(model: str, version: str, stage: str, base: str | None, fmt: str) -> No
     sys.exit(0 if report.passed else 1)
 
 
+@cli.command()
+@click.option("--base", metavar="REF", help="The PR's base (default: origin's default branch).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--comment",
+    "comment",
+    type=int,
+    metavar="PR",
+    help="Post (or update) the report as one comment on this GitHub PR.",
+)
+def check(base: str | None, fmt: str, comment: int | None) -> None:
+    """A PR's required check: validate against the base and gate every stage change."""
+    from modelreg.checks import MARKER, markdown
+    from modelreg.checks import check as run
+
+    ws = _ws()
+    report = run(ws, base=base)
+    text = markdown(report)
+    if comment is not None:
+        from modelreg.forge import PullRequest, select_forge
+
+        pr_ref = PullRequest(
+            ref=f"#{comment}", title="", head="", base="", body="", state="open", number=comment
+        )
+        select_forge(ws.git, "github").upsert_comment(pr_ref, marker=MARKER, body=text)
+    if fmt == "json":
+        from modelreg.render import to_json
+
+        click.echo(
+            to_json(
+                {
+                    "passed": report.ok,
+                    "base": report.base,
+                    "problems": [str(p) for p in report.problems],
+                    "gates": [
+                        {
+                            "model": g.model,
+                            "stage": g.stage,
+                            "version": g.version,
+                            **g.report.to_dict(),
+                        }
+                        for g in report.gates
+                    ],
+                }
+            )
+        )
+    elif fmt == "markdown":
+        click.echo(text)
+    else:
+        for p in report.problems:
+            click.echo(str(p))
+        for g in report.gates:
+            click.echo(
+                f"{g.model} {g.version} -> {g.stage}: gates "
+                + ("pass" if g.report.passed else "FAIL")
+            )
+        click.echo("check passed" if report.ok else "check failed")
+    sys.exit(report.exit_code)
+
+
 @cli.group()
 def rollout() -> None:
     """Canary rollouts recorded in stages.yaml: see one, move it a step."""

@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from modelreg.errors import ModelregError
 from modelreg.gates import GateContext, GateReport, evaluate
 from modelreg.history import StageEvent, stage_events
-from modelreg.loading import Problem
 from modelreg.records import Stages, VersionRecord
 from modelreg.registry import Snapshot, stages_yaml
 from modelreg.workspace import Workspace
@@ -90,33 +88,6 @@ def _new_versions(old: Stages, new: Stages) -> list[tuple[str, str]]:
             if version and version not in known:
                 out.append((stage, version))
     return out
-
-
-def gate_problems(base: Snapshot, head: Snapshot, models: list[str]) -> list[Problem]:
-    """Failed gates of a branch's stage changes, as validate problems."""
-    problems = []
-    for run in _safe_runs(base, head, models):
-        for r in run.report.failures:
-            problems.append(
-                Problem(
-                    stages_yaml(run.model),
-                    f"{run.stage}",
-                    f"gate failed for {run.version}: {r.label}: {r.detail}",
-                    f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
-                )
-            )
-    return problems
-
-
-def _safe_runs(base: Snapshot, head: Snapshot, models: list[str]) -> list[GateRun]:
-    # Unknown versions, stages or policies are reported by validate's own checks.
-    runs = []
-    for model in models:
-        try:
-            runs.extend(changed_stage_gates(base, head, [model]))
-        except ModelregError:
-            continue
-    return runs
 
 
 def gate_version(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelreg.errors import ModelregError, NotFound
 from modelreg.loading import Problem
@@ -17,6 +18,9 @@ from modelreg.registry import (
 )
 from modelreg.workspace import Workspace
 
+if TYPE_CHECKING:
+    from modelreg.gating import GateRun
+
 SYNTAX = "not valid YAML"
 
 
@@ -28,6 +32,7 @@ class Report:
     base: str | None
     incremental: bool
     files_checked: int
+    gates: tuple[GateRun, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -51,11 +56,13 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         checker.check_changed([p for _, p in changed])
     else:
         checker.check_all()
+    gates: tuple[GateRun, ...] = ()
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
-        checker.problems.extend(_gates(ws, snap, base_sha, changed))
+        gates = _gates(ws, snap, base_sha, changed)
+        checker.problems.extend(_gate_problems(gates))
     ws.cache.save()
-    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked)
+    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, gates)
 
 
 def _resolve_base(ws: Workspace, base: str | None) -> str | None:
@@ -92,14 +99,32 @@ def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> 
 
 def _gates(
     ws: Workspace, snap: Snapshot, base: str, changed: list[tuple[str, str]]
-) -> list[Problem]:
+) -> tuple[GateRun, ...]:
     """The policy gates of every version the branch newly puts in a stage."""
-    from modelreg.gating import gate_problems
+    from modelreg.gating import changed_stage_gates
 
     models = sorted({p.split("/")[1] for _, p in changed if _is_stages(p) and p in snap.files})
-    if not models:
-        return []
-    return gate_problems(ws.snapshot(base), snap, models)
+    base_snap = ws.snapshot(base)
+    runs: list[GateRun] = []
+    for model in models:
+        try:
+            runs.extend(changed_stage_gates(base_snap, snap, [model]))
+        except ModelregError:
+            continue  # unknown versions, stages or policies are reported by the checks above
+    return tuple(runs)
+
+
+def _gate_problems(runs: tuple[GateRun, ...]) -> list[Problem]:
+    return [
+        Problem(
+            stages_yaml(run.model),
+            run.stage,
+            f"gate failed for {run.version}: {r.label}: {r.detail}",
+            f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
+        )
+        for run in runs
+        for r in run.report.failures
+    ]
 
 
 def _is_stages(path: str) -> bool:
