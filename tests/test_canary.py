@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Registry
+from conftest import Registry, git
 
 CANARY = """\
 stages:
@@ -97,6 +97,10 @@ def test_a_failing_online_check_opens_the_rollback_pr(reg: Registry) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("rollback:") and "error_rate" in result.output
     assert "modelreg/rollback/churn/production/v1.0.0" in result.output
+    message = git(
+        reg.origin, "log", "-1", "--format=%B", "modelreg/rollback/churn/production/v1.0.0"
+    )
+    assert "This reverts commit" in message  # a real git revert of the canary's start
     _merge_only_open_pr(reg)
     row = _production(reg)
     assert (row["version"], row["candidate"]) == ("v1.0.0", None)

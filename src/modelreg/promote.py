@@ -237,26 +237,43 @@ def _abort_canary(
     order: list[str],
     base: str,
 ) -> Change:
+    """Revert the change that started the canary (pin the stable version if that is not exact)."""
     assert current.rollout is not None
-    text = set_stage(
-        _text(snap, spec.name), spec.name, stage, StageAssignment(current.version), order
-    )
-    cand = current.rollout.candidate
-    title = f"Roll back {spec.name} canary {cand} in {stage}; {current.version} serves all traffic"
+    model, cand = spec.name, current.rollout.candidate
+    text = set_stage(_text(snap, model), model, stage, StageAssignment(current.version), order)
+    started = _event_that_started(snap, model, stage, cand)
+    title = f"Roll back {model} canary {cand} in {stage}; {current.version} serves all traffic"
     body = (
         f"Aborts the canary: `{cand}` (at {current.rollout.weight}%) leaves **{stage}** and "
         f"`{current.version}` takes 100% of traffic again."
     )
+    if started:
+        body += f" Reverts {started.commit[:12]} ({started.pr or started.subject})."
     return Change(
-        spec.name,
+        model,
         stage,
         "rollback",
-        f"modelreg/rollback/{spec.name}/{stage}/{current.version}",
+        f"modelreg/rollback/{model}/{stage}/{current.version}",
         base,
         title,
         body,
         text,
+        revert=started.commit if started else None,
+        revert_mainline=_is_merge(snap.git, started.commit) if started else False,
     )
+
+
+def _event_that_started(
+    snap: Snapshot, model: str, stage: str, candidate: str
+) -> StageEvent | None:
+    found, previous = None, None
+    for ev in stage_events(snap, model):
+        if ev.stage != stage:
+            continue
+        if ev.candidate == candidate and previous != candidate:
+            found = ev
+        previous = ev.candidate
+    return found
 
 
 def _event_that_brought(snap: Snapshot, model: str, stage: str, version: str) -> StageEvent | None:
