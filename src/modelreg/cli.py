@@ -468,6 +468,79 @@ def check(base: str | None, fmt: str, comment: int | None) -> None:
     sys.exit(report.exit_code)
 
 
+@cli.command()
+@click.argument("model")
+@click.option(
+    "--current",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Recent production data: CSV, JSONL or Parquet, one file or a folder.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Reference data (default: the serving version's profile or training data).",
+)
+@click.option(
+    "--window",
+    metavar="DURATION",
+    help="Only rows whose timestamp is in the last DURATION, e.g. 7d.",
+)
+@click.option("--stage", help="Stage whose version is checked (default: the last one serving).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Write the report to a file instead of stdout.",
+)
+@click.option(
+    "--open-pr", is_flag=True, help="On critical drift retrain and open (or update) the retrain PR."
+)
+@FORGE_OPTION
+def drift(
+    model: str,
+    current: Path,
+    reference: Path | None,
+    window: str | None,
+    stage: str | None,
+    fmt: str,
+    output: Path | None,
+    open_pr: bool,
+    forge: str | None,
+) -> None:
+    """Per-column drift and data quality of production data; exit 1 when critical."""
+    from modelreg.drift_report import render
+    from modelreg.monitor import check_drift
+
+    ws = _ws()
+    result = check_drift(
+        ws, model=model, current=current, reference=reference, window=window, stage=stage
+    )
+    title = f"Drift: {model} {result.version} in {result.stage}"
+    text = render(result.report, fmt, title=title)
+    if output is not None:
+        output.write_text(text)
+        click.echo(f"{result.report.verdict}: report written to {output}")
+    else:
+        click.echo(text)
+    if open_pr:
+        from modelreg.retrain import act_on_drift
+
+        outcome = act_on_drift(ws, _forge(forge), result)
+        click.echo(outcome.note)
+        if outcome.proposal is not None and outcome.proposal.pr is not None:
+            _print_proposal(outcome.proposal, False)
+    sys.exit(1 if result.report.verdict == "critical" else 0)
+
+
 @cli.group()
 def rollout() -> None:
     """Canary rollouts recorded in stages.yaml: see one, move it a step."""
@@ -600,6 +673,205 @@ def pr_close(branch: str) -> None:
     """Close a pull request without merging (deletes its branch on origin)."""
     _local().close(branch)
     click.echo(f"closed {branch}")
+
+
+@cli.command()
+@click.option("--stage", help="Only this stage (default: every stage).")
+@click.option(
+    "--target",
+    type=click.Choice(["local", "kserve"]),
+    default="local",
+    show_default=True,
+    help="local: a deployment folder with manifest.json; kserve: InferenceService YAML.",
+)
+@click.option("--plan", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Base folder; each stage goes to DIR/STAGE (default .modelreg/deploy or deploy/kserve).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def deploy(stage: str | None, target: str, plan: bool, out: Path | None, as_json: bool) -> None:
+    """Reconcile the desired state at HEAD: fetch with DVC, verify md5, render the target."""
+    from modelreg.deploy import deploy as run
+    from modelreg.deploy import describe
+
+    result = run(_ws(), stage=stage, target=target, plan=plan, out=out)
+    _emit(result, as_json, describe(result))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", required=True, help="Stage whose local deployment scores the rows.")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV of rows to score.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="CSV to write: input + prediction + version (default INPUT.predictions.csv).",
+)
+@click.option(
+    "--log",
+    "log_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Folder for the prediction log (default .modelreg/logs/MODEL/STAGE).",
+)
+@click.option("--key", help="Column whose hash routes rows (default: a column named id).")
+@click.option(
+    "--deploy-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Deployment folder, as given to `deploy --out` (default .modelreg/deploy).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def predict(
+    model: str,
+    stage: str,
+    input_path: Path,
+    output: Path | None,
+    log_dir: Path | None,
+    key: str | None,
+    deploy_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Batch-score a CSV from a local deployment, split by canary weight, and log it."""
+    from modelreg.errors import UsageError
+    from modelreg.predict import describe
+    from modelreg.predict import predict as run
+
+    try:
+        root = _ws().root
+    except UsageError:  # outside a repository: defaults resolve from here
+        root = Path.cwd()
+    result = run(
+        root,
+        model=model,
+        stage=stage,
+        input=input_path,
+        output=output,
+        log_dir=log_dir,
+        key=key,
+        deploy_dir=deploy_dir,
+    )
+    _emit(result, as_json, describe(result))
+
+
+@cli.command("train")
+@click.argument("model")
+@click.option(
+    "--register",
+    "do_register",
+    is_flag=True,
+    help="Register the output as a version, committed with the pipeline as it ran.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a value in the pipeline's params.yaml first, e.g. train.C=0.5 (repeatable).",
+)
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "schedule", "drift", "data-volume"]),
+    default="manual",
+    show_default=True,
+    help="Why this version was trained (recorded with it).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Train on the last DAYS days of data (sets prepare.window_days; 0 = all).",
+)
+@click.option("--message", "-m", help="Commit message and record note.")
+@click.option(
+    "--push", is_flag=True, help="With --register: push data, outputs, artifact and commit."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def train_cmd(
+    model: str,
+    do_register: bool,
+    sets: tuple[str, ...],
+    trigger: str,
+    window: int | None,
+    message: str | None,
+    push: bool,
+    as_json: bool,
+) -> None:
+    """Run the model's DVC pipeline (cached stages are reused); optionally register it."""
+    from modelreg.render import metrics_text
+    from modelreg.train import train as run
+
+    out = run(
+        _ws(),
+        model=model,
+        register=do_register,
+        sets=sets,
+        trigger=trigger,
+        window_days=window,
+        message=message,
+        push=push,
+    )
+    ran = ", ".join(out.stages_run) or "none (every stage was up to date)"
+    numbers = {k: v for k, v in out.metrics.items() if k != "dataset"}
+    lines = [
+        f"stages run: {ran}",
+        f"metrics ({out.metrics.get('dataset', '?')}): " + metrics_text(numbers),
+    ]
+    reg = out.registered
+    if reg is not None and reg.already:
+        lines.append(f"already registered as {model} {reg.record.version} (same model bytes)")
+    elif reg is not None:
+        rec = reg.record
+        pushed = " and pushed" if reg.pushed else ""
+        lines.append(
+            f"registered {model} {rec.version}{pushed} (parent {rec.parent or '-'}, "
+            f"commit {reg.commit[:8]})"
+        )
+    if out.uncommitted:
+        lines.append(
+            "not committed: "
+            + ", ".join(out.uncommitted)
+            + (" (commit them, or re-run with --register)" if reg is None else "")
+        )
+    _emit(out, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.argument("model")
+@click.option(
+    "--kind",
+    type=click.Choice(["classifier", "regressor"]),
+    required=True,
+    help="classifier: breast-cancer data; regressor: diabetes data (both bundled).",
+)
+@click.option("--owner", metavar="@HANDLE", help="Owner in model.yaml (default: your git e-mail).")
+@click.option("--policy", default="default", show_default=True, help="Policy for the model.")
+@click.option(
+    "--batches",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Number of timestamped batch files the data is split into.",
+)
+def example(model: str, kind: str, owner: str | None, policy: str, batches: int) -> None:
+    """Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit."""
+    from modelreg.examples import create
+
+    out = create(_ws(), model=model, kind=kind, owner=owner, policy=policy, batches=batches)
+    click.echo(
+        f"scaffolded {kind} {model} in commit {out.commit[:8]}: pipelines/{model}, "
+        f"data/{model}/batches (DVC), models/{model}/model.yaml\n"
+        f"next: modelreg train {model} --register"
+    )
 
 
 def main() -> None:

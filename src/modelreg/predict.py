@@ -1,0 +1,451 @@
+"""`predict`: batch scoring from a local deployment, split by a stable hash, logged for drift.
+
+Rows go to the canary candidate when the bucket of their key (blake2b of the key's text,
+mod 100) is below the candidate's weight, so a key keeps its version across runs and row
+orders, and raising the weight only moves keys from stable to candidate, never back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelreg.errors import CheckFailed, UsageError
+from modelreg.records import NAME_RE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DEFAULT_DEPLOY_DIR = Path(".modelreg/deploy")
+DEFAULT_LOG_DIR = Path(".modelreg/logs")
+OUTPUT_COLUMNS = ("prediction", "version")
+LOG_FIELDS = ("timestamp", "model", "stage", "version", "prediction")
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """One scoring run: rows per version, where the output and the prediction log went."""
+
+    model: str
+    stage: str
+    rows: int
+    counts: Mapping[str, int]
+    weights: Mapping[str, int]
+    key: str | None
+    output: str
+    log: str | None
+    manifest: str
+
+
+@dataclass(frozen=True)
+class Served:
+    """One version of a model in a local deployment's manifest."""
+
+    version: str
+    role: str
+    weight: int
+    artifact: Path
+    md5: str
+    format: str
+    inputs: tuple[str, ...] | None
+    record: str
+
+
+def bucket(key: str) -> int:
+    """0..99 from a stable hash of a routing key: a key always lands in the same bucket."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 100
+
+
+def route(keys: Iterable[str], served: Sequence[Served]) -> list[str]:
+    """The version each key goes to: the candidate when its bucket is below its weight."""
+    stable = next(s for s in served if s.role == "stable")
+    candidate = next((s for s in served if s.role == "candidate"), None)
+    if candidate is None or candidate.weight <= 0:
+        return [stable.version for _ in keys]
+    w, cand, stab = candidate.weight, candidate.version, stable.version
+    return [cand if bucket(k) < w else stab for k in keys]
+
+
+def predict(
+    root: Path,
+    *,
+    model: str,
+    stage: str,
+    input: Path,
+    output: Path | None = None,
+    log_dir: Path | None = None,
+    key: str | None = None,
+    deploy_dir: Path | None = None,
+) -> PredictResult:
+    """Score a CSV with the versions deployed for `model` in `stage`; write output and log."""
+    _check_name("model", model)
+    _check_name("--stage", stage)
+    manifest = find_manifest(root, stage, deploy_dir)
+    served = read_served(manifest, model, stage)
+    header = _header(input)
+    key_col = _key_column(header, key, input)
+    active = [s for s in served if s.weight > 0]
+    _check_columns(input, header, active, model)
+    df = _read(input, key_col)
+    keys = _keys(df, key_col)
+    versions = route(keys, served)
+    preds, features = _score(df, served, versions, key_col, (model, input, manifest))
+    out = output or _default_output(input)
+    _write_output(df, preds, versions, out)
+    folder = log_dir or root / DEFAULT_LOG_DIR / model / stage
+    log = _write_log(df, preds, versions, features, key_col, folder, (model, stage))
+    counts = {s.version: versions.count(s.version) for s in served}
+    return PredictResult(
+        model=model,
+        stage=stage,
+        rows=len(df),
+        counts=counts,
+        weights={s.version: s.weight for s in served},
+        key=key_col,
+        output=str(out),
+        log=str(log) if log else None,
+        manifest=str(manifest),
+    )
+
+
+# -- the deployment -------------------------------------------------------------------
+
+
+def _check_name(label: str, name: str) -> None:
+    if not NAME_RE.match(name):
+        raise UsageError(f"{label} {name!r} is not a name (lowercase letters, digits, ._-)")
+
+
+def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
+    """The manifest of a stage's local deployment: DIR/manifest.json or DIR/STAGE/manifest.json."""
+    from modelreg.deploy import MANIFEST
+
+    base = deploy_dir if deploy_dir is not None else root / DEFAULT_DEPLOY_DIR
+    if deploy_dir is not None and (base / MANIFEST).is_file():
+        return base / MANIFEST
+    path = base / stage / MANIFEST
+    if not path.is_file():
+        raise UsageError(
+            f"no local deployment for {stage}: run `modelreg deploy --stage {stage}` first"
+        )
+    return path
+
+
+def read_served(manifest: Path, model: str, stage: str) -> list[Served]:
+    """The versions `model` serves according to `manifest`, stable first."""
+    from modelreg.deploy import read_manifest
+
+    data = read_manifest(manifest.parent)
+    if data is None:
+        raise UsageError(
+            f"{manifest}: not a deployment manifest",
+            hint=f"run `modelreg deploy --stage {stage}` again",
+        )
+    entry = data["models"].get(model)
+    if not entry or not entry.get("versions"):
+        known = ", ".join(sorted(data["models"])) or "none"
+        raise UsageError(f"{model} is not deployed in {stage} (deployed there: {known})")
+    try:
+        served = [_served(manifest.parent, v) for v in entry["versions"]]
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(
+            f"{manifest}: models.{model}: malformed entry",
+            hint=f"run `modelreg deploy --stage {stage}` again",
+        ) from None
+    return sorted(served, key=lambda s: s.role != "stable")
+
+
+def _served(folder: Path, v: Mapping[str, Any]) -> Served:
+    rel = Path(str(v["artifact"]))
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(rel)
+    inputs = v.get("inputs")
+    return Served(
+        version=str(v["version"]),
+        role=str(v["role"]),
+        weight=int(v["weight"]),
+        artifact=folder / rel,
+        md5=str(v["md5"]),
+        format=str(v.get("format", "")),
+        inputs=tuple(str(f["name"]) for f in inputs) if inputs else None,
+        record=str(v.get("record", "")),
+    )
+
+
+def load_verified(served: Served, manifest: Path) -> Any:
+    """Unpickle a deployed artifact, but only after its md5 matches the manifest's."""
+    try:
+        data = served.artifact.read_bytes()
+    except OSError:
+        raise CheckFailed(
+            f"{served.artifact}: deployed artifact is missing",
+            hint="re-run `modelreg deploy` for this stage",
+        ) from None
+    got = hashlib.md5(data).hexdigest()
+    if got != served.md5:
+        raise CheckFailed(
+            f"{served.artifact}: md5 is {got} but {manifest} says {served.md5}",
+            hint="refusing to load it; re-run `modelreg deploy` for this stage",
+        )
+    return _unpickle(data, served)
+
+
+def _unpickle(data: bytes, served: Served) -> Any:
+    suffix = served.artifact.suffix
+    try:
+        if served.format == "joblib" or suffix == ".joblib":
+            import importlib
+
+            joblib = importlib.import_module("joblib")  # ships with scikit-learn; untyped
+            return joblib.load(io.BytesIO(data))
+        if served.format == "sklearn-pickle" or suffix in (".pkl", ".pickle"):
+            import pickle
+
+            return pickle.loads(data)
+    except Exception as exc:  # unpickling can raise anything the pickled classes raise
+        raise UsageError(
+            f"{served.artifact}: cannot load {served.version}: {type(exc).__name__}: "
+            f"{_first_line(exc)}",
+            hint="install the packages and versions it was trained with",
+        ) from exc
+    raise UsageError(
+        f"{served.artifact}: format {served.format!r} cannot be scored by predict",
+        hint="predict loads sklearn-pickle and joblib artifacts",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "(no message)"
+
+
+# -- the input ------------------------------------------------------------------------
+
+
+def _header(path: Path) -> list[str]:
+    import pandas as pd
+
+    if not path.is_file():
+        raise UsageError(f"--input {path}: no such file")
+    try:
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+
+
+def _key_column(header: Sequence[str], key: str | None, path: Path) -> str | None:
+    if key is not None:
+        if key not in header:
+            raise UsageError(f"--key {key!r}: {path} has no such column (columns: {_cols(header)})")
+        return key
+    return next((c for c in header if c.lower() == "id"), None)
+
+
+def _cols(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none"
+
+
+def _check_columns(path: Path, header: Sequence[str], active: Sequence[Served], model: str) -> None:
+    taken = [c for c in header if c in OUTPUT_COLUMNS]
+    if taken:
+        raise UsageError(
+            f"{path}: column(s) {_cols(taken)} would be overwritten by predict's output",
+            hint="rename them",
+        )
+    for s in active:
+        _require(path, header, s.inputs or (), model, s)
+
+
+def _require(
+    path: Path, header: Sequence[str], inputs: Sequence[str], model: str, s: Served
+) -> None:
+    missing = [c for c in inputs if c not in header]
+    if missing:
+        where = f" (signature in {s.record})" if s.record else ""
+        raise UsageError(
+            f"{path}: missing column(s) {_cols(missing)} that {model} {s.version} takes{where}"
+        )
+    clash = [c for c in inputs if c in LOG_FIELDS]
+    if clash:
+        raise UsageError(
+            f"{model} {s.version}: input(s) {_cols(clash)} collide with the prediction log's "
+            f"own fields ({_cols(LOG_FIELDS)})",
+            hint="rename the feature",
+        )
+
+
+def _read(path: Path, key_col: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype={key_col: str} if key_col else None)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+
+
+def _keys(df: pd.DataFrame, key_col: str | None) -> list[str]:
+    if key_col is None:
+        return [str(i) for i in range(len(df))]
+    return [str(k) for k in df[key_col].fillna("").tolist()]
+
+
+def _default_output(path: Path) -> Path:
+    name = path.name
+    for suffix in (".csv.gz", ".csv"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(f"{name}.predictions.csv")
+
+
+# -- scoring --------------------------------------------------------------------------
+
+
+def _score(
+    df: pd.DataFrame,
+    served: Sequence[Served],
+    versions: Sequence[str],
+    key_col: str | None,
+    where: tuple[str, Path, Path],
+) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """Predictions in row order, and the union of feature columns the versions used."""
+    import numpy as np
+
+    model, input, manifest = where
+
+    header = [str(c) for c in df.columns]
+    parts: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+    features: list[str] = []
+    chosen = np.asarray(versions, dtype=object)
+    for s in served:
+        idx = np.flatnonzero(chosen == s.version)
+        if idx.size == 0:
+            continue
+        estimator = load_verified(s, manifest)
+        cols = _features(estimator, s, header, key_col)
+        _require(input, header, cols, model, s)
+        features += [c for c in cols if c not in features]
+        parts.append((idx, _predict_rows(estimator, df.iloc[idx][cols], model, s)))
+    return _assemble(len(df), parts), [c for c in header if c in features]
+
+
+def _features(estimator: Any, s: Served, header: Sequence[str], key_col: str | None) -> list[str]:
+    if s.inputs:
+        return list(s.inputs)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [c for c in header if c != key_col]
+
+
+def _predict_rows(estimator: Any, x: pd.DataFrame, model: str, s: Served) -> np.ndarray[Any, Any]:
+    import numpy as np
+
+    data = x if getattr(estimator, "feature_names_in_", None) is not None else x.to_numpy()
+    try:
+        return np.asarray(estimator.predict(data))
+    except Exception as exc:  # scikit-learn raises ValueError, TypeError and friends
+        raise UsageError(
+            f"{model} {s.version} could not score the input: {type(exc).__name__}: "
+            f"{_first_line(exc)}",
+            hint="check the columns' values and types against the model's signature",
+        ) from exc
+
+
+def _assemble(
+    n: int, parts: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
+) -> np.ndarray[Any, Any]:
+    import numpy as np
+
+    flat = all(p.ndim == 1 for _, p in parts)
+    try:
+        dtype = np.result_type(*[p.dtype for _, p in parts]) if parts and flat else object
+    except TypeError:
+        dtype = object
+    out = np.empty(n, dtype=dtype)
+    for idx, pred in parts:
+        if pred.ndim == 1:
+            out[idx] = pred
+        else:
+            for i, row in zip(idx, pred, strict=True):
+                out[i] = row.tolist()
+    return out
+
+
+# -- output and log -------------------------------------------------------------------
+
+
+def _write_output(
+    df: pd.DataFrame, preds: np.ndarray[Any, Any], versions: Sequence[str], path: Path
+) -> None:
+    out = df.assign(prediction=preds, version=list(versions))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_log(
+    df: pd.DataFrame,
+    preds: np.ndarray[Any, Any],
+    versions: Sequence[str],
+    features: Sequence[str],
+    key_col: str | None,
+    folder: Path,
+    model_stage: tuple[str, str],
+) -> Path | None:
+    """One JSON Lines file per run: what drift checks read back as the current data."""
+    import pandas as pd
+
+    model, stage = model_stage
+
+    if len(df) == 0:
+        return None
+    now = datetime.now(timezone.utc)
+    columns: dict[str, Any] = {
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "model": model,
+        "stage": stage,
+        "version": list(versions),
+    }
+    if key_col is not None and key_col not in features and key_col not in LOG_FIELDS:
+        columns[key_col] = df[key_col].to_numpy()
+    for name in features:
+        columns[name] = df[name].to_numpy()
+    columns["prediction"] = preds
+    log = pd.DataFrame(columns, index=df.index)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}.jsonl"
+    tmp = folder / f".{path.name}.tmp"  # not *.jsonl, so a reader never sees half a file
+    try:
+        log.to_json(tmp, orient="records", lines=True, double_precision=15)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def describe(result: PredictResult) -> str:
+    """The run as one line a person reads."""
+    total = result.rows or 1
+    split = ", ".join(
+        f"{v} {n} ({100 * n / total:.1f}%, weight {result.weights.get(v, 0)}%)"
+        for v, n in result.counts.items()
+    )
+    log = f"; log {result.log}" if result.log else ""
+    return (
+        f"scored {result.rows} rows with {result.model} in {result.stage}: {split} "
+        f"→ {result.output}{log}"
+    )
