@@ -48,6 +48,8 @@ class Registration:
     fmt: str | None = None
     pipeline: str | None = None
     dvc_lock_md5: str | None = None
+    data_rows: int | None = None  # rows of --data when it cannot be counted (a folder)
+    extra_paths: tuple[Path, ...] = ()  # committed with the version, e.g. dvc.lock
 
 
 @dataclass(frozen=True)
@@ -74,16 +76,19 @@ def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registe
             "registered with a different artifact",
             hint="use --bump or a new --version",
         )
+    extra = _extra_paths(ws, reg.extra_paths)
     created: list[Path] = []
     try:
         record = _write_version(ws, reg, version, existing, created)
         commit = commit_paths(
             ws.git,
-            [str(p.relative_to(root)) for p in created],
+            [str(p.relative_to(root)) for p in created] + extra,
             reg.message or f"register {reg.model} {version}",
         )
     except BaseException:
         _undo(ws, created)
+        if extra:
+            unstage(ws.git, extra)
         raise
     if push:
         _push(ws, record)
@@ -114,6 +119,21 @@ def _check_inputs(reg: Registration) -> None:
         raise UsageError(
             f"trigger '{reg.trigger}' is unknown", hint="one of " + ", ".join(TRIGGERS)
         )
+
+
+def _extra_paths(ws: Workspace, paths: tuple[Path, ...]) -> list[str]:
+    """Repository-relative extra paths that exist now or are tracked (a deletion)."""
+    root = ws.root.resolve()
+    out: list[str] = []
+    for path in paths:
+        full = path if path.is_absolute() else Path.cwd() / path
+        try:
+            rel = str(full.resolve().relative_to(root))
+        except ValueError:
+            raise UsageError(f"{path}: outside the repository {root}") from None
+        if full.exists() or ws.git.ok("ls-files", "--error-unmatch", "--", rel):
+            out.append(rel)
+    return out
 
 
 def _pick_version(reg: Registration, existing: list[str]) -> str:
@@ -205,7 +225,7 @@ def _record(
             "size": size,
             "format": reg.fmt or FORMATS.get(target.suffix, "file"),
         },
-        "data": _data_ref(root, reg.data) if reg.data else None,
+        "data": _data_ref(root, reg.data, reg.data_rows) if reg.data else None,
         "params": read_mapping(reg.params, "--params") if reg.params else {},
         "metrics": metrics,
         "signature": infer_signature(reg.sample) if reg.sample else None,
@@ -309,7 +329,7 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return flat
 
 
-def _data_ref(root: Path, data: Path) -> dict[str, Any]:
+def _data_ref(root: Path, data: Path, rows: int | None = None) -> dict[str, Any]:
     pointer = dvcio.read_pointer(Path(str(data) + ".dvc"))
     md5 = pointer[0] if pointer else (dvcio.md5_file(data) if data.is_file() else None)
     if md5 is None:
@@ -318,7 +338,7 @@ def _data_ref(root: Path, data: Path) -> dict[str, Any]:
         rel = str(data.resolve().relative_to(root))
     except ValueError:
         rel = str(data.resolve())
-    return {"path": rel, "md5": md5, "rows": _count_rows(data)}
+    return {"path": rel, "md5": md5, "rows": _count_rows(data) if rows is None else rows}
 
 
 def _count_rows(path: Path) -> int | None:

@@ -1,0 +1,254 @@
+"""Example models: a packaged DVC pipeline plus timestamped batches of bundled data."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelreg import dvcio
+from modelreg.errors import UsageError
+from modelreg.git import commit_paths, identity
+from modelreg.loading import dump_yaml, schema_problems
+from modelreg.records import NAME_RE
+from modelreg.registry import model_yaml, policy_yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelreg.workspace import Workspace
+
+KINDS = ("classifier", "regressor")
+TASKS = {"classifier": "classification", "regressor": "regression"}
+HEADLINE = {"classifier": ("accuracy", "f1", "roc_auc"), "regressor": ("rmse", "mae", "r2")}
+TEMPLATE_FILES = ("dvc.yaml", "params.yaml", "prepare.py", "train.py", "evaluate.py")
+PLACEHOLDER = "__MODEL__"
+DAYS = 30
+
+
+@dataclass(frozen=True)
+class Example:
+    """A scaffolded example model and the commit that added it."""
+
+    model: str
+    kind: str
+    paths: tuple[str, ...]
+    commit: str
+
+
+def pipeline_dir(model: str) -> str:
+    return f"pipelines/{model}"
+
+
+def batches_dir(model: str) -> str:
+    return f"data/{model}/batches"
+
+
+def create(
+    ws: Workspace,
+    *,
+    model: str,
+    kind: str,
+    owner: str | None = None,
+    policy: str = "default",
+    batches: int = 1,
+    now: datetime | None = None,
+) -> Example:
+    """Scaffold an example model and commit its pipeline, data pointer and model.yaml."""
+    paths = scaffold(
+        ws.root,
+        model,
+        kind,
+        owner=owner or identity(ws.git),
+        policy=policy,
+        batches=batches,
+        now=now,
+    )
+    rels = [str(p.relative_to(ws.root)) for p in paths]
+    commit = commit_paths(ws.git, rels, f"example: scaffold {kind} model {model}")
+    return Example(model, kind, tuple(rels), commit)
+
+
+def scaffold(
+    root: Path,
+    model: str,
+    kind: str,
+    *,
+    owner: str,
+    policy: str = "default",
+    batches: int = 1,
+    now: datetime | None = None,
+) -> list[Path]:
+    """Write pipelines/MODEL, data/MODEL/batches (DVC-tracked) and models/MODEL/model.yaml.
+
+    Returns the files Git should hold (the CSV batches themselves live in DVC's cache).
+    """
+    _check_new(root, model, kind, policy, batches)
+    written: list[Path] = []
+    made = [root / pipeline_dir(model), root / "data" / model, root / "models" / model]
+    try:
+        written += _copy_template(root, model, kind)
+        frame = dataset(kind, now=now)
+        for i, chunk in enumerate(_chunks(frame, batches), start=1):
+            _write_csv(chunk, root / batches_dir(model) / f"batch-{i:04d}.csv")
+        written += _track(root, model)
+        written.append(_write_spec(root, model, kind, owner, policy))
+    except BaseException:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return written
+
+
+def add_batch(root: Path, model: str, rows: pd.DataFrame | Path | str, name: str) -> list[Path]:
+    """Append one batch of labelled rows to data/MODEL/batches and re-track the folder."""
+    import pandas as pd
+
+    folder = root / batches_dir(model)
+    if not folder.is_dir():
+        raise UsageError(
+            f"{batches_dir(model)}: no such folder",
+            hint=f"scaffold the model first: `modelreg example {model} --kind classifier`",
+        )
+    stem = name[:-4] if name.endswith(".csv") else name
+    if not NAME_RE.match(stem):
+        raise UsageError(f"batch name '{name}' is not allowed", hint="e.g. batch-0002")
+    target = folder / f"{stem}.csv"
+    if target.exists():
+        raise UsageError(f"{batches_dir(model)}/{stem}.csv: already exists", hint="pick a new name")
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.read_csv(rows)
+    _write_csv(_conform(frame, _header(folder), f"{batches_dir(model)}/{stem}.csv"), target)
+    try:
+        return _track(root, model)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def dataset(kind: str, *, now: datetime | None = None, days: int = DAYS) -> pd.DataFrame:
+    """The bundled dataset for `kind` with ISO timestamps spread over `days` ending at `now`.
+
+    Rows are shuffled with a fixed seed before they get their timestamps, so any time
+    window holds a fair mix of the data.
+    """
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+
+    loader = load_breast_cancer if kind == "classifier" else load_diabetes
+    bunch: Any = loader(as_frame=True)
+    frame = bunch.frame.rename(columns=_column_name)
+    frame = frame.iloc[np.random.default_rng(0).permutation(len(frame))].reset_index(drop=True)
+    end = (now or _today()).astimezone(timezone.utc).replace(microsecond=0)
+    step = timedelta(days=days) / max(len(frame), 1)
+    stamps = [end - step * (len(frame) - 1 - i) for i in range(len(frame))]
+    frame.insert(0, "timestamp", [s.strftime("%Y-%m-%dT%H:%M:%SZ") for s in stamps])
+    return frame
+
+
+def _today() -> datetime:
+    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _column_name(name: str) -> str:
+    return name.strip().lower().replace(" ", "_")
+
+
+def _check_new(root: Path, model: str, kind: str, policy: str, batches: int) -> None:
+    if not NAME_RE.match(model):
+        raise UsageError(
+            f"model name '{model}' is not allowed",
+            hint="use lowercase letters, digits, '.', '_' and '-'",
+        )
+    if kind not in KINDS:
+        raise UsageError(f"--kind '{kind}' is unknown", hint="one of " + ", ".join(KINDS))
+    if batches < 1:
+        raise UsageError(f"--batches {batches}: must be at least 1")
+    for rel in (model_yaml(model), pipeline_dir(model), f"data/{model}"):
+        if (root / rel).exists():
+            raise UsageError(f"{rel}: already exists", hint="pick another model name")
+    if not (root / policy_yaml(policy)).exists():
+        raise UsageError(f"{policy_yaml(policy)}: no such policy", hint="run `modelreg init`")
+    if not dvcio.is_initialised(root):
+        raise UsageError(".dvc/config: DVC is not set up here", hint="run `modelreg init`")
+
+
+def _copy_template(root: Path, model: str, kind: str) -> list[Path]:
+    source = resources.files("modelreg").joinpath(f"templates/pipelines/{kind}")
+    folder = root / pipeline_dir(model)
+    folder.mkdir(parents=True)
+    written = []
+    for name in TEMPLATE_FILES:
+        path = folder / name
+        path.write_text(source.joinpath(name).read_text().replace(PLACEHOLDER, model))
+        written.append(path)
+    return written
+
+
+def _chunks(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
+    size = -(-len(frame) // n)
+    return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def _track(root: Path, model: str) -> list[Path]:
+    """`dvc add` the batches folder; return its pointer and the .gitignore DVC keeps."""
+    folder = root / batches_dir(model)
+    dvcio.add(root, folder)
+    return [Path(f"{folder}.dvc"), folder.parent / ".gitignore"]
+
+
+def _header(folder: Path) -> list[str]:
+    first = min(folder.glob("*.csv"), default=None)
+    if first is None:
+        return []
+    with first.open() as fh:
+        return fh.readline().strip().split(",")
+
+
+def _conform(frame: pd.DataFrame, header: list[str], label: str) -> pd.DataFrame:
+    """The rows with the pool's columns in the pool's order; missing columns are an error."""
+    need = header or ["timestamp", "target"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{label}: missing column(s) {', '.join(missing)}",
+            hint="a batch needs timestamp, the features and target",
+        )
+    extra = [c for c in frame.columns if c not in need]
+    if header and extra:
+        raise UsageError(f"{label}: unknown column(s) {', '.join(map(str, extra))}")
+    return frame[header] if header else frame
+
+
+def _write_spec(root: Path, model: str, kind: str, owner: str, policy: str) -> Path:
+    out = f"{pipeline_dir(model)}/out"
+    spec = {
+        "name": model,
+        "description": f"Example {kind} trained by the DVC pipeline in {pipeline_dir(model)}.",
+        "owner": owner,
+        "task": TASKS[kind],
+        "policy": policy,
+        "pipeline": pipeline_dir(model),
+        "outputs": {
+            "model": f"{out}/model.pkl",
+            "metrics": f"{out}/metrics.json",
+            "params": f"{pipeline_dir(model)}/params.yaml",
+            "data": batches_dir(model),
+            "sample": f"{out}/sample.csv",
+        },
+        "headline_metrics": list(HEADLINE[kind]),
+    }
+    problems = schema_problems("model", spec, model_yaml(model))
+    if problems:
+        raise UsageError(str(problems[0]))
+    path = root / model_yaml(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_yaml(spec))
+    return path

@@ -1,0 +1,342 @@
+"""`train`: run a model's DVC pipeline, then register what it produced, with lineage."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from modelreg import dvcio
+from modelreg.errors import CheckFailed, UsageError
+from modelreg.loading import dump_yaml, parse_yaml
+from modelreg.records import NAME_RE, TRIGGERS
+from modelreg.register import Registered, Registration, read_metrics, register
+from modelreg.registry import model_yaml
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Where a model's pipeline lives and what it writes, from model.yaml."""
+
+    folder: str
+    model: str
+    metrics: str
+    params: str
+    data: str | None = None
+    sample: str | None = None
+
+    @property
+    def dvc_yaml(self) -> str:
+        return f"{self.folder}/dvc.yaml"
+
+    @property
+    def dvc_lock(self) -> str:
+        return f"{self.folder}/dvc.lock"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    pipeline: str
+    stages_run: tuple[str, ...]
+    params_set: tuple[str, ...]
+    metrics: Mapping[str, Any]
+    dvc_lock_md5: str
+    registered: Registered | None
+    uncommitted: tuple[str, ...]
+
+
+def train(
+    ws: Workspace,
+    *,
+    model: str,
+    register: bool,
+    sets: Mapping[str, str] | Sequence[str] = (),
+    trigger: str = "manual",
+    window_days: int | None = None,
+    message: str | None = None,
+    push: bool = False,
+) -> TrainResult:
+    """`dvc repro` the model's pipeline; with `register`, register its output as a version.
+
+    `sets` is KEY=VALUE strings or a mapping of dotted params.yaml keys to YAML scalars.
+    """
+    if trigger not in TRIGGERS:
+        raise UsageError(f"trigger '{trigger}' is unknown", hint="one of " + ", ".join(TRIGGERS))
+    if push and not register:
+        raise UsageError("--push needs --register", hint="only a registered version is pushed")
+    root = ws.root
+    pipe = read_pipeline(ws, model)
+    changes = _parse_sets(sets)
+    if window_days is not None:
+        if window_days < 0:
+            raise UsageError(f"--window {window_days}: must be 0 (all data) or more days")
+        changes.append(("prepare.window_days", window_days))
+    params_set = update_params(root / pipe.params, pipe.params, changes)
+    stages = reproduce(root, pipe, model)
+    metrics = read_metrics(root / pipe.metrics)
+    lock_md5 = dvcio.md5_file(root / pipe.dvc_lock)
+    done = _register(ws, model, pipe, trigger, message, push, lock_md5) if register else None
+    return TrainResult(
+        model=model,
+        pipeline=pipe.folder,
+        stages_run=stages,
+        params_set=params_set,
+        metrics=metrics,
+        dvc_lock_md5=lock_md5,
+        registered=done,
+        uncommitted=_uncommitted(ws, _commit_paths(root, pipe)),
+    )
+
+
+# -- model.yaml -----------------------------------------------------------------------
+
+
+def read_pipeline(ws: Workspace, model: str) -> Pipeline:
+    """The pipeline section of models/MODEL/model.yaml as it is on disk."""
+    if not NAME_RE.match(model):
+        raise UsageError(
+            f"model name '{model}' is not allowed",
+            hint="use lowercase letters, digits, '.', '_' and '-'",
+        )
+    path = model_yaml(model)
+    scaffold = f"scaffold one with `modelreg example {model} --kind classifier`"
+    spec: Mapping[str, Any] = {}
+    if (ws.root / path).exists():
+        spec = ws.snapshot(None).load("model", path)
+    folder = str(spec.get("pipeline") or "").rstrip("/")
+    if not folder:
+        raise UsageError(f"{path}: pipeline: not set", hint=scaffold)
+    if not (ws.root / folder / "dvc.yaml").is_file():
+        raise UsageError(f"{path}: pipeline: {folder}/dvc.yaml does not exist", hint=scaffold)
+    outputs = spec.get("outputs") or {}
+    for key, example in (("model", "out/model.pkl"), ("metrics", "out/metrics.json")):
+        if not outputs.get(key):
+            raise UsageError(
+                f"{path}: outputs.{key}: not set",
+                hint=f"name the file the pipeline writes, e.g. {folder}/{example}",
+            )
+    return Pipeline(
+        folder=folder,
+        model=outputs["model"],
+        metrics=outputs["metrics"],
+        params=outputs.get("params") or f"{folder}/params.yaml",
+        data=outputs.get("data"),
+        sample=outputs.get("sample"),
+    )
+
+
+# -- params.yaml ----------------------------------------------------------------------
+
+
+def _parse_sets(sets: Mapping[str, str] | Sequence[str]) -> list[tuple[str, Any]]:
+    items = list(sets.items()) if isinstance(sets, Mapping) else [_split(s) for s in sets]
+    out: list[tuple[str, Any]] = []
+    for key, raw in items:
+        value = parse_yaml(raw, f"--set {key}") if raw.strip() else ""
+        if isinstance(value, (dict, list)):
+            raise UsageError(f"--set {key}={raw}: not a single value", hint="e.g. train.C=0.5")
+        out.append((key, value))
+    return out
+
+
+def _split(item: str) -> tuple[str, str]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set train.C=0.5")
+    return key.strip(), raw
+
+
+def update_params(path: Path, label: str, changes: Sequence[tuple[str, Any]]) -> tuple[str, ...]:
+    """Set dotted keys that already exist in params.yaml; write it only if something changed."""
+    if not changes:
+        return ()
+    if not path.is_file():
+        raise UsageError(f"{label}: no such file", hint="the pipeline's parameters live there")
+    data = parse_yaml(path.read_text(), label)
+    if not isinstance(data, dict):
+        raise UsageError(f"{label}: expected a mapping of parameters")
+    before = dump_yaml(data)
+    for key, value in changes:
+        _set(data, key, value, label)
+    if dump_yaml(data) != before:
+        path.write_text(dump_yaml(data))
+    return tuple(f"{k}={v}" for k, v in changes)
+
+
+def _set(data: dict[str, Any], key: str, value: Any, label: str) -> None:
+    node: Any = data
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if not isinstance(node, dict) or part not in node:
+            known = ", ".join(_leaves(data)) or "none"
+            raise UsageError(f"{label}: {key}: no such parameter", hint=f"known: {known}")
+        if last and isinstance(node[part], dict):
+            inside = ", ".join(_leaves(node[part], key + "."))
+            raise UsageError(f"{label}: {key}: is a group, not one value", hint=f"set {inside}")
+        if last:
+            node[part] = value
+        node = node[part]
+
+
+def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        out += _leaves(v, name + ".") if isinstance(v, dict) else [name]
+    return out
+
+
+# -- dvc repro ------------------------------------------------------------------------
+
+
+def reproduce(root: Path, pipe: Pipeline, model: str) -> tuple[str, ...]:
+    """`dvc repro` the pipeline in-process; the names of the stages that ran (not cached)."""
+    from dvc.exceptions import DvcException, ReproductionError
+    from dvc.repo import Repo
+
+    target = str(root / pipe.dvc_yaml)
+    with _python_on_path(), _captured() as err:
+        try:
+            with Repo(str(root)) as repo:
+                stages = repo.reproduce(targets=[target])
+        except ReproductionError as exc:
+            raise _stage_failed(pipe, model, exc, _last_line(err)) from None
+        except DvcException as exc:
+            raise UsageError(f"{pipe.dvc_yaml}: {_first_line(exc)}") from None
+    return tuple(str(getattr(s, "name", None) or s.addressing) for s in stages)
+
+
+def _stage_failed(pipe: Pipeline, model: str, exc: BaseException, stderr: str) -> CheckFailed:
+    found = re.search(r"'([^']+)'", str(exc))  # DVC: "failed to reproduce 'dvc.yaml:train'"
+    stage = found.group(1).rsplit(":", 1)[-1] if found else "?"
+    cause = stderr or (_first_line(exc.__cause__) if exc.__cause__ else _first_line(exc))
+    return CheckFailed(
+        f"{pipe.dvc_yaml}: stage '{stage}' failed: {cause}",
+        hint=f"nothing was registered; fix it and re-run `modelreg train {model}`",
+    )
+
+
+@contextlib.contextmanager
+def _python_on_path() -> Iterator[None]:
+    """Stages say `python`: make that the interpreter running modelreg (its venv first)."""
+    old = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), old) if p)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = old
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[IO[bytes]]:
+    """Stage commands' output into a temp file (file descriptors 1 and 2); DVC kept quiet.
+
+    The commands are child processes, so redirecting Python's sys.stdout is not enough;
+    their stderr is kept to name the cause when a stage fails.
+    """
+    import logging
+    import tempfile
+
+    logging.getLogger("dvc").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryFile() as sink:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                yield sink
+        finally:
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
+def _last_line(sink: IO[bytes]) -> str:
+    sink.flush()
+    sink.seek(0)
+    lines = [ln.strip() for ln in sink.read().decode(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("Running stage", "> "))]
+    return lines[-1] if lines else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- register -------------------------------------------------------------------------
+
+
+def _register(
+    ws: Workspace,
+    model: str,
+    pipe: Pipeline,
+    trigger: str,
+    message: str | None,
+    push: bool,
+    lock_md5: str,
+) -> Registered:
+    root = ws.root
+    if push:
+        # The data and every stage output, so a clone can `dvc pull` and reproduce.
+        dvcio.push(root, [root / p for p in (pipe.data, pipe.dvc_yaml) if p])
+    reg = Registration(
+        model=model,
+        artifact=root / pipe.model,
+        metrics=root / pipe.metrics,
+        params=root / pipe.params if (root / pipe.params).is_file() else None,
+        data=root / pipe.data if pipe.data else None,
+        sample=root / pipe.sample if pipe.sample else None,
+        message=message,
+        trigger=trigger,
+        pipeline=pipe.folder,
+        dvc_lock_md5=lock_md5,
+        data_rows=_rows(root / pipe.data) if pipe.data else None,
+        extra_paths=tuple(root / p for p in _commit_paths(root, pipe)),
+    )
+    return register(ws, reg, push=push)
+
+
+def _commit_paths(root: Path, pipe: Pipeline) -> list[str]:
+    """What a registration commits besides the record: the pipeline as run, the data pointer."""
+    paths = [pipe.folder]
+    if pipe.data:
+        data = Path(pipe.data)
+        paths += [f"{pipe.data}.dvc", str(data.parent / ".gitignore")]
+    return [p for p in paths if (root / p).exists()]
+
+
+def _rows(path: Path) -> int | None:
+    """Data rows of a CSV file or of every CSV in a folder (headers not counted)."""
+    files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
+    if not files or any(f.suffix != ".csv" or not f.is_file() for f in files):
+        return None
+    total = 0
+    for f in files:
+        with f.open("rb") as fh:
+            total += max(sum(1 for _ in fh) - 1, 0)
+    return total
+
+
+def _uncommitted(ws: Workspace, paths: list[str]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    out = ws.git.run("status", "--porcelain=v1", "--untracked-files=all", "--", *paths)
+    return tuple(line[3:] for line in out.splitlines() if line.strip())

@@ -1,0 +1,232 @@
+"""example → train → register, on real Git, real DVC (`dvc repro`) and bundled data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import Registry, git, tree_state
+from modelreg.examples import add_batch, create, dataset
+from modelreg.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # every test here runs `dvc repro` for real
+
+NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+HEADLINE = {"classifier": {"accuracy", "f1", "roc_auc"}, "regressor": {"rmse", "mae", "r2"}}
+ROWS = {"classifier": 569, "regressor": 442}
+RETUNE = {"classifier": ("train.C", 0.1), "regressor": ("train.alpha", 10.0)}
+
+
+def _example(reg: Registry, model: str = "m", kind: str = "classifier") -> None:
+    create(Workspace.open(reg.root), model=model, kind=kind, owner="@ml-team", now=NOW)
+
+
+def _train(reg: Registry, *args: str) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(reg.ok("train", *args, "--json").output)
+    return out
+
+
+def _head_file(reg: Registry, path: str) -> bytes:
+    return git(reg.root, "show", f"HEAD:{path}").encode()
+
+
+def _one_line_error(reg: Registry, args: list[str], code: int) -> str:
+    result = reg.run(*args)
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("modelreg: error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_train_register_records_the_pipeline_lineage_metrics_and_signature(
+    registry: Registry, kind: str
+) -> None:
+    registry.ok("example", "m", "--kind", kind, "--owner", "@ml-team")
+    scaffolded = registry.git("show", "--name-only", "--format=", "HEAD").split()
+    assert "data/m/batches.dvc" in scaffolded and "models/m/model.yaml" in scaffolded
+    assert not any(p.endswith(".csv") for p in scaffolded)  # the batches live in DVC
+
+    out = _train(registry, "m", "--register")
+
+    assert out["stages_run"] == ["prepare", "train", "evaluate"]
+    assert out["registered"]["already"] is False
+    rec = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
+    assert rec["trigger"] == "manual" and "parent" not in rec
+    lock = _head_file(registry, "pipelines/m/dvc.lock")
+    assert rec["lineage"] == {
+        "pipeline": "pipelines/m",
+        "dvc_lock_md5": hashlib.md5(lock).hexdigest(),
+    }
+    metrics = json.loads((registry.root / "pipelines/m/out/metrics.json").read_text())
+    assert rec["metrics"] == metrics and metrics["dataset"] == "holdout"
+    assert HEADLINE[kind] <= set(metrics)
+    sample_header = (registry.root / "pipelines/m/out/sample.csv").read_text().splitlines()[0]
+    names = [f["name"] for f in rec["signature"]["inputs"]]
+    assert names == sample_header.split(",") and "target" not in names
+    pointer = yaml.safe_load((registry.root / "data/m/batches.dvc").read_text())
+    assert rec["data"] == {"path": "data/m/batches", "md5": pointer["outs"][0]["md5"]} | {
+        "rows": ROWS[kind]
+    }
+    params = yaml.safe_load((registry.root / "pipelines/m/params.yaml").read_text())
+    assert rec["params"] == params
+    assert registry.git("status", "--porcelain") == ""
+    assert registry.ok("validate").exit_code == 0
+
+
+def test_a_second_train_with_nothing_changed_runs_no_stage_and_adds_no_version(
+    registry: Registry,
+) -> None:
+    _example(registry)
+    first = _train(registry, "m", "--register")
+    head = registry.git("rev-parse", "HEAD")
+
+    again = _train(registry, "m", "--register")
+
+    assert again["stages_run"] == []
+    assert again["registered"]["already"] is True
+    assert again["registered"]["record"]["version"] == "v1.0.0"
+    assert again["dvc_lock_md5"] == first["dvc_lock_md5"]
+    assert registry.git("rev-parse", "HEAD") == head
+    assert registry.git("status", "--porcelain") == ""
+    text = registry.ok("train", "m").output
+    assert "stages run: none" in text and "registered" not in text
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_set_retrains_and_registers_a_child_version_with_the_new_params(
+    registry: Registry, kind: str
+) -> None:
+    _example(registry, kind=kind)
+    _train(registry, "m", "--register")
+    key, value = RETUNE[kind]
+
+    out = _train(registry, "m", "--register", "--set", f"{key}={value}")
+
+    assert out["stages_run"] == ["train", "evaluate"]  # prepare's inputs did not change
+    rec = out["registered"]["record"]
+    assert (rec["version"], rec["parent"]) == ("v1.1.0", "v1.0.0")
+    assert rec["params"]["train"][key.split(".")[1]] == value
+    committed = yaml.safe_load(_head_file(registry, "pipelines/m/params.yaml"))
+    assert committed["train"][key.split(".")[1]] == value
+    first = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
+    assert rec["artifact"]["md5"] != first["artifact"]["md5"]
+    assert registry.git("status", "--porcelain") == ""
+
+
+def test_setting_params_back_finds_the_version_with_those_bytes_and_says_what_is_left(
+    registry: Registry,
+) -> None:
+    _example(registry)
+    _train(registry, "m", "--register")
+    _train(registry, "m", "--register", "--set", "train.C=0.1")
+    head = registry.git("rev-parse", "HEAD")
+
+    back = _train(registry, "m", "--register", "--set", "train.C=1.0")
+
+    assert back["registered"]["already"] is True
+    assert back["registered"]["record"]["version"] == "v1.0.0"
+    assert registry.git("rev-parse", "HEAD") == head
+    assert set(back["uncommitted"]) == {"pipelines/m/dvc.lock", "pipelines/m/params.yaml"}
+
+
+def test_a_new_batch_and_a_window_change_the_data_digest(registry: Registry) -> None:
+    _example(registry)
+    first = _train(registry, "m", "--register")["registered"]["record"]
+    newer = dataset("classifier", now=NOW + timedelta(days=10)).tail(100)
+    add_batch(registry.root, "m", newer, "batch-0002")
+
+    out = _train(registry, "m", "--register", "--window", "7", "--trigger", "data-volume")
+
+    rec = out["registered"]["record"]
+    assert out["stages_run"][0] == "prepare"
+    assert rec["trigger"] == "data-volume" and rec["parent"] == "v1.0.0"
+    assert rec["params"]["prepare"]["window_days"] == 7
+    assert rec["data"]["md5"] != first["data"]["md5"]
+    assert rec["data"]["rows"] == ROWS["classifier"] + 100
+    test_rows = (registry.root / "pipelines/m/out/test.csv").read_text().splitlines()
+    assert len(test_rows) - 1 == 25  # only the new batch is inside the window
+    assert "data/m/batches.dvc" in registry.git("show", "--name-only", "--format=", "HEAD")
+    assert registry.git("status", "--porcelain") == ""
+
+
+def test_a_bad_set_is_one_line_exit_2_and_changes_nothing(registry: Registry) -> None:
+    _example(registry)
+    cases = {
+        "train.nope=1": "pipelines/m/params.yaml: train.nope: no such parameter (known: ",
+        "train=1": "pipelines/m/params.yaml: train: is a group, not one value (set train.C, ",
+        "nonsense": "--set 'nonsense': expected KEY=VALUE",
+        "train.C=[1, 2]": "--set train.C=[1, 2]: not a single value",
+    }
+    for item, message in cases.items():
+        before = tree_state(registry.root)
+        line = _one_line_error(registry, ["train", "m", "--set", item], 2)
+        assert line.startswith(f"modelreg: error: {message}"), line
+        assert tree_state(registry.root) == before
+
+
+def test_a_failing_stage_is_one_line_exit_1_naming_it_and_registers_nothing(
+    registry: Registry,
+) -> None:
+    _example(registry)
+    script = registry.root / "pipelines/m/train.py"
+    script.write_text(script.read_text() + 'raise RuntimeError("broken on purpose")\n')
+    head = registry.git("rev-parse", "HEAD")
+
+    line = _one_line_error(registry, ["train", "m", "--register"], 1)
+
+    assert "pipelines/m/dvc.yaml: stage 'train' failed: RuntimeError: broken on purpose" in line
+    assert registry.git("rev-parse", "HEAD") == head
+    assert not (registry.root / "models/m/versions").exists()
+    assert registry.git("diff", "--cached", "--name-only") == ""
+    status = registry.git("status", "--porcelain", "--untracked-files=all")
+    assert "pipelines/m/train.py" in status and "pipelines/m/dvc.lock" in status  # prepare ran
+
+
+def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Registry) -> None:
+    _example(registry)
+    head = registry.git("rev-parse", "HEAD")
+
+    text = registry.ok("train", "m", "--set", "train.max_iter=500").output
+
+    assert "stages run: prepare, train, evaluate" in text
+    assert "metrics (holdout): accuracy=" in text
+    assert "not committed: " in text and "pipelines/m/dvc.lock" in text
+    assert registry.git("rev-parse", "HEAD") == head
+
+
+def test_train_without_a_pipeline_says_how_to_scaffold_one(registry: Registry) -> None:
+    expected = (
+        "modelreg: error: models/churn/model.yaml: pipeline: not set "
+        "(scaffold one with `modelreg example churn --kind classifier`)"
+    )
+    assert _one_line_error(registry, ["train", "churn"], 2) == expected
+    registry.register("churn", 0)  # a model registered by hand has no pipeline either
+    assert _one_line_error(registry, ["train", "churn"], 2) == expected
+
+
+def test_push_sends_the_commit_the_artifact_and_the_data(registry: Registry) -> None:
+    _example(registry)
+
+    out = _train(registry, "m", "--register", "--push")
+
+    rec = out["registered"]["record"]
+    assert git(registry.origin, "rev-parse", "main") == registry.git("rev-parse", "HEAD")
+    md5 = rec["artifact"]["md5"]
+    assert (registry.remote / "files/md5" / md5[:2] / md5[2:]).is_file()
+    data_md5 = rec["data"]["md5"].removesuffix(".dir")
+    assert (registry.remote / "files/md5" / data_md5[:2] / (data_md5[2:] + ".dir")).is_file()
+
+
+def test_example_refuses_a_model_that_exists(registry: Registry) -> None:
+    _example(registry)
+    before = tree_state(registry.root)
+    line = _one_line_error(registry, ["example", "m", "--kind", "regressor"], 2)
+    assert line == "modelreg: error: models/m/model.yaml: already exists (pick another model name)"
+    assert tree_state(registry.root) == before
