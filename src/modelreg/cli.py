@@ -317,7 +317,7 @@ def _print_proposal(proposal: Any, as_json: bool) -> None:
         return
     verb = "opened" if proposal.created else "found open"
     click.echo(f"{verb} pull request {pr.ref}: {pr.title}" + (f"\n{pr.url}" if pr.url else ""))
-    if change.gate_passed is False:
+    if change is not None and change.gate_passed is False:
         click.echo(
             "policy gates FAILED: the pull request cannot merge until they pass "
             "(details in its body)"

@@ -50,6 +50,7 @@ class Registration:
     dvc_lock_md5: str | None = None
     data_rows: int | None = None  # rows of --data when it cannot be counted (a folder)
     extra_paths: tuple[Path, ...] = ()  # committed with the version, e.g. dvc.lock
+    profile_from: Path | None = None  # training table for the drift profile (default: --data)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ def _write_version(
     shutil.copyfile(reg.artifact, target)
     md5, size = dvcio.add(root, target)
     data = _record(ws, reg, version, existing, target, md5, size)
+    profile = _write_profile(root, reg, folder, data.get("signature"))
+    if profile:
+        data["profile"] = profile
     problems = schema_problems("version", data, version_yaml(reg.model, version))
     if problems:
         raise UsageError(str(problems[0]))
@@ -197,6 +201,38 @@ def _write_version(
         _write_text(spec_path, _model_spec(reg, data), created)
     _write_text(root / version_yaml(reg.model, version), _record_text(data), created)
     return VersionRecord.from_dict(data)
+
+
+def _write_profile(
+    root: Path, reg: Registration, folder: Path, signature: dict[str, Any] | None
+) -> str | None:
+    """The drift reference profile of the training data, DVC-tracked beside the artifact.
+
+    Computed once here so that every later drift check reads a few hundred KB of
+    quantiles and counts instead of re-scanning the training data.
+    """
+    from modelreg.tabular import format_of
+
+    source = reg.profile_from or reg.data
+    if source is None or not (source.is_dir() or format_of(source)):
+        return None
+    import json
+
+    from modelreg.drift import build_profile
+    from modelreg.tabular import read_table
+
+    columns = [f["name"] for f in signature["inputs"]] if signature else None
+    frame = read_table(source)
+    profile = build_profile(frame, columns or _feature_columns(frame), source=str(source))
+    path = folder / "profile.json"
+    path.write_text(json.dumps(profile.to_dict(), separators=(",", ":")))
+    dvcio.add(root, path)
+    return str(path.relative_to(root))
+
+
+def _feature_columns(frame: Any) -> list[str]:
+    """Without a signature, every column but timestamps and ids."""
+    return [str(c) for c in frame.columns if str(c).lower() not in ("timestamp", "id", "time")]
 
 
 def _record(

@@ -310,8 +310,15 @@ def _register(
         dvc_lock_md5=lock_md5,
         data_rows=_rows(root / pipe.data) if pipe.data else None,
         extra_paths=tuple(root / p for p in _commit_paths(root, pipe)),
+        profile_from=_training_table(root, pipe),
     )
     return register(ws, reg, push=push)
+
+
+def _training_table(root: Path, pipe: Pipeline) -> Path | None:
+    """The rows the model was fitted on (the prepare stage's output), for the drift profile."""
+    path = root / pipe.folder / "out" / "train.csv"
+    return path if path.is_file() else None
 
 
 def _commit_paths(root: Path, pipe: Pipeline) -> list[str]:

@@ -1,4 +1,9 @@
-"""Stage `prepare`: every data batch → rows inside the window → train/test split."""
+"""Stage `prepare`: every data batch → rows inside the window → train/test split.
+
+The split is fixed per row (a hash of the row, salted by the seed), so as batches are
+added a row never moves between train and test: the serving model can be scored on a
+later candidate's test rows without having trained on them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from sklearn.model_selection import train_test_split
 
 
 def main(batches: Path) -> None:
@@ -18,7 +22,10 @@ def main(batches: Path) -> None:
     when = pd.to_datetime(data.pop("timestamp"), utc=True, format="ISO8601")
     if p["window_days"]:
         data = data[when >= when.max() - pd.Timedelta(days=p["window_days"])]
-    train, test = train_test_split(data, test_size=p["test_size"], random_state=p["seed"])
+    salt = pd.util.hash_pandas_object(pd.Series([str(p["seed"])]), index=False).iloc[0]
+    hashed = pd.util.hash_pandas_object(data.assign(timestamp=when), index=False) ^ salt
+    is_test = (hashed % 10_000) < p["test_size"] * 10_000
+    train, test = data[~is_test.to_numpy()], data[is_test.to_numpy()]
     Path("out").mkdir(exist_ok=True)
     train.to_csv("out/train.csv", index=False)
     test.to_csv("out/test.csv", index=False)

@@ -1,0 +1,202 @@
+"""Acting on a drift verdict: retrain on the policy's window and open (or update) one PR.
+
+The retrain PR carries both the new version's registration and its assignment to the
+first stage, on one bot branch per model (`modelreg/retrain/MODEL`), so re-runs while
+it is open update that PR instead of opening another, and a protected default branch
+never receives a direct push.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelreg import dvcio
+from modelreg.forge.base import Forge
+from modelreg.gates import render as render_gate
+from modelreg.gating import run_gate
+from modelreg.git import push, temp_worktree
+from modelreg.monitor import DriftCheck
+from modelreg.prbody import comparison
+from modelreg.promote import Proposal, remote_base
+from modelreg.records import StageAssignment, VersionRecord
+from modelreg.registry import Snapshot, stages_yaml
+from modelreg.stagesfile import set_stage
+from modelreg.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Outcome:
+    note: str
+    proposal: Proposal | None = None
+    candidate: VersionRecord | None = None
+
+
+def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
+    """critical: retrain PR; warn: one tracking issue (a note on the local forge); else nothing."""
+    from modelreg.drift_report import render
+
+    verdict = check.report.verdict
+    report_md = render(check.report, "markdown", title=f"Drift: {check.model} {check.version}")
+    if verdict == "warn":
+        ref = forge.upsert_issue(
+            title=f"modelreg: drift warning for {check.model}",
+            body=report_md,
+            labels=["modelreg", "drift"],
+        )
+        where = f"tracking issue {ref} updated" if ref else "the local forge has no issues"
+        return Outcome(f"drift warning for {check.model}: {where}; no retrain")
+    if verdict != "critical":
+        return Outcome(f"drift verdict {verdict}: no action")
+    return _retrain(ws, forge, check, report_md)
+
+
+def _retrain(ws: Workspace, forge: Forge, check: DriftCheck, report_md: str) -> Outcome:
+    from modelreg.train import train
+
+    base, base_sha = remote_base(ws.git)
+    snap = Snapshot(ws.git, base_sha, ws.cache)
+    spec = snap.model(check.model)
+    policy = snap.policy(spec.policy)
+    window = policy.retrain.window
+    result = train(
+        ws,
+        model=check.model,
+        register=True,
+        sets={},
+        trigger="drift",
+        window_days=window.days if window else None,
+        message=None,
+        push=False,
+    )
+    if result.registered is None:
+        return Outcome("retraining registered no version; no PR opened")
+    candidate = result.registered.record
+    if candidate.version in snap.versions(check.model):
+        return Outcome(
+            f"retraining reproduced {check.model} {candidate.version} (no new data "
+            "in the window); no PR opened",
+            candidate=candidate,
+        )
+    dvcio.push(ws.root, [ws.root / candidate.artifact.path])
+    first = policy.stages[0].name
+    serving = snap.record(check.model, check.version)
+    same = serving_on_candidate_holdout(ws, check.model, serving)
+    metric = policy.retrain.comparison_metric(spec.headline_metrics)
+    verdict = _beats(metric, candidate, serving, same, policy.retrain.must_beat_current)
+    if verdict:
+        return Outcome(verdict, candidate=candidate)
+    gate = run_gate(snap, candidate, first)
+    body = "\n\n".join(
+        p
+        for p in [
+            f"Retrained `{check.model}` because production data drifted (verdict "
+            f"**{check.report.verdict}**); this registers `{candidate.version}` and serves it "
+            f"in **{first}**.",
+            _same_holdout_table(candidate, serving, same),
+            comparison(candidate, serving),
+            render_gate(gate, "markdown"),
+            report_md,
+        ]
+        if p
+    )
+    title = f"Retrain {check.model}: {candidate.version} to {first} (drift: {check.report.verdict})"
+    branch = f"modelreg/retrain/{check.model}"
+    _push_branch(ws, snap, check.model, first, candidate.version, branch, f"{title}\n\n{body}\n")
+    pr, created = forge.open_or_update(
+        head=branch,
+        base=base,
+        title=title,
+        body=body,
+        labels=["modelreg", "retrain", f"stage:{first}"],
+    )
+    return Outcome(
+        f"retrained {check.model} {candidate.version}", Proposal(None, pr, created, ""), candidate
+    )
+
+
+def serving_on_candidate_holdout(
+    ws: Workspace, model: str, serving: VersionRecord
+) -> dict[str, float] | None:
+    """The serving version's metrics on the candidate's holdout, by the pipeline's evaluate.py.
+
+    Registered metrics come from different holdouts; comparing on the same rows is fair.
+    The serving artifact is md5-verified before it is loaded.
+    """
+    from modelreg.deploy import fetch_verified
+    from modelreg.register import read_metrics
+    from modelreg.train import read_pipeline
+
+    folder = ws.root / read_pipeline(ws, model).folder
+    if not (folder / "evaluate.py").is_file() or not (folder / "out" / "test.csv").is_file():
+        return None
+    with tempfile.TemporaryDirectory(prefix="modelreg-eval-") as tmp:
+        artifact, out = Path(tmp) / "model.pkl", Path(tmp) / "metrics.json"
+        artifact.write_bytes(fetch_verified(ws, "HEAD", serving))
+        proc = subprocess.run(
+            [sys.executable, "evaluate.py", str(artifact), str(out)],
+            cwd=folder,
+            capture_output=True,
+        )
+        if proc.returncode != 0 or not out.exists():
+            return None
+        return {k: float(v) for k, v in read_metrics(out).items() if k != "dataset"}
+
+
+def _beats(
+    metric: str | None,
+    cand: VersionRecord,
+    cur: VersionRecord,
+    same: dict[str, float] | None,
+    required: bool,
+) -> str | None:
+    """Why the candidate may not be proposed, or None when it may."""
+    baseline = same if same is not None else dict(cur.metrics)
+    if not required or metric is None or metric not in cand.metrics or metric not in baseline:
+        return None
+    from modelreg.policy import metric_direction
+
+    new, old = cand.metrics[metric], baseline[metric]
+    better = new <= old if metric_direction(metric) == "lower" else new >= old
+    if better:
+        return None
+    where = "on the candidate's holdout" if same is not None else "on their registered metrics"
+    return (
+        f"candidate {cand.version} does not beat {cur.version} on {metric} {where} "
+        f"({new:.4g} vs {old:.4g}); no PR opened (policy retrain.must_beat_current)"
+    )
+
+
+def _same_holdout_table(
+    cand: VersionRecord, cur: VersionRecord, same: dict[str, float] | None
+) -> str:
+    if same is None:
+        return ""
+    rows = [
+        f"| {m} | {cand.metrics[m]:.4g} | {same[m]:.4g} | {cand.metrics[m] - same[m]:+.4g} |"
+        for m in cand.metrics
+        if m in same
+    ]
+    head = f"| metric | {cand.version} (candidate) | {cur.version} (serving) | delta |"
+    return (
+        "**On the same holdout** (the candidate's test split; both models scored by the "
+        f"pipeline's evaluate.py)\n\n{head}\n|---|---:|---:|---:|\n" + "\n".join(rows)
+    )
+
+
+def _push_branch(
+    ws: Workspace, snap: Snapshot, model: str, stage: str, version: str, branch: str, message: str
+) -> None:
+    """The registration commit plus the stage change, force-pushed to the bot's branch."""
+    order = list(snap.policy(snap.model(model).policy).stage_names)
+    path = stages_yaml(model)
+    with temp_worktree(ws.git, "HEAD") as wt:
+        current = (wt.root / path).read_text() if (wt.root / path).exists() else None
+        text = set_stage(current, model, stage, StageAssignment(version), order)
+        (wt.root / path).write_text(text)
+        wt.run("add", path)
+        wt.run("commit", "-q", "--no-verify", "-m", message)
+        push(wt, f"+HEAD:refs/heads/{branch}")

@@ -1,0 +1,144 @@
+"""drift on the local forge: a shifted prediction log → critical → one retrain PR, updated."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import Registry, git
+from modelreg.examples import add_batch, dataset
+
+pytestmark = pytest.mark.slow
+
+NOW = datetime.now(timezone.utc)  # new data is newer than the scaffolded pool
+RETRAIN = "modelreg/retrain/cancer"
+
+
+@pytest.fixture
+def prod(registry: Registry) -> Registry:
+    """cancer v1.0.0 trained by its DVC pipeline and serving in production."""
+    reg = registry
+    policy = reg.root / "policies/default.yaml"
+    text = policy.read_text().replace(
+        "  action: retrain_pr", "  critical_columns: [mean_radius]\n  action: retrain_pr"
+    )
+    policy.write_text(text)
+    reg.git("commit", "-qam", "mean_radius drift is critical")
+    reg.ok("example", "cancer", "--kind", "classifier", "--owner", "@ml-team")
+    reg.git("push", "-q", "origin", "main")
+    reg.ok("train", "cancer", "--register", "--push")
+    for stage in ("staging", "production"):
+        reg.ok("promote", "cancer", "v1.0.0", "--to", stage)
+        reg.ok("pr", "merge", f"modelreg/promote/cancer/{stage}/v1.0.0")
+        reg.git("pull", "-q")
+    return reg
+
+
+def _log(reg: Registry, name: str, *, shift: float = 1.0, rows: int = 400) -> Path:
+    """A prediction log: features, plus id, timestamp and prediction columns."""
+    frame = dataset("classifier", now=NOW).head(rows).drop(columns=["target"])
+    frame["mean_radius"] = frame["mean_radius"] * shift
+    frame.insert(0, "id", range(len(frame)))
+    frame["prediction"] = 1
+    folder = reg.work / "logs"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    frame.to_csv(path, index=False)
+    return folder
+
+
+def _new_labelled_batch(reg: Registry) -> None:
+    frame = dataset("classifier", now=NOW).head(300)
+    frame["mean_radius"] = frame["mean_radius"] * 1.5
+    add_batch(reg.root, "cancer", frame, "batch-0002")
+
+
+def test_the_serving_version_has_a_stored_reference_profile(prod: Registry) -> None:
+    rec = yaml.safe_load((prod.root / "models/cancer/versions/v1.0.0.yaml").read_text())
+    assert rec["profile"] == "models/cancer/artifacts/v1.0.0/profile.json"
+    assert (prod.root / (rec["profile"] + ".dvc")).exists()
+
+
+def test_unshifted_production_data_is_ok(prod: Registry) -> None:
+    result = prod.run("drift", "cancer", "--current", str(_log(prod, "a.csv")), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["verdict"] == "ok"
+    assert set(report["ignored_columns"]) == {"id", "timestamp", "prediction"}
+
+
+def test_a_shifted_log_opens_one_retrain_pr_and_a_rerun_updates_it(prod: Registry) -> None:
+    logs = _log(prod, "a.csv", shift=1.5)
+    _new_labelled_batch(prod)
+    result = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
+    assert result.exit_code == 1, result.output
+    assert "critical" in result.output and "mean_radius" in result.output, result.output
+    record = prod.root / "models/cancer/versions/v1.1.0.yaml"
+    assert record.exists(), result.output
+    rec = yaml.safe_load(record.read_text())
+    assert rec["trigger"] == "drift" and rec["parent"] == "v1.0.0"
+    assert rec["lineage"]["pipeline"] == "pipelines/cancer"
+    prs = json.loads(prod.ok("pr", "list", "--json").output)
+    assert [p["head"] for p in prs] == [RETRAIN], result.output
+    body = git(prod.origin, "log", "-1", "--format=%B", RETRAIN)
+    assert "mean_radius" in body and "| accuracy |" in body and "(current)" in body
+    assert "**On the same holdout**" in body
+    first_tip = git(prod.origin, "rev-parse", RETRAIN)
+
+    again = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
+    assert again.exit_code == 1
+    assert [p["head"] for p in json.loads(prod.ok("pr", "list", "--json").output)] == [RETRAIN]
+    assert git(prod.origin, "rev-parse", RETRAIN) != first_tip  # the same PR, updated
+
+    prod.ok("pr", "merge", RETRAIN)
+    prod.git("pull", "-q")
+    rows = json.loads(prod.ok("status", "cancer", "--json").output)["rows"]
+    assert ("staging", "v1.1.0") in [(r["stage"], r["version"]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("missing.csv", "id,mean_radius\n1,2.0\n", "lacks column"),
+        ("types.csv", None, "is not a number"),
+        ("empty.csv", "", "empty"),
+        ("header.csv", "id,mean_radius\n", "no rows"),
+        ("broken.parquet", "not parquet", "cannot be read"),
+    ],
+)
+def test_bad_logs_are_one_line_exit_2_and_nothing_is_opened(
+    prod: Registry, name: str, content: str | None, needle: str
+) -> None:
+    folder = prod.work / "bad"
+    folder.mkdir()
+    if content is None:
+        logs = _log(prod, "t.csv")
+        frame_path = logs / "t.csv"
+        text = frame_path.read_text().splitlines()
+        header = text[0].split(",")
+        col = header.index("mean_texture")
+        cells = text[1].split(",")
+        cells[col] = "abc"
+        frame_path.write_text("\n".join([text[0], ",".join(cells), *text[2:]]) + "\n")
+        path = frame_path
+    else:
+        path = folder / name
+        path.write_text(content)
+    versions = sorted((prod.root / "models/cancer/versions").iterdir())
+    result = prod.run("drift", "cancer", "--current", str(path), "--open-pr")
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr and result.stderr.count("\n") == 1
+    assert sorted((prod.root / "models/cancer/versions").iterdir()) == versions
+    assert prod.ok("pr", "list").output.strip() == "no open pull requests"
+
+
+def test_the_html_report_is_one_self_contained_file(prod: Registry) -> None:
+    out = prod.work / "report.html"
+    logs = _log(prod, "a.csv", shift=1.5)
+    prod.run("drift", "cancer", "--current", str(logs), "--format", "html", "-o", str(out))
+    html = out.read_text()
+    assert "<svg" in html and "mean_radius" in html and "http://" not in html
