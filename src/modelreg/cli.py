@@ -874,6 +874,51 @@ def example(model: str, kind: str, owner: str | None, policy: str, batches: int)
     )
 
 
+@cli.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    help="Where to build the demo (default: a new temp folder).",
+)
+@click.option(
+    "--keep/--no-keep",
+    default=True,
+    show_default=True,
+    help="Keep the folder to explore afterwards.",
+)
+def demo(folder: Path | None, keep: bool) -> None:
+    """The whole lifecycle on this machine: no network, no account (about a minute)."""
+    import shutil
+    import tempfile
+
+    from modelreg.demo import run_demo
+
+    where = folder or Path(tempfile.mkdtemp(prefix="modelreg-demo-"))
+    click.echo(f"modelreg demo in {where}\n")
+
+    def show(step: Any) -> None:
+        click.echo(f"  ✓ {step.number:2d}. {step.title:<32} {step.detail}")
+
+    try:
+        result = run_demo(where, show)
+    finally:
+        if not keep:
+            shutil.rmtree(where, ignore_errors=True)
+    if keep:
+        click.echo(
+            f"\nThe registry is in {result.root}. Explore it:\n"
+            f"  cd {result.root}\n"
+            "  modelreg status\n"
+            "  modelreg history cancer\n"
+            "  git log --graph --oneline\n"
+            "  modelreg drift cancer --current .modelreg/logs/cancer/production "
+            "--format html -o drift.html"
+        )
+    else:
+        click.echo("\nAll steps did what they said (the folder was removed: --no-keep).")
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="modelreg")

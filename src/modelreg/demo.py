@@ -1,0 +1,266 @@
+"""`demo`: the whole lifecycle on one machine, no network, no account.
+
+It drives the real command line in-process against a registry it builds in a fresh
+folder (a bare `origin`, a local DVC remote, scikit-learn's bundled data), and checks
+after every step that the step did what it says: the demo fails loudly, not politely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelreg.errors import CheckFailed, UsageError
+
+MODEL = "cancer"
+POLICY = """\
+# The demo's policy: gated stages, a canary in production, drift that retrains.
+stages:
+  - name: staging
+    gates:
+      - {metric: accuracy, min: 0.9}
+  - name: production
+    from: staging
+    gates:
+      - {metric: accuracy, min: 0.9}
+      - {metric: f1, max_regression: 0.02}
+    rollout:
+      strategy: canary
+      steps: [{weight: 20}, {weight: 100}]
+      analysis:
+        - {metric: error_rate, max: 0.02}
+        - {metric: accuracy_online, max_regression: 0.02}
+      on_failure: rollback
+drift:
+  schedule: "0 6 * * *"
+  critical_columns: [mean_radius]
+  action: retrain_pr
+retrain:
+  triggers: [drift]
+  window: {last: 90d}
+  must_beat_current: true
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    root: Path
+    steps: tuple[Step, ...]
+
+
+class _Run:
+    """Runs modelreg commands in the demo repository and keeps the timeline."""
+
+    def __init__(self, root: Path, report: Callable[[Step], None]) -> None:
+        self.root = root
+        self.report = report
+        self.steps: list[Step] = []
+
+    def cli(self, *args: str, expect: int = 0) -> str:
+        """One modelreg command, in-process; a surprising exit code stops the demo."""
+        from modelreg.cli import cli
+
+        out, err = io.StringIO(), io.StringIO()
+        with _cwd(self.root), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(args=list(args), prog_name="modelreg", standalone_mode=False)
+                code = 0
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+        if code != expect:
+            said = (err.getvalue() or out.getvalue()).strip().splitlines()
+            raise CheckFailed(
+                f"demo: `modelreg {' '.join(args)}` exited {code}, expected {expect}: "
+                + (said[-1] if said else "(no output)")
+            )
+        return out.getvalue()
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        proc = subprocess.run(["git", *args], cwd=cwd or self.root, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CheckFailed(f"demo: git {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def done(self, title: str, detail: str) -> None:
+        step = Step(len(self.steps) + 1, title, detail)
+        self.steps.append(step)
+        self.report(step)
+
+    def merge(self, branch: str) -> None:
+        self.cli("pr", "merge", branch)
+        self.git("pull", "-q", "--ff-only")
+
+    def stage(self, stage: str) -> dict[str, Any]:
+        rows = json.loads(self.cli("status", MODEL, "--json"))["rows"]
+        found = [r for r in rows if r["stage"] == stage]
+        return found[0] if found else {}
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            raise CheckFailed(f"demo: {what}")
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def run_demo(folder: Path, report: Callable[[Step], None] = lambda s: None) -> DemoResult:
+    """Build a registry in `folder` and walk it through the whole lifecycle."""
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} is not empty", hint="pick a new folder with --dir")
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    folder.mkdir(parents=True, exist_ok=True)
+    run = _setup(folder, report)
+    _first_version(run)
+    logs = _production_traffic(run, folder)
+    _drift_and_retrain(run, logs)
+    _canary_and_rollback(run, folder)
+    return DemoResult(run.root, tuple(run.steps))
+
+
+def _setup(folder: Path, report: Callable[[Step], None]) -> _Run:
+    root = folder / "registry"
+    run = _Run(folder, report)
+    run.git("init", "-q", "--bare", "-b", "main", "origin.git")
+    run.git("init", "-q", "-b", "main", "registry")
+    run.root = root
+    for key, value in (("user.name", "Demo User"), ("user.email", "demo@example.com")):
+        run.git("config", key, value)
+    run.git("remote", "add", "origin", str(folder / "origin.git"))
+    run.cli("init", "--dvc-remote", str(folder / "dvc-remote"))
+    (root / "policies/default.yaml").write_text(POLICY)
+    run.git("commit", "-qam", "policy: gates, a canary in production, drift retraining")
+    run.git("push", "-q", "-u", "origin", "main")
+    run.git("remote", "set-head", "origin", "main")
+    run.done("init", f"registry with a bare origin and a local DVC remote in {folder}")
+    return run
+
+
+def _first_version(run: _Run) -> None:
+    run.cli("example", MODEL, "--kind", "classifier", "--owner", "@demo-team")
+    run.git("push", "-q", "origin", "main")
+    out = json.loads(run.cli("train", MODEL, "--register", "--push", "--json"))
+    acc = out["metrics"]["accuracy"]
+    run.expect(out["registered"]["record"]["version"] == "v1.0.0", "train registered v1.0.0")
+    run.done(
+        "train v1 → register",
+        f"dvc repro ran {', '.join(out['stages_run'])}; v1.0.0 registered (accuracy {acc:.3f})",
+    )
+    run.cli("promote", MODEL, "v1.0.0", "--to", "staging", "--forge", "local")
+    run.done("promote to staging", "pull request modelreg/promote/cancer/staging/v1.0.0")
+    run.cli("check", "--base", "origin/main")
+    run.merge("modelreg/promote/cancer/staging/v1.0.0")
+    run.done("gate → merge", "validate + staging gates passed; merged with --no-ff")
+    run.cli("promote", MODEL, "v1.0.0", "--to", "production", "--forge", "local")
+    run.merge("modelreg/promote/cancer/production/v1.0.0")
+    run.expect(run.stage("production").get("version") == "v1.0.0", "v1.0.0 serves production")
+    run.done("promote to production → merge", "v1.0.0 serves production (first version: direct)")
+    run.cli("deploy", "--stage", "production")
+    manifest = _manifest(run.root)
+    run.expect(_served(manifest) == {"v1.0.0": 100}, "deploy serves v1.0.0")
+    run.done("deploy", "artifact pulled through DVC, md5 verified, .modelreg/deploy/production")
+
+
+def _production_traffic(run: _Run, folder: Path) -> Path:
+    from modelreg.examples import dataset
+
+    frame = dataset("classifier").drop(columns=["target", "timestamp"]).head(300)
+    frame.insert(0, "id", range(len(frame)))
+    normal = folder / "traffic-week-1.csv"
+    frame.to_csv(normal, index=False)
+    run.cli("predict", MODEL, "--stage", "production", "--input", str(normal))
+    run.done("batch predictions", f"{len(frame)} rows scored, logged to .modelreg/logs")
+    shifted = frame.assign(id=frame["id"] + 10_000, mean_radius=frame["mean_radius"] * 1.5)
+    week2 = folder / "traffic-week-2.csv"
+    shifted.to_csv(week2, index=False)
+    run.cli("predict", MODEL, "--stage", "production", "--input", str(week2))
+    run.done("drift appears", "week 2: a recalibrated sensor reports mean_radius ×1.5")
+    return run.root / ".modelreg" / "logs" / MODEL / "production"
+
+
+def _drift_and_retrain(run: _Run, logs: Path) -> None:
+    from modelreg.examples import add_batch, dataset
+
+    labelled = dataset("classifier", now=datetime.now(timezone.utc)).head(300)
+    labelled = labelled.assign(mean_radius=labelled["mean_radius"] * 1.5)
+    add_batch(run.root, MODEL, labelled, "batch-0002")
+    out = run.cli("drift", MODEL, "--current", str(logs), "--open-pr", "--forge", "local", expect=1)
+    run.expect("modelreg/retrain/cancer" in out, "drift opened the retrain PR")
+    run.done(
+        "scheduled drift check",
+        "critical: mean_radius drifted; labelled week-2 data "
+        "arrived, so the pipeline retrained on the window",
+    )
+    run.done(
+        "retrain PR",
+        "v1.1.0 (trigger drift) → staging, with the drift report and "
+        "both models scored on the same holdout",
+    )
+    run.merge("modelreg/retrain/cancer")
+    run.expect(run.stage("staging").get("version") == "v1.1.0", "v1.1.0 serves staging")
+    run.done("gate → merge", "v1.1.0 passed the staging gates and serves staging")
+
+
+def _canary_and_rollback(run: _Run, folder: Path) -> None:
+    run.cli("promote", MODEL, "v1.1.0", "--to", "production", "--forge", "local")
+    run.merge("modelreg/promote/cancer/production/v1.1.0")
+    prod = run.stage("production")
+    run.expect(prod.get("candidate") == "v1.1.0" and prod.get("weight") == 20, "canary at 20%")
+    run.cli("deploy", "--stage", "production")
+    run.expect(_served(_manifest(run.root)) == {"v1.0.0": 80, "v1.1.0": 20}, "80/20 split")
+    run.done("canary rollout", "v1.1.0 takes 20% of production, v1.0.0 stays stable (80%)")
+    online = folder / "online-metrics.json"
+    online.write_text(
+        json.dumps(
+            {
+                "candidate": {"error_rate": 0.08, "accuracy_online": 0.91},
+                "stable": {"error_rate": 0.01, "accuracy_online": 0.95},
+            }
+        )
+    )
+    out = run.cli(
+        "rollout", "advance", MODEL, "--metrics", str(online), "--forge", "local", expect=1
+    )
+    run.expect(out.startswith("rollback:"), "the failing check opened the rollback PR")
+    run.done("a failing online check", "error_rate 0.08 > 0.02: rollback PR opened")
+    run.merge("modelreg/rollback/cancer/production/v1.0.0")
+    reverted = run.git("log", "-1", "--format=%B", "HEAD^2")
+    run.expect("This reverts commit" in reverted, "the rollback is a git revert")
+    run.done("rollback by git revert", "merged: the commit that started the canary, reverted")
+    run.cli("deploy", "--stage", "production")
+    run.expect(_served(_manifest(run.root)) == {"v1.0.0": 100}, "deploy serves v1.0.0 only")
+    run.cli("validate")
+    run.done("deploy", "production serves the stable v1.0.0 only; the registry validates")
+
+
+def _manifest(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (root / ".modelreg/deploy/production/manifest.json").read_text()
+    )
+    return data
+
+
+def _served(manifest: dict[str, Any]) -> dict[str, int]:
+    versions = manifest["models"][MODEL]["versions"]
+    return {v["version"]: int(v["weight"]) for v in versions}
