@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from modelreg.errors import UsageError
-from modelreg.tabular import filter_window, format_of, parse_duration, read_table
+from modelreg.tabular import filter_window, format_of, read_table
 
 FRAME = pd.DataFrame({"x": [1.5, 2.5, None], "plan": ["a", "b", "a"]})
 
@@ -132,22 +132,3 @@ def test_window_on_an_unknown_or_unparseable_column_is_a_usage_error() -> None:
     bad = pd.DataFrame({"ts": ["soon", "later"]})
     with pytest.raises(UsageError, match="holds no timestamps"):
         filter_window(bad, "ts", timedelta(days=1), source="logs.csv")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("90d", timedelta(days=90)),
-        ("12h", timedelta(hours=12)),
-        ("2w", timedelta(weeks=2)),
-        ("30m", timedelta(minutes=30)),
-        ("1.5d", timedelta(hours=36)),
-    ],
-)
-def test_parse_duration(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-
-
-def test_parse_duration_rejects_nonsense() -> None:
-    with pytest.raises(UsageError, match="is not a duration"):
-        parse_duration("three days")

@@ -77,7 +77,8 @@ def _serving_stage(snap: Snapshot, model: str, order: list[str]) -> str:
 
 
 def _current(path: Path, window: str | None) -> pd.DataFrame:
-    from modelreg.tabular import filter_window, parse_duration, read_table
+    from modelreg.policy import parse_duration
+    from modelreg.tabular import filter_window, read_table
 
     frame = read_table(path)
     if window is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,8 +23,6 @@ FORMATS = {
     ".pq": "parquet",
 }
 SUPPORTED = ".csv, .jsonl, .ndjson or .parquet"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|s)\s*$")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def format_of(path: str | Path) -> str | None:
@@ -134,16 +131,6 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             f"{path}: reading Parquet needs pyarrow (pip install 'modelreg[parquet]')"
         ) from exc
     return pd.read_parquet(path)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse a window such as `90d`, `12h`, `2w`, `30m` or `45s`."""
-    m = _DURATION.match(str(text))
-    if not m:
-        raise UsageError(
-            f"window: {text!r} is not a duration (write a number and a unit: 7d, 12h, 2w)"
-        )
-    return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
 
 
 def filter_window(
