@@ -6,9 +6,11 @@ import contextlib
 import hashlib
 import io
 import os
+import re
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from modelreg.errors import ForgeError, UsageError
 
@@ -137,3 +139,92 @@ def md5_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class StageFailed(Exception):
+    """A pipeline stage's command failed; `cause` is the last line it printed."""
+
+    def __init__(self, stage: str, cause: str) -> None:
+        super().__init__(f"stage '{stage}' failed: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+def reproduce(root: Path, dvc_yaml: Path) -> tuple[str, ...]:
+    """`dvc repro` one pipeline in-process; the names of the stages that ran (not cached)."""
+    from dvc.exceptions import DvcException, ReproductionError
+    from dvc.repo import Repo
+
+    with _python_on_path(), _captured() as err:
+        try:
+            with Repo(str(root)) as repo:
+                stages = repo.reproduce(targets=[str(dvc_yaml)])
+        except ReproductionError as exc:
+            raise _stage_failed(exc, _last_line(err)) from None
+        except DvcException as exc:
+            rel = dvc_yaml.relative_to(root) if dvc_yaml.is_relative_to(root) else dvc_yaml
+            raise UsageError(f"{rel}: {_first_line(exc)}") from None
+    return tuple(str(getattr(s, "name", None) or s.addressing) for s in stages)
+
+
+def _stage_failed(exc: BaseException, stderr: str) -> StageFailed:
+    found = re.search(r"'([^']+)'", str(exc))  # DVC: "failed to reproduce 'dvc.yaml:train'"
+    stage = found.group(1).rsplit(":", 1)[-1] if found else "?"
+    cause = stderr or (_first_line(exc.__cause__) if exc.__cause__ else _first_line(exc))
+    return StageFailed(stage, cause)
+
+
+@contextlib.contextmanager
+def _python_on_path() -> Iterator[None]:
+    """Stages say `python`: make that the interpreter running modelreg (its venv first)."""
+    old = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), old) if p)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = old
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[IO[bytes]]:
+    """Stage commands' output into a temp file (file descriptors 1 and 2); DVC kept quiet.
+
+    The commands are child processes, so redirecting Python's sys.stdout is not enough;
+    their stderr is kept to name the cause when a stage fails.
+    """
+    import logging
+    import tempfile
+
+    logging.getLogger("dvc").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryFile() as sink:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                yield sink
+        finally:
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
+def _last_line(sink: IO[bytes]) -> str:
+    sink.flush()
+    sink.seek(0)
+    lines = [ln.strip() for ln in sink.read().decode(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("Running stage", "> "))]
+    return lines[-1] if lines else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

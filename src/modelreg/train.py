@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import re
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from modelreg import dvcio
 from modelreg.errors import CheckFailed, UsageError
@@ -18,6 +13,7 @@ from modelreg.loading import dump_yaml, parse_yaml
 from modelreg.records import NAME_RE, TRIGGERS
 from modelreg.register import Registered, Registration, read_metrics, register
 from modelreg.registry import model_yaml
+from modelreg.tabular import count_rows
 from modelreg.workspace import Workspace
 
 
@@ -199,86 +195,14 @@ def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 def reproduce(root: Path, pipe: Pipeline, model: str) -> tuple[str, ...]:
-    """`dvc repro` the pipeline in-process; the names of the stages that ran (not cached)."""
-    from dvc.exceptions import DvcException, ReproductionError
-    from dvc.repo import Repo
-
-    target = str(root / pipe.dvc_yaml)
-    with _python_on_path(), _captured() as err:
-        try:
-            with Repo(str(root)) as repo:
-                stages = repo.reproduce(targets=[target])
-        except ReproductionError as exc:
-            raise _stage_failed(pipe, model, exc, _last_line(err)) from None
-        except DvcException as exc:
-            raise UsageError(f"{pipe.dvc_yaml}: {_first_line(exc)}") from None
-    return tuple(str(getattr(s, "name", None) or s.addressing) for s in stages)
-
-
-def _stage_failed(pipe: Pipeline, model: str, exc: BaseException, stderr: str) -> CheckFailed:
-    found = re.search(r"'([^']+)'", str(exc))  # DVC: "failed to reproduce 'dvc.yaml:train'"
-    stage = found.group(1).rsplit(":", 1)[-1] if found else "?"
-    cause = stderr or (_first_line(exc.__cause__) if exc.__cause__ else _first_line(exc))
-    return CheckFailed(
-        f"{pipe.dvc_yaml}: stage '{stage}' failed: {cause}",
-        hint=f"nothing was registered; fix it and re-run `modelreg train {model}`",
-    )
-
-
-@contextlib.contextmanager
-def _python_on_path() -> Iterator[None]:
-    """Stages say `python`: make that the interpreter running modelreg (its venv first)."""
-    old = os.environ.get("PATH")
-    os.environ["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), old) if p)
+    """`dvc repro` the pipeline; the names of the stages that ran (not cached)."""
     try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = old
-
-
-@contextlib.contextmanager
-def _captured() -> Iterator[IO[bytes]]:
-    """Stage commands' output into a temp file (file descriptors 1 and 2); DVC kept quiet.
-
-    The commands are child processes, so redirecting Python's sys.stdout is not enough;
-    their stderr is kept to name the cause when a stage fails.
-    """
-    import logging
-    import tempfile
-
-    logging.getLogger("dvc").setLevel(logging.CRITICAL)
-    with tempfile.TemporaryFile() as sink:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        saved = [os.dup(1), os.dup(2)]
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                yield sink
-        finally:
-            for fd, copy in zip((1, 2), saved, strict=True):
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
-def _last_line(sink: IO[bytes]) -> str:
-    sink.flush()
-    sink.seek(0)
-    lines = [ln.strip() for ln in sink.read().decode(errors="replace").splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("Running stage", "> "))]
-    return lines[-1] if lines else ""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return dvcio.reproduce(root, root / pipe.dvc_yaml)
+    except dvcio.StageFailed as exc:
+        raise CheckFailed(
+            f"{pipe.dvc_yaml}: stage '{exc.stage}' failed: {exc.cause}",
+            hint=f"nothing was registered; fix it and re-run `modelreg train {model}`",
+        ) from None
 
 
 # -- register -------------------------------------------------------------------------
@@ -308,7 +232,7 @@ def _register(
         trigger=trigger,
         pipeline=pipe.folder,
         dvc_lock_md5=lock_md5,
-        data_rows=_rows(root / pipe.data) if pipe.data else None,
+        data_rows=count_rows(root / pipe.data) if pipe.data else None,
         extra_paths=tuple(root / p for p in _commit_paths(root, pipe)),
         profile_from=_training_table(root, pipe),
     )
@@ -328,18 +252,6 @@ def _commit_paths(root: Path, pipe: Pipeline) -> list[str]:
         data = Path(pipe.data)
         paths += [f"{pipe.data}.dvc", str(data.parent / ".gitignore")]
     return [p for p in paths if (root / p).exists()]
-
-
-def _rows(path: Path) -> int | None:
-    """Data rows of a CSV file or of every CSV in a folder (headers not counted)."""
-    files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
-    if not files or any(f.suffix != ".csv" or not f.is_file() for f in files):
-        return None
-    total = 0
-    for f in files:
-        with f.open("rb") as fh:
-            total += max(sum(1 for _ in fh) - 1, 0)
-    return total
 
 
 def _uncommitted(ws: Workspace, paths: list[str]) -> tuple[str, ...]:
