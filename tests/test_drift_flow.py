@@ -142,3 +142,28 @@ def test_the_html_report_is_one_self_contained_file(prod: Registry) -> None:
     prod.run("drift", "cancer", "--current", str(logs), "--format", "html", "-o", str(out))
     html = out.read_text()
     assert "<svg" in html and "mean_radius" in html and "http://" not in html
+
+
+def _triggers(reg: Registry, text: str) -> None:
+    policy = reg.root / "policies/default.yaml"
+    policy.write_text(policy.read_text().replace("  triggers: [drift]", f"  triggers: {text}"))
+    reg.git("commit", "-qam", "retrain triggers")
+    reg.git("push", "-q", "origin", "main")
+
+
+def test_the_data_volume_trigger_waits_for_enough_new_rows(prod: Registry) -> None:
+    _triggers(prod, "[drift, data-volume]\n  min_new_rows: 200")
+    out = prod.ok("retrain", "cancer", "--trigger", "data-volume").output
+    assert "0 new rows since the serving version, 200 needed" in out
+    _new_labelled_batch(prod)
+    out = prod.ok("retrain", "cancer", "--trigger", "data-volume").output
+    assert "retrained cancer v1.1.0" in out
+    rec = yaml.safe_load((prod.root / "models/cancer/versions/v1.1.0.yaml").read_text())
+    assert rec["trigger"] == "data-volume"
+    assert [p["head"] for p in json.loads(prod.ok("pr", "list", "--json").output)] == [RETRAIN]
+
+
+def test_a_trigger_the_policy_does_not_name_is_refused(prod: Registry) -> None:
+    result = prod.run("retrain", "cancer", "--trigger", "schedule")
+    assert result.exit_code == 2
+    assert "does not retrain on schedule (retrain.triggers: drift)" in result.stderr

@@ -541,6 +541,31 @@ def drift(
     sys.exit(1 if result.report.verdict == "critical" else 0)
 
 
+@cli.command()
+@click.argument("model")
+@click.option(
+    "--trigger",
+    type=click.Choice(["schedule", "data-volume"]),
+    required=True,
+    help="Which of the policy's retrain triggers fired.",
+)
+@FORGE_OPTION
+def retrain(model: str, trigger: str, forge: str | None) -> None:
+    """Retrain on the policy's window and open (or update) the model's retrain PR.
+
+    data-volume retrains only when the data pool grew by retrain.min_new_rows since the
+    serving version; both open the PR only when the candidate beats the serving version
+    on the candidate's holdout (retrain.must_beat_current).
+    """
+    from modelreg.retrain import scheduled
+
+    ws = _ws()
+    outcome = scheduled(ws, _forge(forge), model=model, trigger=trigger)
+    click.echo(outcome.note)
+    if outcome.proposal is not None and outcome.proposal.pr is not None:
+        _print_proposal(outcome.proposal, False)
+
+
 @cli.group()
 def rollout() -> None:
     """Canary rollouts recorded in stages.yaml: see one, move it a step."""

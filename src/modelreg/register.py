@@ -18,6 +18,7 @@ from modelreg.git import commit_paths, identity, unstage
 from modelreg.loading import dump_yaml, parse_yaml, schema_problems
 from modelreg.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
 from modelreg.registry import model_yaml, version_yaml
+from modelreg.tabular import count_rows
 from modelreg.workspace import Workspace
 
 FORMATS = {
@@ -374,14 +375,7 @@ def _data_ref(root: Path, data: Path, rows: int | None = None) -> dict[str, Any]
         rel = str(data.resolve().relative_to(root))
     except ValueError:
         rel = str(data.resolve())
-    return {"path": rel, "md5": md5, "rows": _count_rows(data) if rows is None else rows}
-
-
-def _count_rows(path: Path) -> int | None:
-    if path.suffix == ".csv" and path.is_file():
-        with path.open("rb") as fh:
-            return max(sum(1 for _ in fh) - 1, 0)
-    return None
+    return {"path": rel, "md5": md5, "rows": count_rows(data) if rows is None else rows}
 
 
 def infer_signature(sample: Path) -> dict[str, Any]:

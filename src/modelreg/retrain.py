@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelreg import dvcio
+from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
 from modelreg.gates import render as render_gate
 from modelreg.gating import run_gate
@@ -55,19 +56,43 @@ def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
 
 
 def _retrain(ws: Workspace, forge: Forge, check: DriftCheck, report_md: str) -> Outcome:
+    why = f"production data drifted (verdict **{check.report.verdict}**)"
+    return retrain(
+        ws,
+        forge,
+        model=check.model,
+        trigger="drift",
+        why=why,
+        evidence=report_md,
+        label=f"drift: {check.report.verdict}",
+    )
+
+
+def retrain(
+    ws: Workspace,
+    forge: Forge,
+    *,
+    model: str,
+    trigger: str,
+    why: str,
+    evidence: str = "",
+    label: str | None = None,
+) -> Outcome:
+    """Train on the policy's window, register, and open or update the model's retrain PR."""
     from modelreg.train import train
 
     base, base_sha = remote_base(ws.git)
     snap = Snapshot(ws.git, base_sha, ws.cache)
-    spec = snap.model(check.model)
+    snap.require_model(model)
+    spec = snap.model(model)
     policy = snap.policy(spec.policy)
     window = policy.retrain.window
     result = train(
         ws,
-        model=check.model,
+        model=model,
         register=True,
         sets={},
-        trigger="drift",
+        trigger=trigger,
         window_days=window.days if window else None,
         message=None,
         push=False,
@@ -75,37 +100,33 @@ def _retrain(ws: Workspace, forge: Forge, check: DriftCheck, report_md: str) -> 
     if result.registered is None:
         return Outcome("retraining registered no version; no PR opened")
     candidate = result.registered.record
-    if candidate.version in snap.versions(check.model):
+    if candidate.version in snap.versions(model):
         return Outcome(
-            f"retraining reproduced {check.model} {candidate.version} (no new data "
-            "in the window); no PR opened",
+            f"retraining reproduced {model} {candidate.version} (no new data in the "
+            "window); no PR opened",
             candidate=candidate,
         )
     dvcio.push(ws.root, [ws.root / candidate.artifact.path])
     first = policy.stages[0].name
-    serving = snap.record(check.model, check.version)
-    same = serving_on_candidate_holdout(ws, check.model, serving)
+    serving = _serving(snap, model, list(policy.stage_names))
+    same = serving_on_candidate_holdout(ws, model, serving) if serving else None
     metric = policy.retrain.comparison_metric(spec.headline_metrics)
     verdict = _beats(metric, candidate, serving, same, policy.retrain.must_beat_current)
     if verdict:
         return Outcome(verdict, candidate=candidate)
     gate = run_gate(snap, candidate, first)
-    body = "\n\n".join(
-        p
-        for p in [
-            f"Retrained `{check.model}` because production data drifted (verdict "
-            f"**{check.report.verdict}**); this registers `{candidate.version}` and serves it "
-            f"in **{first}**.",
-            _same_holdout_table(candidate, serving, same),
-            comparison(candidate, serving),
-            render_gate(gate, "markdown"),
-            report_md,
-        ]
-        if p
-    )
-    title = f"Retrain {check.model}: {candidate.version} to {first} (drift: {check.report.verdict})"
-    branch = f"modelreg/retrain/{check.model}"
-    _push_branch(ws, snap, check.model, first, candidate.version, branch, f"{title}\n\n{body}\n")
+    parts = [
+        f"Retrained `{model}` because {why}; this registers `{candidate.version}` "
+        f"(trigger `{trigger}`) and serves it in **{first}**.",
+        _same_holdout_table(candidate, serving, same) if serving else "",
+        comparison(candidate, serving),
+        render_gate(gate, "markdown"),
+        evidence,
+    ]
+    body = "\n\n".join(p for p in parts if p)
+    title = f"Retrain {model}: {candidate.version} to {first} ({label or trigger})"
+    branch = f"modelreg/retrain/{model}"
+    _push_branch(ws, snap, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
     pr, created = forge.open_or_update(
         head=branch,
         base=base,
@@ -114,8 +135,64 @@ def _retrain(ws: Workspace, forge: Forge, check: DriftCheck, report_md: str) -> 
         labels=["modelreg", "retrain", f"stage:{first}"],
     )
     return Outcome(
-        f"retrained {check.model} {candidate.version}", Proposal(None, pr, created, ""), candidate
+        f"retrained {model} {candidate.version}", Proposal(None, pr, created, ""), candidate
     )
+
+
+def _serving(snap: Snapshot, model: str, order: list[str]) -> VersionRecord | None:
+    """The version in the last stage that has one (what a retrain must beat)."""
+    stages = snap.stages(model)
+    for stage in reversed(order):
+        version = stages.version(stage)
+        if version:
+            return snap.record(model, version)
+    return None
+
+
+def new_rows(ws: Workspace, model: str) -> tuple[int, int] | None:
+    """(rows in the data pool now, rows the serving version was trained on), if both known."""
+    from modelreg.tabular import count_rows
+    from modelreg.train import read_pipeline
+
+    snap = ws.snapshot("HEAD")
+    serving = _serving(snap, model, list(snap.policy(snap.model(model).policy).stage_names))
+    data = read_pipeline(ws, model).data
+    if serving is None or serving.data is None or serving.data.rows is None or data is None:
+        return None
+    folder = ws.root / data
+    if not folder.exists():
+        dvcio.pull(ws.root, [folder])
+    now = count_rows(folder)
+    return (now, serving.data.rows) if now is not None else None
+
+
+def scheduled(ws: Workspace, forge: Forge, *, model: str, trigger: str) -> Outcome:
+    """`modelreg retrain`: the schedule or data-volume trigger of the model's policy."""
+    snap = ws.snapshot("HEAD")
+    snap.require_model(model)
+    policy = snap.policy(snap.model(model).policy)
+    if trigger not in policy.retrain.triggers:
+        listed = ", ".join(policy.retrain.triggers) or "none"
+        raise UsageError(
+            f"policy '{policy.name}' does not retrain on {trigger}",
+            hint=f"retrain.triggers: {listed}",
+        )
+    if trigger == "schedule":
+        return retrain(ws, forge, model=model, trigger=trigger, why="its retraining schedule came")
+    rows = new_rows(ws, model)
+    need = policy.retrain.min_new_rows or 0
+    if rows is None:
+        return Outcome(
+            f"{model}: the data pool or the serving version's row count is unknown; no retrain"
+        )
+    grown = rows[0] - rows[1]
+    if grown < need:
+        return Outcome(
+            f"{model}: {grown} new rows since the serving version, "
+            f"{need} needed (retrain.min_new_rows); no retrain"
+        )
+    why = f"{grown} new rows arrived since the serving version (retrain.min_new_rows {need})"
+    return retrain(ws, forge, model=model, trigger=trigger, why=why)
 
 
 def serving_on_candidate_holdout(
@@ -149,11 +226,13 @@ def serving_on_candidate_holdout(
 def _beats(
     metric: str | None,
     cand: VersionRecord,
-    cur: VersionRecord,
+    cur: VersionRecord | None,
     same: dict[str, float] | None,
     required: bool,
 ) -> str | None:
     """Why the candidate may not be proposed, or None when it may."""
+    if cur is None:
+        return None
     baseline = same if same is not None else dict(cur.metrics)
     if not required or metric is None or metric not in cand.metrics or metric not in baseline:
         return None

@@ -133,6 +133,19 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def count_rows(path: Path) -> int | None:
+    """Data rows of a CSV file or of every CSV in a folder (headers not counted), counted
+    without parsing; None for anything that is not all CSV."""
+    files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
+    if not files or any(f.suffix != ".csv" or not f.is_file() for f in files):
+        return None
+    total = 0
+    for f in files:
+        with f.open("rb") as fh:
+            total += max(sum(1 for _ in fh) - 1, 0)
+    return total
+
+
 def filter_window(
     df: pd.DataFrame,
     column: str,
