@@ -215,6 +215,21 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
     revert = brought if brought and target == brought.previous else None
     body = _rollback_body(stage, current.version, target, compare, revert)
     ws.cache.save()
+    return _rollback(snap, model, stage, target, base, title, body, pinned, revert)
+
+
+def _rollback(
+    snap: Snapshot,
+    model: str,
+    stage: str,
+    target: str,
+    base: str,
+    title: str,
+    body: str,
+    pinned: str,
+    revert: StageEvent | None,
+) -> Change:
+    """A rollback to `target`: a revert of `revert` when given, else the pinned text."""
     return Change(
         model,
         stage,
@@ -225,7 +240,7 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
         body,
         pinned,
         revert=revert.commit if revert else None,
-        revert_mainline=_is_merge(ws.git, revert.commit) if revert else False,
+        revert_mainline=_is_merge(snap.git, revert.commit) if revert else False,
     )
 
 
@@ -249,18 +264,7 @@ def _abort_canary(
     )
     if started:
         body += f" Reverts {started.commit[:12]} ({started.pr or started.subject})."
-    return Change(
-        model,
-        stage,
-        "rollback",
-        f"modelreg/rollback/{model}/{stage}/{current.version}",
-        base,
-        title,
-        body,
-        text,
-        revert=started.commit if started else None,
-        revert_mainline=_is_merge(snap.git, started.commit) if started else False,
-    )
+    return _rollback(snap, model, stage, current.version, base, title, body, text, started)
 
 
 def _event_that_started(
