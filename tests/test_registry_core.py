@@ -248,30 +248,20 @@ def test_register_bad_input_is_one_line_exit_2_and_leaves_the_tree(registry: Reg
     bad_metrics = registry.work / "bad.json"
     bad_metrics.write_text('{"accuracy": "high"}')
     art = registry.artifact("x", 3)
+    good = [
+        "register",
+        "churn",
+        "--artifact",
+        str(art),
+        "--metrics",
+        str(registry.metrics("m", a=1)),
+    ]
     cases = [
         ["register", "Churn!", "--artifact", str(art), "--metrics", str(bad_metrics)],
         ["register", "churn", "--artifact", "missing.pkl", "--metrics", str(bad_metrics)],
         ["register", "churn", "--artifact", str(art), "--metrics", str(bad_metrics)],
-        [
-            "register",
-            "churn",
-            "--artifact",
-            str(art),
-            "--metrics",
-            str(registry.metrics("m", a=1)),
-            "--version",
-            "v1.0.0",
-        ],
-        [
-            "register",
-            "churn",
-            "--artifact",
-            str(art),
-            "--metrics",
-            str(registry.metrics("m", a=1)),
-            "--version",
-            "1.0",
-        ],
+        [*good, "--version", "v1.0.0"],
+        [*good, "--version", "1.0"],
     ]
     for args in cases:
         before = tree_state(registry.root)
