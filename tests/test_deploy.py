@@ -13,6 +13,7 @@ import yaml
 from conftest import Registry, git, tree_state
 from modelreg import deploy as deploy_mod
 from modelreg import dvcio
+from modelreg.records import VersionRecord
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 CANARY = "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 20\n"
@@ -268,8 +269,8 @@ def isvc(reg: Registry, model: str, stage: str = "production") -> dict[str, obje
     return doc
 
 
-def uri(reg: Registry, md5: str) -> str:
-    return f"{reg.remote.resolve().as_uri()}/files/md5/{md5[:2]}/{md5[2:]}"
+def uri(reg: Registry, model: str, version: str) -> str:
+    return f"{reg.remote.resolve().as_uri()}/serving/{model}/{version}/"
 
 
 def test_kserve_canary_serves_the_candidate_with_canary_traffic_percent(reg: Registry) -> None:
@@ -285,10 +286,10 @@ def test_kserve_canary_serves_the_candidate_with_canary_traffic_percent(reg: Reg
     predictor = spec["predictor"]
     assert predictor["canaryTrafficPercent"] == 20
     assert predictor["model"]["modelFormat"] == {"name": "sklearn"}
-    assert predictor["model"]["storageUri"] == uri(reg, md5_of(reg, "churn", "v1.1.0"))
+    assert predictor["model"]["storageUri"] == uri(reg, "churn", "v1.1.0")
     notes = meta["annotations"]
     assert notes["modelreg.dev/stable-version"] == "v1.0.0"
-    assert notes["modelreg.dev/stable-storage-uri"] == uri(reg, md5_of(reg, "churn", "v1.0.0"))
+    assert notes["modelreg.dev/stable-storage-uri"] == uri(reg, "churn", "v1.0.0")
     assert notes["modelreg.dev/candidate-version"] == "v1.1.0"
     kustomization = yaml.safe_load(
         (reg.root / "deploy/kserve/production/kustomization.yaml").read_text()
@@ -323,7 +324,7 @@ def test_kserve_completion_drops_the_canary_and_removal_drops_the_file(reg: Regi
     spec = isvc(reg, "churn")["spec"]
     assert isinstance(spec, dict)
     assert "canaryTrafficPercent" not in spec["predictor"]
-    assert spec["predictor"]["model"]["storageUri"] == uri(reg, md5_of(reg, "churn", "v1.1.0"))
+    assert spec["predictor"]["model"]["storageUri"] == uri(reg, "churn", "v1.1.0")
     set_stages(reg, "fraud", "staging:\n  version: v1.0.0\n")
     reg.ok("deploy", "--stage", "production", "--target", "kserve")
     folder = reg.root / "deploy/kserve/production"
@@ -332,23 +333,52 @@ def test_kserve_completion_drops_the_canary_and_removal_drops_the_file(reg: Regi
     assert kustomization["resources"] == ["churn.inferenceservice.yaml"]
 
 
-def test_kserve_refuses_when_the_remote_lacks_the_object(reg: Registry) -> None:
+def test_kserve_publishes_verified_artifacts_where_the_sklearn_server_finds_them(
+    reg: Registry,
+) -> None:
+    set_stages(reg, "churn", CANARY)
+    reg.ok("deploy", "--stage", "production", "--target", "kserve")
+    for version in ("v1.0.0", "v1.1.0"):
+        published = reg.remote / "serving" / "churn" / version / "model.pkl"
+        assert hashlib.md5(published.read_bytes()).hexdigest() == md5_of(reg, "churn", version)
+
+
+def test_kserve_refuses_a_tampered_artifact_and_publishes_nothing(reg: Registry) -> None:
     set_stages(reg, "churn", CANARY)
     md5 = md5_of(reg, "churn", "v1.1.0")
-    (reg.remote / "files" / "md5" / md5[:2] / md5[2:]).unlink()
+    for store in (reg.remote, reg.root / ".dvc" / "cache"):
+        obj = store / "files" / "md5" / md5[:2] / md5[2:]
+        obj.chmod(0o644)
+        obj.write_bytes(b"tampered")
+    (reg.root / "models/churn/artifacts/v1.1.0/model.pkl").unlink(missing_ok=True)
     result = reg.run("deploy", "--stage", "production", "--target", "kserve")
     assert result.exit_code == 1
-    assert f"md5 {md5} is not on the DVC remote" in result.stderr
+    assert md5 in result.stderr
     assert not (reg.root / "deploy/kserve/production").exists()
+    assert not (reg.remote / "serving").exists()
 
 
-def test_storage_uri_follows_dvc_3_layout_and_rejects_unreadable_remotes() -> None:
-    md5 = "9b1e" + "0" * 28
-    assert deploy_mod.storage_uri("s3://bucket/dvc/", md5) == (
-        "s3://bucket/dvc/files/md5/9b/1e" + "0" * 28
+def test_storage_uri_names_the_published_folder_and_rejects_unreadable_remotes() -> None:
+    rec = VersionRecord.from_dict(
+        {
+            "model": "churn",
+            "version": "v1.4.0",
+            "created_at": "t",
+            "created_by": "a",
+            "artifact": {
+                "path": "models/churn/artifacts/v1.4.0/model.pkl",
+                "md5": "9b1e" + "0" * 28,
+                "size": 1,
+                "format": "sklearn-pickle",
+            },
+            "metrics": {"accuracy": 0.9},
+        }
+    )
+    assert (
+        deploy_mod.storage_uri("s3://bucket/dvc/", rec) == "s3://bucket/dvc/serving/churn/v1.4.0/"
     )
     with pytest.raises(deploy_mod.UsageError, match="not storage KServe can read"):
-        deploy_mod.storage_uri("ssh://host/dvc", md5)
+        deploy_mod.storage_uri("ssh://host/dvc", rec)
     assert deploy_mod.isvc_name("2fa_model", "prod.eu") == "m-2fa-model-prod-eu"
 
 

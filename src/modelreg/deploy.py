@@ -408,18 +408,27 @@ def _prune(folder: Path, old: Mapping[str, Any] | None, new: Mapping[str, Any]) 
 # -- target: kserve ------------------------------------------------------------------
 
 
-def storage_uri(remote: str, md5: str) -> str:
-    """Where DVC 3 keeps `md5` on `remote` (content-addressed `files/md5/<2>/<30>`)."""
-    tail = f"files/md5/{md5[:2]}/{md5[2:]}"
+def serving_path(record: VersionRecord) -> str:
+    """Where deploy publishes a verified artifact on the DVC remote for KServe to load.
+
+    DVC's own objects (`files/md5/..`) have no file name, and KServe's sklearn server only
+    loads a `model.pkl`/`.joblib` it finds in the downloaded folder.
+    """
+    return f"serving/{record.model}/{record.version}/{Path(record.artifact.path).name}"
+
+
+def storage_uri(remote: str, record: VersionRecord) -> str:
+    """The folder KServe downloads: `<remote>/serving/<model>/<version>/`."""
+    folder = serving_path(record).rsplit("/", 1)[0] + "/"
     if "://" not in remote:
-        return Path(remote).resolve().as_uri().rstrip("/") + "/" + tail
+        return Path(remote).resolve().as_uri().rstrip("/") + "/" + folder
     scheme = remote.split("://", 1)[0].lower()
     if scheme not in KSERVE_SCHEMES:
         raise UsageError(
             f"DVC remote {remote} ({scheme}://) is not storage KServe can read",
             hint="use an s3://, gs://, https:// or hdfs:// remote, or deploy with --target local",
         )
-    return remote.rstrip("/") + "/" + tail
+    return remote.rstrip("/") + "/" + folder
 
 
 def isvc_name(model: str, stage: str) -> str:
@@ -437,7 +446,7 @@ def render_isvc(model: str, stage: str, wants: Sequence[_Want], remote: str) -> 
         "serving.kserve.io/enable-tag-routing": "true",
         "modelreg.dev/stable-version": stable.record.version,
         "modelreg.dev/stable-md5": stable.record.artifact.md5,
-        "modelreg.dev/stable-storage-uri": storage_uri(remote, stable.record.artifact.md5),
+        "modelreg.dev/stable-storage-uri": storage_uri(remote, stable.record),
     }
     if candidate is not None:
         annotations["modelreg.dev/candidate-version"] = candidate.record.version
@@ -447,7 +456,7 @@ def render_isvc(model: str, stage: str, wants: Sequence[_Want], remote: str) -> 
         predictor["canaryTrafficPercent"] = candidate.weight
     predictor["model"] = {
         "modelFormat": {"name": _model_format(serving.record)},
-        "storageUri": storage_uri(remote, serving.record.artifact.md5),
+        "storageUri": storage_uri(remote, serving.record),
     }
     doc = {
         "apiVersion": "serving.kserve.io/v1beta1",
@@ -542,7 +551,7 @@ def _kserve(
     stale_kustom = bool(existing or rendered) and _text(kustom_path) != kustom
     changed = stale_kustom or any(p.action != "unchanged" for p in plans)
     if changed and not plan:
-        _apply_kserve(ws, snap.rev, folder, desired, plans, rendered, remote)
+        _apply_kserve(ws, snap.rev, folder, desired, plans, rendered)
         if stale_kustom:
             _place(kustom_path, kustom.encode())
     return StageResult(
@@ -584,33 +593,21 @@ def _apply_kserve(
     desired: Desired,
     plans: Sequence[ModelPlan],
     rendered: Mapping[str, str],
-    remote: str,
 ) -> None:
-    """Verify what changed models will serve, then write their files and drop removed ones."""
+    """Verify what changed models will serve, publish it for KServe, then write the files.
+
+    Every artifact is md5-verified before anything is published or written, so a bad one
+    leaves the previous manifests in place.
+    """
     changing = [p.model for p in plans if p.action in ("added", "updated")]
-    for model in changing:
-        for w in desired[model]:
-            fetch_verified(ws, rev, w.record)
-            _check_remote_copy(remote, w.record)
+    verified = [(w.record, fetch_verified(ws, rev, w.record)) for m in changing for w in desired[m]]
+    for record, data in verified:
+        dvcio.publish(ws.root, serving_path(record), data)
     for model in changing:
         _place(folder / f"{model}{ISVC_SUFFIX}", rendered[model].encode())
     for p in plans:
         if p.action == "removed":
             (folder / f"{p.model}{ISVC_SUFFIX}").unlink(missing_ok=True)
-
-
-def _check_remote_copy(remote: str, record: VersionRecord) -> None:
-    """For a remote folder, check the very object KServe will download (cloud: see docs)."""
-    if "://" in remote:
-        return
-    md5 = record.artifact.md5
-    obj = Path(remote) / "files" / "md5" / md5[:2] / md5[2:]
-    if not obj.is_file():
-        raise CheckFailed(
-            f"{record.artifact.path}: md5 {md5} is not on the DVC remote {remote}",
-            hint=f"push it from where it was registered: `dvc push {record.artifact.path}`",
-        )
-    check_md5(str(obj), dvcio.md5_file(obj), record)
 
 
 # -- text for people ------------------------------------------------------------------

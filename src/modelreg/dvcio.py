@@ -127,6 +127,16 @@ def read_at(root: Path, path: str, rev: str | None) -> bytes:
     return data
 
 
+def publish(root: Path, rel: str, data: bytes) -> str:
+    """Write bytes under the default remote's root (e.g. for a model server); return the path."""
+    with _quiet("publish"):
+        remote = _repo(root).cloud.get_remote()
+        path = remote.fs.join(remote.path, *rel.split("/"))
+        remote.fs.makedirs(remote.fs.parent(path), exist_ok=True)
+        remote.fs.pipe_file(path, data)
+        return str(remote.fs.unstrip_protocol(path))
+
+
 def cache_path(root: Path, md5: str) -> Path:
     """Where DVC 3 keeps an object in the local cache."""
     return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
