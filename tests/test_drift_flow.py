@@ -77,6 +77,7 @@ def test_a_shifted_log_opens_one_retrain_pr_and_a_rerun_updates_it(prod: Registr
     result = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
     assert result.exit_code == 1, result.output
     assert "critical" in result.output and "mean_radius" in result.output, result.output
+    assert f"opened pull request {RETRAIN}" in result.output
     record = prod.root / "models/cancer/versions/v1.1.0.yaml"
     assert record.exists(), result.output
     rec = yaml.safe_load(record.read_text())
@@ -91,6 +92,7 @@ def test_a_shifted_log_opens_one_retrain_pr_and_a_rerun_updates_it(prod: Registr
 
     again = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
     assert again.exit_code == 1
+    assert f"found open pull request {RETRAIN}" in again.output
     assert [p["head"] for p in json.loads(prod.ok("pr", "list", "--json").output)] == [RETRAIN]
     assert git(prod.origin, "rev-parse", RETRAIN) != first_tip  # the same PR, updated
 
@@ -167,3 +169,16 @@ def test_a_trigger_the_policy_does_not_name_is_refused(prod: Registry) -> None:
     result = prod.run("retrain", "cancer", "--trigger", "schedule")
     assert result.exit_code == 2
     assert "does not retrain on schedule (retrain.triggers: drift)" in result.stderr
+
+
+def test_critical_drift_without_new_data_opens_nothing_and_leaves_the_tree_clean(
+    prod: Registry,
+) -> None:
+    before = prod.git("rev-parse", "HEAD")
+    result = prod.run(
+        "drift", "cancer", "--current", str(_log(prod, "a.csv", shift=1.5)), "--open-pr"
+    )
+    assert result.exit_code == 1, result.output
+    assert "retraining reproduced cancer v1.0.0" in result.output
+    assert prod.ok("pr", "list").output.strip() == "no open pull requests"
+    assert prod.git("status", "--porcelain") == "" and prod.git("rev-parse", "HEAD") == before

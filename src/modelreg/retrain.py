@@ -19,7 +19,7 @@ from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
 from modelreg.gates import render as render_gate
 from modelreg.gating import run_gate
-from modelreg.git import push, temp_worktree
+from modelreg.git import push, remote_branches, temp_worktree
 from modelreg.monitor import DriftCheck
 from modelreg.prbody import comparison
 from modelreg.promote import Proposal, remote_base
@@ -79,7 +79,7 @@ def retrain(
     label: str | None = None,
 ) -> Outcome:
     """Train on the policy's window, register, and open or update the model's retrain PR."""
-    from modelreg.train import train
+    from modelreg.train import read_pipeline, train
 
     base, base_sha = remote_base(ws.git)
     snap = Snapshot(ws.git, base_sha, ws.cache)
@@ -87,6 +87,8 @@ def retrain(
     spec = snap.model(model)
     policy = snap.policy(spec.policy)
     window = policy.retrain.window
+    pipeline = read_pipeline(ws, model).folder
+    was_clean = not ws.git.run("status", "--porcelain", "--", pipeline).strip()
     result = train(
         ws,
         model=model,
@@ -101,6 +103,9 @@ def retrain(
         return Outcome("retraining registered no version; no PR opened")
     candidate = result.registered.record
     if candidate.version in snap.versions(model):
+        if was_clean and result.uncommitted:
+            # Nothing new to propose: put back the params and lock file this run changed.
+            ws.git.run("checkout", "HEAD", "--", *result.uncommitted)
         return Outcome(
             f"retraining reproduced {model} {candidate.version} (no new data in the "
             "window); no PR opened",
@@ -126,14 +131,16 @@ def retrain(
     body = "\n\n".join(p for p in parts if p)
     title = f"Retrain {model}: {candidate.version} to {first} ({label or trigger})"
     branch = f"modelreg/retrain/{model}"
+    existed = branch in remote_branches(ws.git, branch)
     _push_branch(ws, snap, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
-    pr, created = forge.open_or_update(
+    pr, opened = forge.open_or_update(
         head=branch,
         base=base,
         title=title,
         body=body,
         labels=["modelreg", "retrain", f"stage:{first}"],
     )
+    created = opened or not existed
     return Outcome(
         f"retrained {model} {candidate.version}", Proposal(None, pr, created, ""), candidate
     )
