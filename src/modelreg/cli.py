@@ -931,17 +931,26 @@ def demo(folder: Path | None, keep: bool) -> None:
         if not keep:
             shutil.rmtree(where, ignore_errors=True)
     if keep:
+        me = _invoked_as()
         click.echo(
             f"\nThe registry is in {result.root}. Explore it:\n"
             f"  cd {result.root}\n"
-            "  modelreg status\n"
-            "  modelreg history cancer\n"
+            f"  {me} status\n"
+            f"  {me} history cancer\n"
             "  git log --graph --oneline\n"
-            "  modelreg drift cancer --current .modelreg/logs/cancer/production "
+            f"  {me} drift cancer --current .modelreg/logs/cancer/production "
             "--format html -o drift.html"
         )
     else:
         click.echo("\nAll steps did what they said (the folder was removed: --no-keep).")
+
+
+def _invoked_as() -> str:
+    """How to run modelreg again from anywhere: this very executable, venv or not."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "modelreg":
+        return str(argv0.resolve())
+    return f"{sys.executable} -m modelreg"
 
 
 def main() -> None:
