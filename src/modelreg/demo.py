@@ -21,6 +21,9 @@ from typing import Any
 from modelreg.errors import CheckFailed, UsageError
 
 MODEL = "cancer"
+# Fixed dates make every run train on the same rows, so every run tells the same story.
+FIRST_DATA = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NEW_DATA = datetime(2026, 3, 15, tzinfo=timezone.utc)
 POLICY = """\
 # The demo's policy: gated stages, a canary in production, drift that retrains.
 stages:
@@ -31,7 +34,7 @@ stages:
     from: staging
     gates:
       - {metric: accuracy, min: 0.9}
-      - {metric: f1, max_regression: 0.02}
+      - {metric: f1, max_regression: 0.05}
     rollout:
       strategy: canary
       steps: [{weight: 20}, {weight: 100}]
@@ -45,7 +48,7 @@ drift:
   action: retrain_pr
 retrain:
   triggers: [drift]
-  window: {last: 90d}
+  window: {last: 10d}        # retrain on the recent data only
   must_beat_current: true
 """
 
@@ -158,7 +161,17 @@ def _setup(folder: Path, report: Callable[[Step], None]) -> _Run:
 
 
 def _first_version(run: _Run) -> None:
-    run.cli("example", MODEL, "--kind", "classifier", "--owner", "@demo-team")
+    from modelreg.examples import create
+    from modelreg.workspace import Workspace
+
+    with _cwd(run.root):
+        create(
+            Workspace.open(run.root),
+            model=MODEL,
+            kind="classifier",
+            owner="@demo-team",
+            now=FIRST_DATA,
+        )
     run.git("push", "-q", "origin", "main")
     out = json.loads(run.cli("train", MODEL, "--register", "--push", "--json"))
     acc = out["metrics"]["accuracy"]
@@ -185,25 +198,30 @@ def _first_version(run: _Run) -> None:
 def _production_traffic(run: _Run, folder: Path) -> Path:
     from modelreg.examples import dataset
 
-    frame = dataset("classifier").drop(columns=["target", "timestamp"]).head(300)
+    frame = dataset("classifier", now=FIRST_DATA).drop(columns=["target", "timestamp"]).head(300)
     frame.insert(0, "id", range(len(frame)))
     normal = folder / "traffic-week-1.csv"
     frame.to_csv(normal, index=False)
     run.cli("predict", MODEL, "--stage", "production", "--input", str(normal))
     run.done("batch predictions", f"{len(frame)} rows scored, logged to .modelreg/logs")
-    shifted = frame.assign(id=frame["id"] + 10_000, mean_radius=frame["mean_radius"] * 1.5)
+    shifted = _recalibrated(frame).assign(id=frame["id"] + 10_000)
     week2 = folder / "traffic-week-2.csv"
     shifted.to_csv(week2, index=False)
     run.cli("predict", MODEL, "--stage", "production", "--input", str(week2))
-    run.done("drift appears", "week 2: a recalibrated sensor reports mean_radius ×1.5")
+    run.done("drift appears", "week 2: a recalibrated scanner reports every size ×1.5")
     return run.root / ".modelreg" / "logs" / MODEL / "production"
+
+
+def _recalibrated(frame: Any) -> Any:
+    """A recalibrated scanner: every radius, perimeter and area reads 1.5 times larger."""
+    sizes = [c for c in frame.columns if c.endswith(("radius", "perimeter", "area"))]
+    return frame.assign(**{c: frame[c] * 1.5 for c in sizes})
 
 
 def _drift_and_retrain(run: _Run, logs: Path) -> None:
     from modelreg.examples import add_batch, dataset
 
-    labelled = dataset("classifier", now=datetime.now(timezone.utc)).head(300)
-    labelled = labelled.assign(mean_radius=labelled["mean_radius"] * 1.5)
+    labelled = _recalibrated(dataset("classifier", now=NEW_DATA, days=7))
     add_batch(run.root, MODEL, labelled, "batch-0002")
     out = run.cli("drift", MODEL, "--current", str(logs), "--open-pr", "--forge", "local", expect=1)
     run.expect("modelreg/retrain/cancer" in out, "drift opened the retrain PR")
