@@ -234,3 +234,54 @@ def test_example_refuses_a_model_that_exists(registry: Registry) -> None:
     line = _one_line_error(registry, ["example", "m", "--kind", "regressor"], 2)
     assert line == "modelreg: error: models/m/model.yaml: already exists (pick another model name)"
     assert tree_state(registry.root) == before
+
+
+def test_data_dir_puts_the_pool_inside_the_pipeline_folder_and_trains_from_it(
+    registry: Registry,
+) -> None:
+    out = registry.ok(
+        "example", "m", "--kind", "regressor", "--data-dir", "pipelines/m/data/batches"
+    ).output
+    assert "pipelines/m/data/batches (DVC)" in out
+    scaffolded = registry.git("show", "--name-only", "--format=", "HEAD").split()
+    assert (
+        "pipelines/m/data/batches.dvc" in scaffolded and "pipelines/m/data/.gitignore" in scaffolded
+    )
+    assert not (registry.root / "data").exists() and not any(p.endswith(".csv") for p in scaffolded)
+    stages = yaml.safe_load((registry.root / "pipelines/m/dvc.yaml").read_text())["stages"]
+    assert stages["prepare"]["cmd"] == "python prepare.py data/batches"
+    assert "data/batches" in stages["prepare"]["deps"]
+    spec = yaml.safe_load((registry.root / "models/m/model.yaml").read_text())
+    assert spec["outputs"]["data"] == "pipelines/m/data/batches"
+
+    first = _train(registry, "m", "--register")["registered"]["record"]
+    add_batch(
+        registry.root,
+        "m",
+        dataset("regressor", now=NOW).head(40),
+        "batch-0002",
+        data_dir="pipelines/m/data/batches",
+    )
+    second = _train(registry, "m", "--register")["registered"]["record"]
+
+    assert first["data"]["path"] == second["data"]["path"] == "pipelines/m/data/batches"
+    assert (first["data"]["rows"], second["data"]["rows"]) == (
+        ROWS["regressor"],
+        ROWS["regressor"] + 40,
+    )
+    assert "pipelines/m/data/batches.dvc" in registry.git(
+        "show", "--name-only", "--format=", "HEAD"
+    )
+    assert registry.git("status", "--porcelain") == ""
+    assert registry.ok("validate").exit_code == 0
+
+
+def test_a_data_dir_outside_the_repository_is_refused_and_nothing_is_written(
+    registry: Registry,
+) -> None:
+    before = tree_state(registry.root)
+    line = _one_line_error(
+        registry, ["example", "m", "--kind", "classifier", "--data-dir", "../elsewhere"], 2
+    )
+    assert line.startswith("modelreg: error: --data-dir ") and "outside the repository" in line
+    assert tree_state(registry.root) == before

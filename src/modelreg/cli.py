@@ -887,14 +887,30 @@ def train_cmd(
     show_default=True,
     help="Number of timestamped batch files the data is split into.",
 )
-def example(model: str, kind: str, owner: str | None, policy: str, batches: int) -> None:
+@click.option(
+    "--data-dir",
+    metavar="PATH",
+    help="Folder inside the repository for the data batches (default: data/MODEL/batches).",
+)
+def example(
+    model: str, kind: str, owner: str | None, policy: str, batches: int, data_dir: str | None
+) -> None:
     """Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit."""
     from modelreg.examples import create
 
-    out = create(_ws(), model=model, kind=kind, owner=owner, policy=policy, batches=batches)
+    out = create(
+        _ws(),
+        model=model,
+        kind=kind,
+        owner=owner,
+        policy=policy,
+        batches=batches,
+        # A path as typed: relative to where the user stands, like every path option.
+        data_dir=os.path.abspath(data_dir) if data_dir else None,
+    )
     click.echo(
         f"scaffolded {kind} {model} in commit {out.commit[:8]}: pipelines/{model}, "
-        f"data/{model}/batches (DVC), models/{model}/model.yaml\n"
+        f"{out.data} (DVC), models/{model}/model.yaml\n"
         f"next: modelreg train {model} --register"
     )
 

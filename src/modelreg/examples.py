@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,6 +27,7 @@ TASKS = {"classifier": "classification", "regressor": "regression"}
 HEADLINE = {"classifier": ("accuracy", "f1", "roc_auc"), "regressor": ("rmse", "mae", "r2")}
 TEMPLATE_FILES = ("dvc.yaml", "params.yaml", "prepare.py", "train.py", "evaluate.py")
 PLACEHOLDER = "__MODEL__"
+DATA_PLACEHOLDER = "__DATA__"  # the batches folder, relative to the pipeline folder
 DAYS = 30
 
 
@@ -37,6 +39,7 @@ class Example:
     kind: str
     paths: tuple[str, ...]
     commit: str
+    data: str  # the data pool's folder, relative to the root
 
 
 def pipeline_dir(model: str) -> str:
@@ -44,6 +47,7 @@ def pipeline_dir(model: str) -> str:
 
 
 def batches_dir(model: str) -> str:
+    """The default data pool's folder, relative to the root."""
     return f"data/{model}/batches"
 
 
@@ -56,6 +60,7 @@ def create(
     policy: str = "default",
     batches: int = 1,
     now: datetime | None = None,
+    data_dir: str | None = None,
 ) -> Example:
     """Scaffold an example model and commit its pipeline, data pointer and model.yaml."""
     paths = scaffold(
@@ -66,10 +71,11 @@ def create(
         policy=policy,
         batches=batches,
         now=now,
+        data_dir=data_dir,
     )
     rels = [str(p.relative_to(ws.root)) for p in paths]
     commit = commit_paths(ws.git, rels, f"example: scaffold {kind} model {model}")
-    return Example(model, kind, tuple(rels), commit)
+    return Example(model, kind, tuple(rels), commit, _data_dir(ws.root, model, data_dir))
 
 
 def scaffold(
@@ -81,21 +87,24 @@ def scaffold(
     policy: str = "default",
     batches: int = 1,
     now: datetime | None = None,
+    data_dir: str | None = None,
 ) -> list[Path]:
-    """Write pipelines/MODEL, data/MODEL/batches (DVC-tracked) and models/MODEL/model.yaml.
+    """Write pipelines/MODEL, the data batches (DVC-tracked) and models/MODEL/model.yaml.
 
+    The batches go to `data_dir` (a folder relative to `root`, default data/MODEL/batches).
     Returns the files Git should hold (the CSV batches themselves live in DVC's cache).
     """
-    _check_new(root, model, kind, policy, batches)
+    data = _data_dir(root, model, data_dir)
+    _check_new(root, model, kind, policy, batches, data)
     written: list[Path] = []
-    made = [root / pipeline_dir(model), root / "data" / model, root / "models" / model]
+    made = [root / pipeline_dir(model), _first_new(root, data), root / "models" / model]
     try:
-        written += _copy_template(root, model, kind)
+        written += _copy_template(root, model, kind, data)
         frame = dataset(kind, now=now)
         for i, chunk in enumerate(_chunks(frame, batches), start=1):
-            _write_csv(chunk, root / batches_dir(model) / f"batch-{i:04d}.csv")
-        written += _track(root, model)
-        written.append(_write_spec(root, model, kind, owner, policy))
+            _write_csv(chunk, root / data / f"batch-{i:04d}.csv")
+        written += _track(root, data)
+        written.append(_write_spec(root, model, kind, owner, policy, data))
     except BaseException:
         for folder in made:
             shutil.rmtree(folder, ignore_errors=True)
@@ -103,14 +112,25 @@ def scaffold(
     return written
 
 
-def add_batch(root: Path, model: str, rows: pd.DataFrame | Path | str, name: str) -> list[Path]:
-    """Append one batch of labelled rows to data/MODEL/batches and re-track the folder."""
+def add_batch(
+    root: Path,
+    model: str,
+    rows: pd.DataFrame | Path | str,
+    name: str,
+    *,
+    data_dir: str | None = None,
+) -> list[Path]:
+    """Append one batch of labelled rows to the data pool and re-track the folder.
+
+    The pool is `data_dir` (relative to `root`) or, by default, data/MODEL/batches.
+    """
     import pandas as pd
 
-    folder = root / batches_dir(model)
+    data = _data_dir(root, model, data_dir)
+    folder = root / data
     if not folder.is_dir():
         raise UsageError(
-            f"{batches_dir(model)}: no such folder",
+            f"{data}: no such folder",
             hint=f"scaffold the model first: `modelreg example {model} --kind classifier`",
         )
     stem = name[:-4] if name.endswith(".csv") else name
@@ -118,11 +138,11 @@ def add_batch(root: Path, model: str, rows: pd.DataFrame | Path | str, name: str
         raise UsageError(f"batch name '{name}' is not allowed", hint="e.g. batch-0002")
     target = folder / f"{stem}.csv"
     if target.exists():
-        raise UsageError(f"{batches_dir(model)}/{stem}.csv: already exists", hint="pick a new name")
+        raise UsageError(f"{data}/{stem}.csv: already exists", hint="pick a new name")
     frame = rows if isinstance(rows, pd.DataFrame) else pd.read_csv(rows)
-    _write_csv(_conform(frame, _header(folder), f"{batches_dir(model)}/{stem}.csv"), target)
+    _write_csv(_conform(frame, _header(folder), f"{data}/{stem}.csv"), target)
     try:
-        return _track(root, model)
+        return _track(root, data)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -156,7 +176,39 @@ def _column_name(name: str) -> str:
     return name.strip().lower().replace(" ", "_")
 
 
-def _check_new(root: Path, model: str, kind: str, policy: str, batches: int) -> None:
+def _data_dir(root: Path, model: str, data_dir: str | None) -> str:
+    """`data_dir` (absolute, or relative to `root`) as a relative POSIX path inside `root`.
+
+    The default is data/MODEL/batches.
+    """
+    if data_dir is None:
+        return batches_dir(model)
+    raw = Path(data_dir)
+    full = raw if raw.is_absolute() else root / raw
+    try:
+        rel = full.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise UsageError(
+            f"--data-dir {data_dir}: outside the repository", hint="e.g. data/MODEL/batches"
+        ) from None
+    if not rel.parts or rel.parts[0] in (".git", ".dvc"):
+        raise UsageError(
+            f"--data-dir {data_dir}: not a folder for data", hint="e.g. data/MODEL/batches"
+        )
+    return rel.as_posix()
+
+
+def _first_new(root: Path, rel: str) -> Path:
+    """The outermost folder of `rel` that does not exist yet: what a failed scaffold removes."""
+    path = root
+    for part in Path(rel).parts:
+        path = path / part
+        if not path.exists():
+            return path
+    return path
+
+
+def _check_new(root: Path, model: str, kind: str, policy: str, batches: int, data: str) -> None:
     if not NAME_RE.match(model):
         raise UsageError(
             f"model name '{model}' is not allowed",
@@ -166,7 +218,9 @@ def _check_new(root: Path, model: str, kind: str, policy: str, batches: int) -> 
         raise UsageError(f"--kind '{kind}' is unknown", hint="one of " + ", ".join(KINDS))
     if batches < 1:
         raise UsageError(f"--batches {batches}: must be at least 1")
-    for rel in (model_yaml(model), pipeline_dir(model), f"data/{model}"):
+    default = batches_dir(model)
+    folder = str(Path(default).parent) if data == default else data
+    for rel in (model_yaml(model), pipeline_dir(model), folder):
         if (root / rel).exists():
             raise UsageError(f"{rel}: already exists", hint="pick another model name")
     if not (root / policy_yaml(policy)).exists():
@@ -175,14 +229,17 @@ def _check_new(root: Path, model: str, kind: str, policy: str, batches: int) -> 
         raise UsageError(".dvc/config: DVC is not set up here", hint="run `modelreg init`")
 
 
-def _copy_template(root: Path, model: str, kind: str) -> list[Path]:
+def _copy_template(root: Path, model: str, kind: str, data: str) -> list[Path]:
     source = resources.files("modelreg").joinpath(f"templates/pipelines/{kind}")
     folder = root / pipeline_dir(model)
     folder.mkdir(parents=True)
+    # dvc.yaml runs in the pipeline folder, so it names the data relative to it.
+    data_rel = Path(os.path.relpath(root / data, folder)).as_posix()
     written = []
     for name in TEMPLATE_FILES:
         path = folder / name
-        path.write_text(source.joinpath(name).read_text().replace(PLACEHOLDER, model))
+        text = source.joinpath(name).read_text()
+        path.write_text(text.replace(DATA_PLACEHOLDER, data_rel).replace(PLACEHOLDER, model))
         written.append(path)
     return written
 
@@ -197,9 +254,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def _track(root: Path, model: str) -> list[Path]:
+def _track(root: Path, data: str) -> list[Path]:
     """`dvc add` the batches folder; return its pointer and the .gitignore DVC keeps."""
-    folder = root / batches_dir(model)
+    folder = root / data
     dvcio.add(root, folder)
     return [Path(f"{folder}.dvc"), folder.parent / ".gitignore"]
 
@@ -227,7 +284,7 @@ def _conform(frame: pd.DataFrame, header: list[str], label: str) -> pd.DataFrame
     return frame[header] if header else frame
 
 
-def _write_spec(root: Path, model: str, kind: str, owner: str, policy: str) -> Path:
+def _write_spec(root: Path, model: str, kind: str, owner: str, policy: str, data: str) -> Path:
     out = f"{pipeline_dir(model)}/out"
     spec = {
         "name": model,
@@ -240,7 +297,7 @@ def _write_spec(root: Path, model: str, kind: str, owner: str, policy: str) -> P
             "model": f"{out}/model.pkl",
             "metrics": f"{out}/metrics.json",
             "params": f"{pipeline_dir(model)}/params.yaml",
-            "data": batches_dir(model),
+            "data": data,
             "sample": f"{out}/sample.csv",
         },
         "headline_metrics": list(HEADLINE[kind]),
