@@ -60,11 +60,10 @@ def init(root: Path, remote: str | None) -> None:
 def _remote_url(root: Path, remote: str) -> str:
     if "://" in remote:
         return remote
-    # DVC resolves a relative local remote against the .dvc/ folder that holds the config.
-    target = Path(remote).expanduser()
-    if not target.is_absolute():
-        return os.path.relpath(Path.cwd() / target, root / ".dvc")
-    return str(target)
+    # Like `dvc remote add`: DVC's config writer reads a relative path against the current
+    # directory and stores it relative to .dvc/, where it resolves it when loading. So it
+    # is passed as typed; making it relative to .dvc/ here would shift it twice.
+    return str(Path(remote).expanduser())
 
 
 def remote_url(root: Path) -> str | None:
