@@ -224,6 +224,9 @@ def test_push_sends_the_commit_the_artifact_and_the_data(registry: Registry) -> 
     assert git(registry.origin, "rev-parse", "main") == registry.git("rev-parse", "HEAD")
     md5 = rec["artifact"]["md5"]
     assert (registry.remote / "files/md5" / md5[:2] / md5[2:]).is_file()
+    profile = yaml.safe_load((registry.root / f"{rec['profile']}.dvc").read_text())
+    md5 = profile["outs"][0]["md5"]  # the drift reference, read from the remote in CI
+    assert (registry.remote / "files/md5" / md5[:2] / md5[2:]).is_file()
     data_md5 = rec["data"]["md5"].removesuffix(".dir")
     assert (registry.remote / "files/md5" / data_md5[:2] / (data_md5[2:] + ".dir")).is_file()
 

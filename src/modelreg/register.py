@@ -320,7 +320,9 @@ def _undo(ws: Workspace, created: list[Path]) -> None:
 
 def _push(ws: Workspace, record: VersionRecord) -> None:
     root = ws.root
-    dvcio.push(root, [root / record.artifact.path])
+    # The drift profile too: a drift check in a fresh clone (CI) reads it from the remote.
+    tracked = [record.artifact.path, *([record.profile] if record.profile else [])]
+    dvcio.push(root, [root / p for p in tracked])
     branch = ws.git.current_branch()
     if branch is None:
         raise UsageError("HEAD is detached", hint="check out a branch before --push")
