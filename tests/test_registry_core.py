@@ -321,3 +321,15 @@ def test_outside_a_git_repository_is_a_usage_error(tmp_path: Path) -> None:
     result = reg.run("status", cwd=tmp_path)
     assert result.exit_code == 2
     assert "is not inside a Git repository" in result.stderr
+
+
+def test_a_remote_inside_the_repository_ships_its_objects_in_the_commit(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path, init=False)
+    reg.ok("init", "--dvc-remote", str(reg.root / ".dvc" / "storage"))
+    reg.git("push", "-q", "-u", "origin", "main")
+    reg.register("churn", 0, "--push")
+    committed = reg.git("show", "--name-only", "--format=", "HEAD").split()
+    rec = yaml.safe_load((reg.root / "models/churn/versions/v1.0.0.yaml").read_text())
+    md5 = rec["artifact"]["md5"]
+    assert f".dvc/storage/files/md5/{md5[:2]}/{md5[2:]}" in committed
+    assert reg.git("status", "--porcelain") == ""

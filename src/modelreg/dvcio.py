@@ -79,6 +79,20 @@ def remote_url(root: Path) -> str | None:
     return str((root / ".dvc" / url).resolve())
 
 
+def remote_in_repo(root: Path) -> str | None:
+    """The default remote's path relative to the repository, when it is a folder inside it.
+
+    Such a remote is committed with the repository, so what is pushed to it must be too.
+    """
+    url = remote_url(root) if is_initialised(root) else None
+    if not url or "://" in url:
+        return None
+    try:
+        return str(Path(url).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return None
+
+
 def add(root: Path, path: Path) -> tuple[str, int]:
     """Track one file with DVC; return (md5, size) as its pointer records them."""
     with _quiet("add"):

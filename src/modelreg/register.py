@@ -79,9 +79,14 @@ def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registe
             hint="use --bump or a new --version",
         )
     extra = _extra_paths(ws, reg.extra_paths)
+    storage = dvcio.remote_in_repo(root) if push else None
     created: list[Path] = []
     try:
         record = _write_version(ws, reg, version, existing, created)
+        if storage:
+            # The remote is a folder of this repository: its new objects ship in the commit.
+            dvcio.push(root, [root / p for p in tracked(record)])
+            extra.append(storage)
         commit = commit_paths(
             ws.git,
             [str(p.relative_to(root)) for p in created] + extra,
@@ -318,11 +323,14 @@ def _undo(ws: Workspace, created: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
+def tracked(record: VersionRecord) -> list[str]:
+    """What a version keeps in DVC: the artifact, and the drift profile a fresh clone reads."""
+    return [record.artifact.path, *([record.profile] if record.profile else [])]
+
+
 def _push(ws: Workspace, record: VersionRecord) -> None:
     root = ws.root
-    # The drift profile too: a drift check in a fresh clone (CI) reads it from the remote.
-    tracked = [record.artifact.path, *([record.profile] if record.profile else [])]
-    dvcio.push(root, [root / p for p in tracked])
+    dvcio.push(root, [root / p for p in tracked(record)])
     branch = ws.git.current_branch()
     if branch is None:
         raise UsageError("HEAD is detached", hint="check out a branch before --push")

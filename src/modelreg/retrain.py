@@ -19,7 +19,7 @@ from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
 from modelreg.gates import render as render_gate
 from modelreg.gating import run_gate
-from modelreg.git import push, remote_branches, temp_worktree
+from modelreg.git import commit_paths, push, remote_branches, temp_worktree
 from modelreg.monitor import DriftCheck
 from modelreg.prbody import comparison
 from modelreg.promote import Proposal, remote_base
@@ -111,7 +111,7 @@ def retrain(
             "window); no PR opened",
             candidate=candidate,
         )
-    dvcio.push(ws.root, [ws.root / candidate.artifact.path])
+    _push_objects(ws, candidate)
     first = policy.stages[0].name
     serving = _serving(snap, model, list(policy.stage_names))
     same = serving_on_candidate_holdout(ws, model, serving) if serving else None
@@ -144,6 +144,16 @@ def retrain(
     return Outcome(
         f"retrained {model} {candidate.version}", Proposal(None, pr, created, ""), candidate
     )
+
+
+def _push_objects(ws: Workspace, candidate: VersionRecord) -> None:
+    """Upload the candidate's artifact and profile; a remote inside the repo is committed."""
+    from modelreg.register import tracked
+
+    dvcio.push(ws.root, [ws.root / p for p in tracked(candidate)])
+    storage = dvcio.remote_in_repo(ws.root)
+    if storage and ws.git.run("status", "--porcelain", "--", storage).strip():
+        commit_paths(ws.git, [storage], f"dvc storage: {candidate.model} {candidate.version}")
 
 
 def _serving(snap: Snapshot, model: str, order: list[str]) -> VersionRecord | None:
