@@ -159,14 +159,10 @@ class Git:
     def ls_tree(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
         """Path → blob id of every file under `paths` at `rev`."""
         out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths)
-        files: dict[str, str] = {}
-        for entry in out.split(_NUL):
-            if entry:
-                meta, path = entry.split("\t", 1)
-                _mode, kind, blob = meta.split(" ")
-                if kind == "blob":
-                    files[path] = blob
-        return files
+        # "<mode> blob <id>\t<path>" with a six-digit mode; one split per entry, as a
+        # registry holds tens of thousands of files.
+        entries = (e.split("\t", 1) for e in out.split(_NUL) if e[7:11] == "blob")
+        return {path: meta[12:] for meta, path in entries}
 
     def worktree_files(self, paths: Sequence[str]) -> dict[str, str]:
         """Path → blob id of files under `paths` as they are on disk (edits included)."""
@@ -234,10 +230,24 @@ class Git:
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""
-        out = self.run("diff", "--name-status", "--no-renames", "-z", base, "--", *paths)
+        # Both commands walk the whole work tree (one stats files, one reads directories),
+        # so they run side by side.
+        others = subprocess.Popen(
+            ["git", "ls-files", "--others", "--exclude-standard", "-z", "--", *paths],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+        )
+        try:
+            out = self.run("diff", "--name-status", "--no-renames", "-z", base, "--", *paths)
+        finally:
+            found, err = others.communicate()
+        if others.returncode != 0:
+            raise GitError(f"git ls-files --others failed: {_first_line(err)}")
+        untracked = found.decode()
         parts = [p for p in out.split(_NUL) if p]
         tracked = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
         return tracked + [("A", p) for p in untracked.split(_NUL) if p]
 
 

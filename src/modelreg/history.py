@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from modelreg.git import Change, Commit
 from modelreg.records import Stages
@@ -36,6 +37,10 @@ class StageEvent:
         return "rollout" if self.candidate else "rollout-end"
 
 
+# Events are cached and built as tuples in StageEvent's field order.
+_COMMIT = [f.name for f in fields(StageEvent)].index("commit")
+
+
 def pr_of(subject: str) -> str | None:
     """The PR a commit subject names: GitHub merges, squash merges and local-forge merges."""
     m = _PR_RE.search(subject)
@@ -48,15 +53,85 @@ def stage_events(snap: Snapshot, model: str | None = None) -> list[StageEvent]:
     """Stage changes up to the snapshot's revision, in commit order (not by clock)."""
     if snap.rev is None:
         raise ValueError("history needs a revision, not the working tree")
-    paths = [stages_yaml(model)] if model else [":(glob)models/*/stages.yaml"]
-    log = snap.git.log_changes(snap.rev, paths)
+    rows = _rows(snap, snap.rev, model)
+    return [StageEvent(*row) for row in rows if model is None or row[0] == model]
+
+
+# Walking the first-parent history of every stages.yaml costs seconds on a registry of
+# tens of thousands of commits, so the events are cached by the commit they end at.
+# Commit ids are immutable: the events up to a commit never change, and those up to a
+# later commit on the same first-parent line are the cached ones plus the new range.
+_ALL = "*"  # the scope of every model's stages.yaml; otherwise a scope is one model
+_KEEP = 4  # end commits remembered per scope
+
+
+def _rows(snap: Snapshot, rev: str, model: str | None) -> list[tuple[Any, ...]]:
+    scopes = [_ALL, model] if model else [_ALL]
+    for scope in scopes:
+        hit = snap.cache.get(_key(scope, rev))
+        if hit is not None:
+            return list(hit)
+    for scope in scopes:
+        rows = _from_cached(snap, scope, rev)
+        if rows is not None:
+            return rows
+    scope = model or _ALL
+    rows = _walk(snap, rev, scope, since=None)
+    _store(snap, scope, rev, rows)
+    return rows
+
+
+def _from_cached(snap: Snapshot, scope: str, rev: str) -> list[tuple[Any, ...]] | None:
+    """Events at `rev` from those cached for a commit on the same first-parent line."""
+    for tip in snap.cache.get(f"events-tips:{scope}") or []:
+        cached = snap.cache.get(_key(scope, tip))
+        if cached is None:
+            continue
+        if _first_parent_range(snap, tip, rev) is not None:
+            rows = [*cached, *_walk(snap, rev, scope, since=tip)]
+            _store(snap, scope, rev, rows)
+            return rows
+        newer = _first_parent_range(snap, rev, tip)  # `rev` is earlier on tip's line
+        if newer is not None:
+            drop = set(newer)
+            return [row for row in cached if row[_COMMIT] not in drop]
+    return None
+
+
+def _first_parent_range(snap: Snapshot, old: str, new: str) -> list[str] | None:
+    """The commits on `new`'s first-parent line after `old`, if `old` is on that line."""
+    out = snap.git.run("rev-list", "--first-parent", "--parents", f"{old}..{new}")
+    lines = out.splitlines()
+    if not lines:
+        return None
+    oldest = lines[-1].split()
+    if len(oldest) < 2 or oldest[1] != old:
+        return None  # `old` is not on the line (a side branch, or unrelated)
+    return [line.split(" ", 1)[0] for line in lines]
+
+
+def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple[Any, ...]]:
+    paths = [":(glob)models/*/stages.yaml"] if scope == _ALL else [stages_yaml(scope)]
+    log = snap.git.log_changes(rev, paths, since=since)
     blobs = {b for _, changes in log for c in changes for b in (c.old_blob, c.new_blob) if b}
     stages = _parse_stage_blobs(snap, blobs)
-    events: list[StageEvent] = []
+    rows: list[tuple[Any, ...]] = []
     for commit, changes in log:
         for change in changes:
-            events.extend(_events_of(commit, change, stages))
-    return events
+            rows.extend(_events_of(commit, change, stages))
+    return rows
+
+
+def _store(snap: Snapshot, scope: str, rev: str, rows: list[tuple[Any, ...]]) -> None:
+    tips = [rev, *(t for t in snap.cache.get(f"events-tips:{scope}") or [] if t != rev)]
+    for old in tips[_KEEP:]:
+        snap.cache.delete(_key(scope, old))
+    snap.cache.put(f"events-tips:{scope}", tips[:_KEEP])
+    snap.cache.put(_key(scope, rev), rows)
+
+
+def _key(scope: str, rev: str) -> str:
+    return f"events:{scope}:{rev}"
 
 
 def _parse_stage_blobs(snap: Snapshot, blobs: set[str]) -> dict[str, Stages]:
@@ -67,30 +142,30 @@ def _parse_stage_blobs(snap: Snapshot, blobs: set[str]) -> dict[str, Stages]:
     }
 
 
-def _events_of(commit: Commit, change: Change, stages: dict[str, Stages]) -> list[StageEvent]:
+def _events_of(commit: Commit, change: Change, stages: dict[str, Stages]) -> list[tuple[Any, ...]]:
     model = change.path.split("/")[1]
     old = stages[change.old_blob] if change.old_blob else Stages({})
     new = stages[change.new_blob] if change.new_blob else Stages({})
-    out = []
+    out: list[tuple[Any, ...]] = []
     for stage in [*new.assignments, *(s for s in old.assignments if s not in new.assignments)]:
         before, after = old.assignments.get(stage), new.assignments.get(stage)
         if before == after:
             continue
         ro = after.rollout if after else None
         out.append(
-            StageEvent(
-                model=model,
-                stage=stage,
-                version=after.version if after else None,
-                previous=before.version if before else None,
-                candidate=ro.candidate if ro else None,
-                weight=ro.weight if ro else None,
-                commit=commit.sha,
-                author=commit.author,
-                email=commit.email,
-                date=commit.date,
-                subject=commit.subject,
-                pr=pr_of(commit.subject),
+            (
+                model,
+                stage,
+                after.version if after else None,
+                before.version if before else None,
+                ro.candidate if ro else None,
+                ro.weight if ro else None,
+                commit.sha,
+                commit.author,
+                commit.email,
+                commit.date,
+                commit.subject,
+                pr_of(commit.subject),
             )
         )
     return out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import marshal
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelreg.cache import BlobCache
+from modelreg.cache import BlobCache, encode
 from modelreg.errors import NotFound, ValidationError
 from modelreg.loading import Problem, parse_yaml, schema_problems
 from modelreg.records import ModelSpec, Stages, VersionRecord, version_key
@@ -19,7 +20,12 @@ if TYPE_CHECKING:
 ROOTS = ("models", "policies")
 _MD5_RE = re.compile(r"^\s*-?\s*md5:\s*['\"]?([0-9a-f]{32}(?:\.dir)?)", re.M)
 _SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
-_PARALLEL_THRESHOLD = 3000
+_PARALLEL_THRESHOLD = 1000  # below it, starting worker processes costs more than it saves
+
+
+def model_roots(*models: str) -> tuple[str, ...]:
+    """Snapshot roots holding only these models' files, and the policies they name."""
+    return (*(f"models/{m}" for m in models), "policies")
 
 
 def model_yaml(model: str) -> str:
@@ -56,13 +62,24 @@ class _ModelFiles:
 class Snapshot:
     """Every registry file at `rev` (None: the working tree, uncommitted edits included)."""
 
-    def __init__(self, git: Git, rev: str | None, cache: BlobCache | None = None) -> None:
+    def __init__(
+        self,
+        git: Git,
+        rev: str | None,
+        cache: BlobCache | None = None,
+        roots: Sequence[str] = ROOTS,
+    ) -> None:
+        """`roots` narrows the listing, e.g. to one model's folder and the policies: the
+        snapshot then knows only those files, and costs a fraction to open."""
         self.git = git
         self.rev = rev
         self.cache = cache if cache is not None else BlobCache(None)
-        self.files = git.ls_tree(rev, ROOTS) if rev else git.worktree_files(ROOTS)
+        self.roots = tuple(roots)
+        self.files = git.ls_tree(rev, self.roots) if rev else git.worktree_files(self.roots)
         self._index: dict[str, _ModelFiles] | None = None
+        self._sorted: dict[str, list[str]] = {}
         self._text: dict[str, bytes] = {}
+        self._policies: dict[str, Policy] = {}
 
     # -- listing ------------------------------------------------------------------------
 
@@ -80,8 +97,10 @@ class Snapshot:
 
     def versions(self, model: str) -> list[str]:
         """Registered versions of a model, oldest first by semantic version."""
-        entry = self.index.get(model)
-        return sorted(entry.versions, key=version_key) if entry else []
+        if model not in self._sorted:
+            entry = self.index.get(model)
+            self._sorted[model] = sorted(entry.versions, key=version_key) if entry else []
+        return list(self._sorted[model])
 
     def policies(self) -> list[str]:
         names = (p[len("policies/") : -len(".yaml")] for p in self.files if _is_policy(p))
@@ -141,11 +160,25 @@ class Snapshot:
             else:
                 out[path] = (hit[0], [Problem(path, *p) for p in hit[1]])
         if misses:
-            texts = self._fetch(misses)
-            for path, (data, probs) in _check_all(kind, texts).items():
-                self.cache.put(f"{kind}:{misses[path]}", (data, [_p(p) for p in probs]))
-                out[path] = (data, probs)
+            for path, encoded, value in _check_all(kind, self._fetch(misses)):
+                if encoded is not None:
+                    self.cache.put_encoded(f"{kind}:{misses[path]}", encoded)
+                data, probs = value if value is not None else marshal.loads(encoded or b"")
+                out[path] = (data, [Problem(path, *p) for p in probs])
         return out
+
+    def precheck(self, kind: str, paths: Iterable[str]) -> None:
+        """Parse and check many files into the cache (in parallel when there are many)
+        without holding on to their data: how a check of the whole registry starts."""
+        misses: dict[str, str] = {}
+        for path in paths:
+            blob = self.files.get(path)
+            if blob is not None and not self.cache.has(f"{kind}:{blob}"):
+                misses[path] = blob
+        if misses:
+            for path, encoded, _value in _check_all(kind, self._fetch(misses)):
+                if encoded is not None:
+                    self.cache.put_encoded(f"{kind}:{misses[path]}", encoded)
 
     def load(self, kind: str, path: str) -> Any:
         """Parsed, schema-valid data of one file; ValidationError if it is not."""
@@ -190,11 +223,14 @@ class Snapshot:
     def policy(self, name: str) -> Policy:
         from modelreg.policy import parse_policy
 
+        if name in self._policies:
+            return self._policies[name]
         path = policy_yaml(name)
         if path not in self.files:
             known = ", ".join(self.policies()) or "none"
             raise NotFound(f"{path}: no such policy", hint=f"known: {known}")
-        return parse_policy(name, self.load("policy", path))
+        policy = self._policies[name] = parse_policy(name, self.load("policy", path))
+        return policy
 
     def pointer(self, path: str) -> Pointer | None:
         """The DVC pointer `path.dvc` for a tracked file, or None if there is none."""
@@ -208,9 +244,15 @@ class Snapshot:
     def pointers(self, paths: Iterable[str]) -> dict[str, Pointer | None]:
         """Pointers for many tracked files, read in one batch."""
         paths = list(paths)
-        wanted = {p + ".dvc": self.files[p + ".dvc"] for p in paths if p + ".dvc" in self.files}
-        self._text.update(self._fetch({p: b for p, b in wanted.items() if p not in self._text}))
+        self.prefetch(p + ".dvc" for p in paths)
         return {p: self.pointer(p) for p in paths}
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read many files in one batch, ahead of `raw` and `pointer` calls."""
+        files, text = self.files, self._text
+        wanted = {p: files[p] for p in paths if p in files and p not in text}
+        if wanted:
+            text.update(self._fetch(wanted))
 
     def save_cache(self) -> None:
         self.cache.save()
@@ -250,30 +292,45 @@ def check_text(kind: str, path: str, text: bytes) -> tuple[Any, list[Problem]]:
     return data, schema_problems(kind, data, path)
 
 
-def _check_chunk(args: tuple[str, list[tuple[str, bytes]]]) -> list[tuple[str, Any, list[Problem]]]:
-    kind, items = args
-    return [(path, *check_text(kind, path, text)) for path, text in items]
+# A checked file travels as (data, [(key, message, fix)]): the problems' file is the
+# label it is read under, which a cached blob may not share.
+_Checked = tuple[Any, list[tuple[str, str, str | None]]]
 
 
-def _check_all(kind: str, texts: dict[str, bytes]) -> dict[str, tuple[Any, list[Problem]]]:
+def _check_chunk(
+    args: tuple[str, list[tuple[str, bytes]], bool],
+) -> list[tuple[str, bytes | None, _Checked | None]]:
+    """(path, the cache's encoding, the value): in a worker, only the encoding travels
+    back, unless marshal cannot hold the data."""
+    kind, items, in_worker = args
+    out: list[tuple[str, bytes | None, _Checked | None]] = []
+    for path, text in items:
+        data, probs = check_text(kind, path, text)
+        value: _Checked = (data, [_p(p) for p in probs])
+        encoded = encode(value)
+        out.append((path, encoded, None if in_worker and encoded is not None else value))
+    return out
+
+
+def _check_all(
+    kind: str, texts: dict[str, bytes]
+) -> list[tuple[str, bytes | None, _Checked | None]]:
     items = list(texts.items())
     if len(items) < _PARALLEL_THRESHOLD:
-        results = _check_chunk((kind, items))
-    else:
-        results = _check_parallel(kind, items)
-    return {path: (data, probs) for path, data, probs in results}
+        return _check_chunk((kind, items, False))
+    return _check_parallel(kind, items)
 
 
 def _check_parallel(
     kind: str, items: list[tuple[str, bytes]]
-) -> list[tuple[str, Any, list[Problem]]]:
+) -> list[tuple[str, bytes | None, _Checked | None]]:
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     workers = max(1, min(os.cpu_count() or 1, 8))
     size = -(-len(items) // (workers * 4))
-    chunks = [(kind, items[i : i + size]) for i in range(0, len(items), size)]
+    chunks = [(kind, items[i : i + size], True) for i in range(0, len(items), size)]
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         return [r for chunk in pool.map(_check_chunk, chunks) for r in chunk]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from modelreg.errors import ModelregError, NotFound
 from modelreg.history import StageEvent, stage_events
 from modelreg.records import ModelSpec, Stages, VersionRecord
-from modelreg.registry import Snapshot
+from modelreg.registry import Snapshot, model_roots, model_yaml, stages_yaml, version_yaml
 from modelreg.workspace import Workspace
 
 
@@ -36,17 +36,45 @@ class Status:
 
 def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Status:
     """Every model × stage → version at revision or date `at`, read from Git objects."""
-    snap = ws.snapshot(at)
-    if model:
-        snap.require_model(model)
+    snap = _snapshot(ws, at, model)
     models = [model] if model else snap.models()
     last = _last_assignment(stage_events(snap, model))
+    _preload(snap, models)
     rows: list[StatusRow] = []
     for name in models:
         rows.extend(_model_rows(snap, name, last))
     ws.cache.save()
     assert snap.rev is not None
     return Status(rev=snap.rev, rows=tuple(rows))
+
+
+def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
+    """The registry at `at`; for one model, a snapshot listing only its files and policies."""
+    if model is None or not ws.git.has_commits():
+        return ws.snapshot(at)
+    snap = Snapshot(ws.git, ws.git.resolve_at(at), ws.cache, model_roots(model))
+    if not snap.has_model(model):
+        ws.snapshot(snap.rev).require_model(model)  # the error names the known models
+    return snap
+
+
+def _preload(snap: Snapshot, models: list[str]) -> None:
+    """Read and check the files the rows need in three batches rather than three per model."""
+    specs = [p for p in map(model_yaml, models) if p in snap.files]
+    staged = [p for p in map(stages_yaml, models) if p in snap.files]
+    snap.checked_many("model", specs)
+    loaded = snap.checked_many("stages", staged)
+    records = []
+    for name in models:
+        versions = snap.versions(name)
+        data, problems = loaded.get(stages_yaml(name), (None, []))
+        if not versions or problems:
+            continue
+        assignments = Stages.from_dict(data).assignments.values()
+        wanted = {versions[-1], *(a.version for a in assignments)}
+        wanted |= {a.rollout.candidate for a in assignments if a.rollout}
+        records += [version_yaml(name, v) for v in wanted if version_yaml(name, v) in snap.files]
+    snap.checked_many("version", records)
 
 
 def _last_assignment(events: list[StageEvent]) -> dict[tuple[str, str], StageEvent]:
@@ -129,8 +157,7 @@ def history(
     ws: Workspace, *, model: str, stage: str | None = None, at: str = "HEAD"
 ) -> list[StageEvent]:
     """Every change to the model's stages, oldest first, in commit order."""
-    snap = ws.snapshot(at)
-    snap.require_model(model)
+    snap = _snapshot(ws, at, model)
     events = stage_events(snap, model)
     ws.cache.save()
     if stage:

@@ -11,6 +11,7 @@ from modelreg.loading import Problem
 from modelreg.records import ModelSpec, Stages, VersionRecord
 from modelreg.registry import (
     Snapshot,
+    model_roots,
     model_yaml,
     policy_yaml,
     stages_yaml,
@@ -47,10 +48,14 @@ class Report:
 
 def validate(ws: Workspace, *, base: str | None = None) -> Report:
     """Check the registry on disk; with `base`, schema-check only what changed since it."""
-    snap = ws.snapshot(None)
     base_sha = _resolve_base(ws, base)
     changed = ws.git.diff_names(base_sha, ["models", "policies"]) if base_sha else None
     incremental = base is not None and changed is not None
+    if incremental and changed is not None:
+        # A PR check lists only the models the branch touches: not one file more is read.
+        snap = Snapshot(ws.git, None, ws.cache, model_roots(*_models_in(changed)))
+    else:
+        snap = ws.snapshot(None)
     checker = _Checker(snap)
     if incremental and changed is not None:
         checker.check_changed([p for _, p in changed])
@@ -104,7 +109,9 @@ def _gates(
     from modelreg.gating import changed_stage_gates
 
     models = sorted({p.split("/")[1] for _, p in changed if _is_stages(p) and p in snap.files})
-    base_snap = ws.snapshot(base)
+    if not models:
+        return ()
+    base_snap = Snapshot(ws.git, base, ws.cache, model_roots(*models))
     runs: list[GateRun] = []
     for model in models:
         try:
@@ -127,6 +134,11 @@ def _gate_problems(runs: tuple[GateRun, ...]) -> list[Problem]:
     ]
 
 
+def _models_in(changed: list[tuple[str, str]]) -> list[str]:
+    paths = (p for _, p in changed if p.startswith("models/") and p.count("/") > 1)
+    return sorted({p.split("/")[1] for p in paths})
+
+
 def _is_stages(path: str) -> bool:
     parts = path.split("/")
     return len(parts) == 3 and parts[0] == "models" and parts[2] == "stages.yaml"
@@ -146,8 +158,19 @@ class _Checker:
     def check_all(self) -> None:
         for name in self.snap.policies():
             self._checked("policy", [policy_yaml(name)])
-        for model in self.snap.models():
+        models = self.snap.models()
+        self._prefetch(models)
+        for model in models:
             self.check_model(model, self.snap.versions(model))
+
+    def _prefetch(self, models: list[str]) -> None:
+        """Read and check every file in one batch per kind (in parallel when cold), so the
+        checks of each model below only look their results up."""
+        snap, files = self.snap, self.snap.files
+        snap.precheck("model", map(model_yaml, models))
+        snap.precheck("stages", map(stages_yaml, models))
+        snap.precheck("version", (p for m in models for p in snap.index[m].versions.values()))
+        snap.prefetch(p for p in files if p.startswith("models/") and p.endswith(".dvc"))
 
     def check_changed(self, paths: Iterable[str]) -> None:
         touched: dict[str, set[str]] = {}
