@@ -1,0 +1,132 @@
+"""The compiled schema checks answer exactly as jsonschema does, valid or not."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelreg.loading import _fast_check, parse_yaml, validator
+
+RECORD = """\
+model: churn
+version: v1.4.0
+created_at: '2026-11-20T09:12:44Z'
+created_by: ana@example.com
+code_commit: 3f2c9e1
+trigger: drift
+parent: v1.3.0
+message: null
+artifact: {path: models/churn/artifacts/v1.4.0/model.pkl, md5: 9b1e4c0a9b1e4c0a9b1e4c0a9b1e4c0a,
+           size: 48213, format: sklearn-pickle}
+data: {path: data/churn/train.parquet, md5: 77aa, rows: 182000}
+params: {C: 0.5, max_iter: 2000}
+metrics: {dataset: holdout-2026-11, accuracy: 0.912, f1: 0.874, roc_auc: 0.951}
+signature:
+  inputs: [{name: tenure, type: float}, {name: plan, type: category}]
+  output: {name: churn, type: int}
+profile: models/churn/artifacts/v1.4.0/profile.json
+lineage: {pipeline: pipelines/churn, dvc_lock_md5: null}
+"""
+MODEL = """\
+name: churn
+description: churn in 30 days
+owner: [ana, '@ml-team']
+task: classification
+policy: default
+pipeline: pipelines/churn
+outputs: {model: out/model.pkl, metrics: out/metrics.json}
+headline_metrics: [accuracy, f1]
+deprecated: {v1.0.0: leaks labels, v1.1.0: null}
+"""
+STAGES = """\
+staging: {version: v1.4.0}
+production:
+  version: v1.3.0
+  rollout: {candidate: v1.4.0, weight: 20, step: 1, started_at: '2026-11-20', failures: 0}
+"""
+EXAMPLES = {"version": RECORD, "model": MODEL, "stages": STAGES}
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 300),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            "",
+            "v1.2.0",
+            "v01.2",
+            "churn",
+            "Churn!",
+            "9b1e4c0a9b1e4c0a9b1e4c0a9b1e4c0a",
+            "float",
+            "manual",
+            "drift",
+            "category",
+            "x" * 40,
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.one_of(st.sampled_from(["name", "type", "version", "md5", "x"]), st.integers(0, 2)),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, Any]:
+    kind = draw(st.sampled_from(sorted(EXAMPLES)))
+    data = copy.deepcopy(parse_yaml(EXAMPLES[kind], "example"))
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_paths(data)))
+        if not path:
+            continue
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace" or isinstance(parent, list):
+            parent[path[-1]] = draw(values)
+        elif action == "delete":
+            del parent[path[-1]]
+        else:
+            parent[draw(st.sampled_from(["extra", 1, "v2.0.0", "weight"]))] = draw(values)
+    return kind, data
+
+
+def test_the_examples_are_valid_and_take_the_fast_path() -> None:
+    for kind, text in EXAMPLES.items():
+        check = _fast_check(kind)
+        assert check is not None
+        assert check(parse_yaml(text, kind)) and validator(kind).is_valid(parse_yaml(text, kind))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(mutated())
+def test_the_fast_path_agrees_with_jsonschema(case: tuple[str, Any]) -> None:
+    kind, data = case
+    check = _fast_check(kind)
+    assert check is not None
+    assert check(data) == validator(kind).is_valid(data), data
