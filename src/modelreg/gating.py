@@ -68,13 +68,24 @@ def changed_stage_gates(base: Snapshot, head: Snapshot, models: list[str]) -> li
         if stages_yaml(model) not in head.files:
             continue
         old = base.stages(model) if stages_yaml(model) in base.files else Stages({})
-        served = {(e.stage, e.version) for e in _events(base, model)}
         for stage, version in _new_versions(old, head.stages(model)):
-            if (stage, version) in served:
+            if _served_before(base, model, stage, version):
                 continue
             report = run_gate(base, head.record(model, version), stage)
             runs.append(GateRun(model, stage, version, report))
     return runs
+
+
+def _served_before(base: Snapshot, model: str, stage: str, version: str) -> bool:
+    """Whether `version` served in `stage` on the base's history.
+
+    A version the base does not know was registered on the branch and cannot have served,
+    so the history walk (seconds on a long history with a cold cache) is skipped for it:
+    that is the usual promotion and retrain PR.
+    """
+    if not base.has_model(model) or version not in base.versions(model):
+        return False
+    return any(e.stage == stage and e.version == version for e in _events(base, model))
 
 
 def _new_versions(old: Stages, new: Stages) -> list[tuple[str, str]]:
