@@ -230,7 +230,7 @@ def _check_new(root: Path, model: str, kind: str, policy: str, batches: int, dat
 
 
 def _copy_template(root: Path, model: str, kind: str, data: str) -> list[Path]:
-    source = resources.files("modelreg").joinpath(f"templates/pipelines/{kind}")
+    templates = resources.files("modelreg").joinpath("templates/pipelines")
     folder = root / pipeline_dir(model)
     folder.mkdir(parents=True)
     # dvc.yaml runs in the pipeline folder, so it names the data relative to it.
@@ -238,7 +238,8 @@ def _copy_template(root: Path, model: str, kind: str, data: str) -> list[Path]:
     written = []
     for name in TEMPLATE_FILES:
         path = folder / name
-        text = source.joinpath(name).read_text()
+        own = templates.joinpath(f"{kind}/{name}")  # a kind's own file, else the shared one
+        text = (own if own.is_file() else templates.joinpath(f"common/{name}")).read_text()
         path.write_text(text.replace(DATA_PLACEHOLDER, data_rel).replace(PLACEHOLDER, model))
         written.append(path)
     return written
