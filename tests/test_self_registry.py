@@ -34,8 +34,7 @@ STORAGE_BUDGET = 5 * 1024 * 1024  # the committed remote must stay small: it liv
 def clone(tmp_path: Path) -> Path:
     """HEAD of this repository, fetched into a new repository (works from shallow CI checkouts)."""
     check = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True)
-    if check.returncode != 0:
-        pytest.skip(f"{ROOT} is not a Git checkout")
+    assert check.returncode == 0, f"{ROOT} must be a Git checkout: the tests read its registry"
     repo = tmp_path / "modelreg"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
     # HEAD by name: a CI checkout is often detached (a PR's merge commit) and shallow.

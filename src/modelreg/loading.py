@@ -80,13 +80,9 @@ def schema(kind: str) -> dict[str, Any]:
 
 def _splice_drift(doc: dict[str, Any]) -> None:
     # The drift rules are owned by the drift engine, which publishes their schema.
-    import importlib
+    from modelreg.drift import DRIFT_SCHEMA
 
-    try:  # TODO(lead): drop once drift.py lands
-        drift = importlib.import_module("modelreg.drift")
-    except ModuleNotFoundError:
-        return
-    doc["properties"]["drift"] = getattr(drift, "DRIFT_SCHEMA", doc["properties"]["drift"])
+    doc["properties"]["drift"] = DRIFT_SCHEMA
 
 
 @cache
