@@ -10,11 +10,14 @@ import pytest
 import yaml
 
 from conftest import Registry, git
-from modelreg.examples import add_batch, dataset
+from modelreg.examples import add_batch, create, dataset, recalibrated
+from modelreg.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-NOW = datetime.now(timezone.utc)  # new data is newer than the scaffolded pool
+# Fixed dates: every run trains on the same rows, so the retrain outcome is reproducible.
+FIRST = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NEW = datetime(2026, 3, 15, tzinfo=timezone.utc)
 RETRAIN = "modelreg/retrain/cancer"
 
 
@@ -26,11 +29,11 @@ def prod(registry: Registry) -> Registry:
     text = policy.read_text().replace(
         "  action: retrain_pr", "  critical_columns: [mean_radius]\n  action: retrain_pr"
     )
-    policy.write_text(text)
-    reg.git("commit", "-qam", "mean_radius drift is critical")
-    reg.ok("example", "cancer", "--kind", "classifier", "--owner", "@ml-team")
+    policy.write_text(text.replace("window: {last: 90d}", "window: {last: 10d}"))
+    reg.git("commit", "-qam", "mean_radius drift is critical; retrain on the last 10 days")
+    create(Workspace.open(reg.root), model="cancer", kind="classifier", owner="@ml-team", now=FIRST)
     reg.git("push", "-q", "origin", "main")
-    reg.ok("train", "cancer", "--register", "--push")
+    reg.ok("train", "cancer", "--register", "--push", "--window", "10")  # as the policy retrains
     for stage in ("staging", "production"):
         reg.ok("promote", "cancer", "v1.0.0", "--to", stage)
         reg.ok("pr", "merge", f"modelreg/promote/cancer/{stage}/v1.0.0")
@@ -40,8 +43,8 @@ def prod(registry: Registry) -> Registry:
 
 def _log(reg: Registry, name: str, *, shift: float = 1.0, rows: int = 400) -> Path:
     """A prediction log: features, plus id, timestamp and prediction columns."""
-    frame = dataset("classifier", now=NOW).head(rows).drop(columns=["target"])
-    frame["mean_radius"] = frame["mean_radius"] * shift
+    frame = dataset("classifier", now=FIRST).head(rows).drop(columns=["target"])
+    frame = recalibrated(frame, shift)
     frame.insert(0, "id", range(len(frame)))
     frame["prediction"] = 1
     folder = reg.work / "logs"
@@ -52,8 +55,7 @@ def _log(reg: Registry, name: str, *, shift: float = 1.0, rows: int = 400) -> Pa
 
 
 def _new_labelled_batch(reg: Registry) -> None:
-    frame = dataset("classifier", now=NOW).head(300)
-    frame["mean_radius"] = frame["mean_radius"] * 1.5
+    frame = recalibrated(dataset("classifier", now=NEW, days=7).head(300))
     add_batch(reg.root, "cancer", frame, "batch-0002")
 
 

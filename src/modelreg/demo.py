@@ -196,7 +196,7 @@ def _first_version(run: _Run) -> None:
 
 
 def _production_traffic(run: _Run, folder: Path) -> Path:
-    from modelreg.examples import dataset
+    from modelreg.examples import dataset, recalibrated
 
     frame = dataset("classifier", now=FIRST_DATA).drop(columns=["target", "timestamp"]).head(300)
     frame.insert(0, "id", range(len(frame)))
@@ -204,7 +204,7 @@ def _production_traffic(run: _Run, folder: Path) -> Path:
     frame.to_csv(normal, index=False)
     run.cli("predict", MODEL, "--stage", "production", "--input", str(normal))
     run.done("batch predictions", f"{len(frame)} rows scored, logged to .modelreg/logs")
-    shifted = _recalibrated(frame).assign(id=frame["id"] + 10_000)
+    shifted = recalibrated(frame).assign(id=frame["id"] + 10_000)
     week2 = folder / "traffic-week-2.csv"
     shifted.to_csv(week2, index=False)
     run.cli("predict", MODEL, "--stage", "production", "--input", str(week2))
@@ -212,16 +212,10 @@ def _production_traffic(run: _Run, folder: Path) -> Path:
     return run.root / ".modelreg" / "logs" / MODEL / "production"
 
 
-def _recalibrated(frame: Any) -> Any:
-    """A recalibrated scanner: every radius, perimeter and area reads 1.5 times larger."""
-    sizes = [c for c in frame.columns if c.endswith(("radius", "perimeter", "area"))]
-    return frame.assign(**{c: frame[c] * 1.5 for c in sizes})
-
-
 def _drift_and_retrain(run: _Run, logs: Path) -> None:
-    from modelreg.examples import add_batch, dataset
+    from modelreg.examples import add_batch, dataset, recalibrated
 
-    labelled = _recalibrated(dataset("classifier", now=NEW_DATA, days=7))
+    labelled = recalibrated(dataset("classifier", now=NEW_DATA, days=7))
     add_batch(run.root, MODEL, labelled, "batch-0002")
     out = run.cli("drift", MODEL, "--current", str(logs), "--open-pr", "--forge", "local", expect=1)
     run.expect("modelreg/retrain/cancer" in out, "drift opened the retrain PR")
