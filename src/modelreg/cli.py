@@ -24,9 +24,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ModelregError as exc:
             _fail(ctx, exc, exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "modelreg"
+            _fail(ctx, _Usage(f"{exc.format_message()} (see `{where} --help`)"), 2)
         except KeyboardInterrupt:
             click.echo("modelreg: interrupted", err=True)
             sys.exit(130)
+
+
+class _Usage(ModelregError):
+    """A command-line usage mistake click caught, shown as one line like every other error."""
 
 
 def _fail(ctx: click.Context, exc: BaseException, code: int) -> NoReturn:

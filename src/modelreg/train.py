@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelreg import dvcio
-from modelreg.errors import CheckFailed, UsageError
+from modelreg.errors import CheckFailed, NotFound, UsageError
 from modelreg.loading import dump_yaml, parse_yaml
 from modelreg.records import NAME_RE, TRIGGERS
 from modelreg.register import Registered, Registration, read_metrics, register
@@ -104,9 +104,9 @@ def read_pipeline(ws: Workspace, model: str) -> Pipeline:
         )
     path = model_yaml(model)
     scaffold = f"scaffold one with `modelreg example {model} --kind classifier`"
-    spec: Mapping[str, Any] = {}
-    if (ws.root / path).exists():
-        spec = ws.snapshot(None).load("model", path)
+    if not (ws.root / path).exists():
+        raise NotFound(f"unknown model '{model}'", hint=scaffold)
+    spec: Mapping[str, Any] = ws.snapshot(None).load("model", path)
     folder = str(spec.get("pipeline") or "").rstrip("/")
     if not folder:
         raise UsageError(f"{path}: pipeline: not set", hint=scaffold)
