@@ -206,13 +206,12 @@ def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Regis
 
 
 def test_train_without_a_pipeline_says_how_to_scaffold_one(registry: Registry) -> None:
-    expected = (
-        "modelreg: error: models/churn/model.yaml: pipeline: not set "
-        "(scaffold one with `modelreg example churn --kind classifier`)"
-    )
-    assert _one_line_error(registry, ["train", "churn"], 2) == expected
-    registry.register("churn", 0)  # a model registered by hand has no pipeline either
-    assert _one_line_error(registry, ["train", "churn"], 2) == expected
+    scaffold = "(scaffold one with `modelreg example churn --kind classifier`)"
+    unknown = f"modelreg: error: unknown model 'churn' {scaffold}"
+    assert _one_line_error(registry, ["train", "churn"], 2) == unknown
+    registry.register("churn", 0)  # a model registered by hand has no pipeline
+    no_pipeline = f"modelreg: error: models/churn/model.yaml: pipeline: not set {scaffold}"
+    assert _one_line_error(registry, ["train", "churn"], 2) == no_pipeline
 
 
 def test_push_sends_the_commit_the_artifact_and_the_data(registry: Registry) -> None:
