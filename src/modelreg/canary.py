@@ -16,10 +16,10 @@ from typing import Any
 
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
-from modelreg.git import push, temp_worktree
+from modelreg.git import fetch_default_branch, push, temp_worktree
 from modelreg.history import stage_events
 from modelreg.policy import RolloutPolicy
-from modelreg.promote import Change, Proposal, plan_rollback, propose, remote_base
+from modelreg.promote import Change, Proposal, plan_rollback, propose
 from modelreg.records import Rollout, StageAssignment
 from modelreg.registry import Snapshot, stages_yaml
 from modelreg.rollout import RolloutDecision, decide
@@ -93,7 +93,7 @@ def advance(
     dry_run: bool = False,
 ) -> Advance:
     """Evaluate the current step's analysis and propose the next move."""
-    base, sha = remote_base(ws.git)
+    base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     state = _state(snap, model, stage)
     policy = _policy(snap, model, state.stage)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from modelreg.cache import BlobCache
 from modelreg.gates import markdown_table
-from modelreg.gating import default_base
 from modelreg.git import Git
 from modelreg.loading import Problem
 from modelreg.validate import Report, validate
@@ -15,7 +14,7 @@ MARKER = "<!-- modelreg:check -->"
 
 def check(ws: Workspace, *, base: str | None = None) -> Report:
     """Validate the tree against `base`, gating each version it newly puts in a stage."""
-    return validate(ws, base=default_base(ws, base))
+    return validate(ws, base=ws.base(base))
 
 
 def markdown(report: Report) -> str:

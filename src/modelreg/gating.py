@@ -108,19 +108,6 @@ def gate_version(
     head = ws.snapshot(None)
     head.require_model(model)
     candidate = head.record(model, version)
-    report = run_gate(ws.snapshot(default_base(ws, base)), candidate, stage)
+    report = run_gate(ws.snapshot(ws.base(base)), candidate, stage)
     ws.cache.save()
     return report
-
-
-def default_base(ws: Workspace, base: str | None) -> str:
-    """The named base, else the merge-base with origin's default branch, else HEAD."""
-    git = ws.git
-    if base is not None:
-        return base
-    default = git.default_branch()
-    if default:
-        found = git.merge_base(f"refs/remotes/origin/{default}", "HEAD")
-        if found:
-            return found
-    return "HEAD"

@@ -360,6 +360,21 @@ def fetch(git: Git, remote: str = "origin", *refspecs: str) -> None:
         )
 
 
+def fetch_default_branch(git: Git, remote: str = "origin") -> tuple[str, str]:
+    """Fetch `remote`; return its default branch's name and commit."""
+    if git.remote_url(remote) is None:
+        raise UsageError(
+            f"the repository has no remote '{remote}'",
+            hint="pull requests need one: git remote add origin PATH_OR_URL",
+        )
+    fetch(git, remote)
+    name = git.default_branch(remote)
+    sha = git.resolve(f"refs/remotes/{remote}/{name}") if name else None
+    if not name or not sha:
+        raise NotFound(f"{remote} has no default branch yet", hint=f"push main to {remote} first")
+    return name, sha
+
+
 def push(git: Git, refspec: str, remote: str = "origin") -> None:
     """Push one refspec; a rejection or network failure is a ForgeError."""
     proc = git._proc(["push", "--quiet", "--porcelain", remote, refspec])

@@ -13,7 +13,7 @@ from modelreg.errors import GateFailed, NotFound, UsageError
 from modelreg.forge.base import Forge, PullRequest
 from modelreg.gates import render
 from modelreg.gating import run_gate
-from modelreg.git import Git, fetch, push, remote_branches, temp_worktree
+from modelreg.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
 from modelreg.history import StageEvent, stage_events
 from modelreg.prbody import comparison
 from modelreg.records import ModelSpec, Rollout, StageAssignment, VersionRecord
@@ -52,21 +52,6 @@ class Proposal:
     dry_run: bool = False
 
 
-def remote_base(git: Git) -> tuple[str, str]:
-    """Fetch origin; return (default branch name, its commit)."""
-    if git.remote_url("origin") is None:
-        raise UsageError(
-            "the repository has no remote 'origin'",
-            hint="pull requests need one: git remote add origin PATH_OR_URL",
-        )
-    fetch(git)
-    name = git.default_branch()
-    sha = git.resolve(f"refs/remotes/origin/{name}") if name else None
-    if not name or not sha:
-        raise NotFound("origin has no default branch yet", hint="push main to origin first")
-    return name, sha
-
-
 # -- promote ----------------------------------------------------------------------------
 
 
@@ -78,7 +63,7 @@ def plan_promotion(
     The policy's gates run here and their report goes in the PR body; with `strict`, a
     failing gate refuses before anything is pushed.
     """
-    base, sha = remote_base(ws.git)
+    base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     spec, stage_order = _model_and_stages(snap, model, stage)
     candidate = _record_on_base(ws, snap, model, version, base)
@@ -189,7 +174,7 @@ def _text(snap: Snapshot, model: str) -> str | None:
 
 def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = None) -> Change:
     """A revert of the change that brought the current version, or a pin when it can't be."""
-    base, sha = remote_base(ws.git)
+    base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     spec, order = _model_and_stages(snap, model, stage)
     current = snap.stages(model).assignments.get(stage)

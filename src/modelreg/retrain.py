@@ -19,10 +19,10 @@ from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
 from modelreg.gates import render as render_gate
 from modelreg.gating import run_gate
-from modelreg.git import commit_paths, push, remote_branches, temp_worktree
+from modelreg.git import commit_paths, fetch_default_branch, push, remote_branches, temp_worktree
 from modelreg.monitor import DriftCheck
 from modelreg.prbody import comparison
-from modelreg.promote import Proposal, remote_base
+from modelreg.promote import Proposal
 from modelreg.records import StageAssignment, VersionRecord
 from modelreg.registry import Snapshot, stages_yaml
 from modelreg.stagesfile import set_stage
@@ -81,7 +81,7 @@ def retrain(
     """Train on the policy's window, register, and open or update the model's retrain PR."""
     from modelreg.train import read_pipeline, train
 
-    base, base_sha = remote_base(ws.git)
+    base, base_sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, base_sha, ws.cache)
     snap.require_model(model)
     spec = snap.model(model)

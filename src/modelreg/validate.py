@@ -77,10 +77,7 @@ def _resolve_base(ws: Workspace, base: str | None) -> str | None:
         if sha is None:
             raise NotFound(f"--base '{base}' is not a revision", hint="fetch it or name a branch")
         return git.merge_base(sha, "HEAD") or sha if git.has_commits() else sha
-    default = git.default_branch()
-    if default and git.has_commits():
-        return git.merge_base(f"refs/remotes/origin/{default}", "HEAD")
-    return git.head()
+    return git.resolve(ws.base())
 
 
 def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> list[Problem]:

@@ -25,6 +25,15 @@ class Workspace:
     def root(self) -> Path:
         return self.git.root
 
+    def base(self, ref: str | None = None) -> str:
+        """What a branch is compared with: `ref`, else its merge-base with origin's
+        default branch, else HEAD."""
+        if ref is not None:
+            return ref
+        default = self.git.default_branch()
+        found = self.git.merge_base(f"refs/remotes/origin/{default}", "HEAD") if default else None
+        return found or "HEAD"
+
     def snapshot(self, rev: str | None = "HEAD") -> Snapshot:
         """The registry at `rev` (a revision or date), or on disk when rev is None."""
         if rev is None:

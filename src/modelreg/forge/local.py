@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from modelreg.errors import CheckFailed, ForgeError, NotFound, UsageError
 from modelreg.forge.base import PullRequest
-from modelreg.git import Git, fetch, push, remote_branches, temp_worktree
+from modelreg.git import Git, fetch, fetch_default_branch, push, remote_branches, temp_worktree
 
 NOTES_REF = "refs/notes/modelreg"
 MERGE_PREFIX = "Merge pull request "
@@ -41,11 +41,7 @@ class LocalForge:
     # -- the Forge protocol -----------------------------------------------------------
 
     def base_branch(self) -> str:
-        fetch(self.git, self.remote)
-        name = self.git.default_branch(self.remote)
-        if name is None:
-            raise NotFound(f"{self.remote} has no default branch yet", hint="push main first")
-        return name
+        return fetch_default_branch(self.git, self.remote)[0]
 
     def find_open(self, head: str) -> PullRequest | None:
         base = self.base_branch()
