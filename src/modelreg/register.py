@@ -17,7 +17,7 @@ from modelreg.errors import CheckFailed, ModelregError, UsageError
 from modelreg.git import commit_paths, identity, unstage
 from modelreg.loading import dump_yaml, parse_yaml, schema_problems
 from modelreg.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
-from modelreg.registry import model_yaml, version_yaml
+from modelreg.registry import Snapshot, model_yaml, version_yaml
 from modelreg.tabular import count_rows
 from modelreg.workspace import Workspace
 
@@ -68,9 +68,9 @@ def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registe
     root = ws.root
     snap = ws.snapshot(None)
     existing = snap.versions(reg.model) if snap.has_model(reg.model) else []
-    same = _same_artifact(ws, reg, existing)
+    same = _same_artifact(snap, reg, existing)
     if same:
-        return _already(ws, reg, same, push)
+        return _already(ws, same, push)
     version = _pick_version(reg, existing)
     if version in existing:
         raise UsageError(
@@ -160,26 +160,25 @@ def _pick_version(reg: Registration, existing: list[str]) -> str:
     return f"v{major}.{minor + 1}.0"
 
 
-def _same_artifact(ws: Workspace, reg: Registration, existing: list[str]) -> str | None:
+def _same_artifact(snap: Snapshot, reg: Registration, existing: list[str]) -> VersionRecord | None:
     """The version already holding these exact bytes, if any (a re-run after a failure)."""
     if not existing:
         return None
     md5 = dvcio.md5_file(reg.artifact)
-    records = ws.snapshot(None).records(reg.model, existing)
-    same = [v for v, r in records.items() if r.artifact.md5 == md5]
+    records = snap.records(reg.model, existing)
+    same = [r for r in records.values() if r.artifact.md5 == md5]
     if not same:
         return None
-    if reg.version and reg.version not in same:
+    if reg.version and reg.version not in [r.version for r in same]:
         raise UsageError(
-            f"this artifact is already registered as {reg.model} {same[0]}",
+            f"this artifact is already registered as {reg.model} {same[0].version}",
             hint="register new bytes, or re-run without --version to finish it",
         )
     return same[0]
 
 
-def _already(ws: Workspace, reg: Registration, version: str, push: bool) -> Registered:
+def _already(ws: Workspace, record: VersionRecord, push: bool) -> Registered:
     """These bytes are registered already: finish the push a failed run left undone."""
-    record = ws.snapshot(None).record(reg.model, version)
     if push:
         _push(ws, record)
     return Registered(record, ws.git.head() or "", push, already=True)
