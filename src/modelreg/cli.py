@@ -331,6 +331,13 @@ def _print_proposal(proposal: Any, as_json: bool) -> None:
         )
 
 
+def _print_outcome(outcome: Any) -> None:
+    """What a retrain did, and the PR it opened or updated."""
+    click.echo(outcome.note)
+    if outcome.proposal is not None and outcome.proposal.pr is not None:
+        _print_proposal(outcome.proposal, False)
+
+
 @cli.command()
 @click.argument("model")
 @click.argument("version")
@@ -541,10 +548,7 @@ def drift(
     if open_pr:
         from modelreg.retrain import act_on_drift
 
-        outcome = act_on_drift(ws, _forge(forge), result)
-        click.echo(outcome.note)
-        if outcome.proposal is not None and outcome.proposal.pr is not None:
-            _print_proposal(outcome.proposal, False)
+        _print_outcome(act_on_drift(ws, _forge(forge), result))
     sys.exit(1 if result.report.verdict == "critical" else 0)
 
 
@@ -567,10 +571,7 @@ def retrain(model: str, trigger: str, forge: str | None) -> None:
     from modelreg.retrain import scheduled
 
     ws = _ws()
-    outcome = scheduled(ws, _forge(forge), model=model, trigger=trigger)
-    click.echo(outcome.note)
-    if outcome.proposal is not None and outcome.proposal.pr is not None:
-        _print_proposal(outcome.proposal, False)
+    _print_outcome(scheduled(ws, _forge(forge), model=model, trigger=trigger))
 
 
 @cli.group()
