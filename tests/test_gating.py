@@ -125,3 +125,30 @@ def test_check_is_validate_plus_a_gate_table_for_each_stage_change(
         reg.run("check", "--comment", str(pull.number))
     (comment,) = github_api.comments_on(pull.number)
     assert "fails its gates" in comment.body
+
+
+def test_a_canary_step_in_the_from_stage_does_not_restart_the_soak_clock(
+    registry: Registry,
+) -> None:
+    import os
+    import subprocess
+
+    policy = "stages:\n  - name: staging\n  - name: production\n    from: staging\n    soak: 24h\n"
+    registry.write("policies/default.yaml", policy)
+    registry.git("commit", "-qam", "soak")
+    registry.register("churn", 0)
+    registry.register("churn", 1)
+
+    def commit(text: str, date: str) -> None:
+        registry.write("models/churn/stages.yaml", text)
+        registry.git("add", "-A")
+        env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+        subprocess.run(["git", "commit", "-qm", "stage"], cwd=registry.root, env=env, check=True)
+
+    commit("staging:\n  version: v1.0.0\n", "2020-01-01T00:00:00")  # entered staging long ago
+    canary = "staging:\n  version: v1.0.0\n  rollout: {candidate: v1.1.0, weight: 10}\n"
+    commit(canary, "2099-01-01T00:00:00")  # a canary step beside it, much later
+    registry.git("push", "-q", "origin", "main")  # the gate reads the state on origin's main
+    result = registry.run("gate", "churn", "v1.0.0", "--stage", "production", "--format", "json")
+    rules = {r["kind"]: r["verdict"] for r in json.loads(result.output)["rules"]}
+    assert rules["soak"] == "pass", result.output

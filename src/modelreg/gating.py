@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from modelreg.gates import GateContext, GateReport, evaluate
-from modelreg.history import StageEvent, stage_events
+from modelreg.history import StageEvent, assignment, stage_events
 from modelreg.records import Stages, VersionRecord
 from modelreg.registry import Snapshot, stages_yaml
 from modelreg.workspace import Workspace
@@ -45,8 +45,9 @@ def run_gate(
 
 
 def _since(base: Snapshot, model: str, stage: str | None, version: str) -> datetime | None:
-    events = [e for e in _events(base, model) if e.stage == stage and e.version == version]
-    return datetime.fromisoformat(events[-1].date) if events else None
+    """When `version` entered `stage` (a canary step beside it does not restart the clock)."""
+    event = assignment(_events(base, model), stage, version) if stage else None
+    return datetime.fromisoformat(event.date) if event else None
 
 
 def _events(base: Snapshot, model: str) -> list[StageEvent]:

@@ -169,3 +169,12 @@ def _events_of(commit: Commit, change: Change, stages: dict[str, Stages]) -> lis
             )
         )
     return out
+
+
+def assignment(events: list[StageEvent], stage: str, version: str) -> StageEvent | None:
+    """The last event that put `version` into `stage` (not a later canary step beside it)."""
+    found = None
+    for ev in events:
+        if ev.stage == stage and ev.version == version and ev.previous != version:
+            found = ev
+    return found

@@ -14,7 +14,7 @@ from modelreg.forge.base import Forge, PullRequest
 from modelreg.gates import render
 from modelreg.gating import run_gate
 from modelreg.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
-from modelreg.history import StageEvent, stage_events
+from modelreg.history import StageEvent, assignment, stage_events
 from modelreg.prbody import comparison
 from modelreg.records import ModelSpec, Rollout, StageAssignment, VersionRecord
 from modelreg.registry import Snapshot, stages_yaml, version_yaml
@@ -182,7 +182,7 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
         raise UsageError(f"nothing serves {model} in {stage}; there is nothing to roll back")
     if current.rollout and to is None:
         return _abort_canary(snap, spec, stage, current, order, base)
-    brought = _event_that_brought(snap, model, stage, current.version)
+    brought = assignment(stage_events(snap, model), stage, current.version)
     target = to or (brought.previous if brought else None)
     if target is None:
         raise UsageError(
@@ -262,14 +262,6 @@ def _event_that_started(
         if ev.candidate == candidate and previous != candidate:
             found = ev
         previous = ev.candidate
-    return found
-
-
-def _event_that_brought(snap: Snapshot, model: str, stage: str, version: str) -> StageEvent | None:
-    found = None
-    for ev in stage_events(snap, model):
-        if ev.stage == stage and ev.version == version and ev.previous != version:
-            found = ev
     return found
 
 
