@@ -245,7 +245,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def _scaffold() -> dict[str, bytes]:
-    from modelreg.policy import DEFAULT_POLICY_YAML
+    from modelreg.registry.policy import DEFAULT_POLICY_YAML
 
     return {
         "policies/default.yaml": DEFAULT_POLICY_YAML.encode(),

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from conftest import Registry, git, tree_state
-from modelreg import deploy as deploy_mod
-from modelreg import dvcio
-from modelreg.records import VersionRecord
+from modelreg.adapters import dvc as dvcio
+from modelreg.registry.records import VersionRecord
+from modelreg.serving import deploy as deploy_mod
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 CANARY = "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 20\n"

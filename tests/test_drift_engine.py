@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 from scipy import stats
 
-from modelreg.drift import (
+from modelreg.errors import UsageError
+from modelreg.monitoring.drift import (
     DRIFT_SCHEMA,
     DriftRules,
     MethodRule,
@@ -27,7 +28,6 @@ from modelreg.drift import (
     holm,
     ks_pvalue,
 )
-from modelreg.errors import UsageError
 
 PLANS = np.array(["basic", "plus", "pro", "team"])
 PLAN_P = [0.4, 0.3, 0.2, 0.1]
@@ -544,7 +544,8 @@ def test_reading_a_foreign_or_newer_profile_is_a_usage_error() -> None:
 
 def test_importing_the_engine_does_not_import_numpy_scipy_pandas_or_sklearn() -> None:
     code = (
-        "import sys, modelreg.drift, modelreg.drift_report, modelreg.tabular;"
+        "import sys, modelreg.monitoring.drift, modelreg.monitoring.render;"
+        "import modelreg.adapters.tables;"
         "print(sorted(m for m in ('numpy','scipy','pandas','sklearn') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

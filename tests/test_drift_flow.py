@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from conftest import Registry, git
-from modelreg.examples import add_batch, create, dataset, recalibrated
-from modelreg.workspace import Workspace
+from modelreg.registry.workspace import Workspace
+from modelreg.training.examples import add_batch, create, dataset, recalibrated
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelreg.drift import DriftReport, DriftRules, build_profile, compare, concept_drift
-from modelreg.drift_report import (
+from modelreg.errors import UsageError
+from modelreg.monitoring.drift import DriftReport, DriftRules, build_profile, compare, concept_drift
+from modelreg.monitoring.render import (
     FORMATS,
     render,
     render_html,
@@ -19,7 +20,6 @@ from modelreg.drift_report import (
     render_text,
     report_from_json,
 )
-from modelreg.errors import UsageError
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from modelreg.errors import UsageError, ValidationError
-from modelreg.gates import FORMATS, GateContext, GateReport, RuleResult, evaluate, render
-from modelreg.policy import Policy, parse_policy
-from modelreg.records import Artifact, Feature, Rollout, Signature, VersionRecord
-from modelreg.rollout import decide
-from modelreg.rollout import render as render_rollout
+from modelreg.promotion.gates import FORMATS, GateContext, GateReport, RuleResult, evaluate, render
+from modelreg.promotion.rollout import decide
+from modelreg.promotion.rollout import render as render_rollout
+from modelreg.registry.policy import Policy, parse_policy
+from modelreg.registry.records import Artifact, Feature, Rollout, Signature, VersionRecord
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 INPUTS = (("tenure", "float"), ("plan", "category"))

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from conftest import Registry, trained_model
-from modelreg.predict import Served, bucket, route
-from modelreg.tabular import read_table
+from modelreg.adapters.tables import read_table
+from modelreg.serving.predict import Served, bucket, route
 from test_deploy import CANARY, FEATURES, sample_csv, set_stages
 
 ROWS = 100_000

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from modelreg.errors import UsageError
-from modelreg.policy import RolloutPolicy, parse_policy
-from modelreg.records import Rollout
-from modelreg.rollout import RolloutDecision, decide, first_step, render
+from modelreg.promotion.rollout import RolloutDecision, decide, first_step, render
+from modelreg.registry.policy import RolloutPolicy, parse_policy
+from modelreg.registry.records import Rollout
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)

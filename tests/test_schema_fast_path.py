@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelreg.loading import _fast_check, parse_yaml, validator
+from modelreg.registry.loading import _fast_check, parse_yaml, validator
 
 RECORD = """\
 model: churn

@@ -19,9 +19,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from conftest import git, make_registry
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
 from modelreg.cli import cli
-from modelreg.records import version_key
+from modelreg.registry.records import version_key
 
 pytestmark = pytest.mark.slow  # clones the repository and pulls from its DVC remote
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from modelreg.adapters.tables import filter_window, format_of, read_table
 from modelreg.errors import UsageError
-from modelreg.tabular import filter_window, format_of, read_table
 
 FRAME = pd.DataFrame({"x": [1.5, 2.5, None], "plan": ["a", "b", "a"]})
 

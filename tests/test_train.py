@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import Registry, git, tree_state
-from modelreg.examples import add_batch, create, dataset
-from modelreg.workspace import Workspace
+from modelreg.registry.workspace import Workspace
+from modelreg.training.examples import add_batch, create, dataset
 
 pytestmark = pytest.mark.slow  # every test here runs `dvc repro` for real
 

@@ -147,7 +147,7 @@ def test_dvc_credentials_come_from_secrets_where_artifacts_are_fetched() -> None
 
 
 def test_the_drift_schedule_is_the_default_policys() -> None:
-    from modelreg.policy import DEFAULT_POLICY_YAML
+    from modelreg.registry.policy import DEFAULT_POLICY_YAML
 
     schedule = yaml.safe_load(DEFAULT_POLICY_YAML)["drift"]["schedule"]
     flow = _load(TEMPLATES / "modelreg-drift.yml")
@@ -377,7 +377,7 @@ def _drifted(frame: Any) -> Any:
 
 def _serving_churn_with_drifted_logs(reg: Registry) -> None:
     """churn v1.0.0 in production, a drifted labelled batch and drifted prediction logs."""
-    from modelreg.examples import add_batch, dataset
+    from modelreg.training.examples import add_batch, dataset
 
     reg.ok("example", "churn", "--kind", "classifier", "--owner", "@ml-team")
     reg.ok("train", "churn", "--register", "--push")

@@ -49,14 +49,14 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def _ws() -> Any:
-    from modelreg.workspace import Workspace
+    from modelreg.registry.workspace import Workspace
 
     return Workspace.open(Path.cwd())
 
 
 def _emit(data: Any, as_json: bool, text: str) -> None:
     if as_json:
-        from modelreg.render import to_json
+        from modelreg.output import to_json
 
         click.echo(to_json(data))
     else:
@@ -80,7 +80,7 @@ def cli(traceback: bool) -> None:
 @click.option("--dvc-remote", metavar="PATH_OR_URL", help="Default DVC remote (a folder or URL).")
 def init(dvc_remote: str | None) -> None:
     """Scaffold a registry in this Git repository (idempotent)."""
-    from modelreg.init import init as run
+    from modelreg.registry.scaffold import init as run
 
     result = run(_ws(), dvc_remote=dvc_remote)
     if result.commit is None:
@@ -154,8 +154,8 @@ def register(
     as_json: bool,
 ) -> None:
     """Track an artifact with DVC, write its version record and commit."""
-    from modelreg.register import Registration
-    from modelreg.register import register as run
+    from modelreg.training.register import Registration
+    from modelreg.training.register import register as run
 
     reg = Registration(
         model=model,
@@ -194,8 +194,8 @@ def register(
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 def status(model: str | None, at: str, as_json: bool) -> None:
     """Every model × stage → version, metrics, since when and through which PR."""
-    from modelreg.render import day, metrics_text, short, table
-    from modelreg.status import status as run
+    from modelreg.output import day, metrics_text, short, table
+    from modelreg.registry.status import status as run
 
     result = run(_ws(), model=model, at=at)
     rows = [
@@ -221,8 +221,8 @@ def status(model: str | None, at: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON.")
 def history(model: str, stage: str | None, as_json: bool) -> None:
     """The audit trail from Git: every stage change with commit, author, date and PR."""
-    from modelreg.render import day, short, table
-    from modelreg.status import history as run
+    from modelreg.output import day, short, table
+    from modelreg.registry.status import history as run
 
     events = run(_ws(), model=model, stage=stage)
     rows = [
@@ -248,11 +248,11 @@ def history(model: str, stage: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
 def validate(base: str | None, as_json: bool) -> None:
     """Schemas, references, DVC pointers and immutability of version records."""
-    from modelreg.validate import validate as run
+    from modelreg.registry.validate import validate as run
 
     report = run(_ws(), base=base)
     if as_json:
-        from modelreg.render import to_json
+        from modelreg.output import to_json
 
         click.echo(
             to_json(
@@ -279,7 +279,7 @@ def schema(kind: str) -> None:
     """Print the JSON Schema of a file kind (for editors and CI)."""
     import json
 
-    from modelreg.loading import schema as load
+    from modelreg.registry.loading import schema as load
 
     click.echo(json.dumps(load(kind), indent=2))
 
@@ -300,7 +300,7 @@ FORGE_OPTION = click.option(
 def _print_proposal(proposal: Any, as_json: bool) -> None:
     change, pr = proposal.change, proposal.pr
     if as_json:
-        from modelreg.render import to_json
+        from modelreg.output import to_json
 
         click.echo(
             to_json(
@@ -356,7 +356,7 @@ def promote(
     as_json: bool,
 ) -> None:
     """Open a pull request that puts VERSION in a stage (the only way in)."""
-    from modelreg.promote import plan_promotion, propose
+    from modelreg.promotion.propose import plan_promotion, propose
 
     ws = _ws()
     change = plan_promotion(ws, model=model, version=version, stage=stage, strict=strict)
@@ -379,7 +379,7 @@ def rollback(
     model: str, stage: str, to: str | None, dry_run: bool, forge: str | None, as_json: bool
 ) -> None:
     """Open a pull request that reverts the change that brought the current version."""
-    from modelreg.promote import plan_rollback, propose
+    from modelreg.promotion.propose import plan_rollback, propose
 
     ws = _ws()
     change = plan_rollback(ws, model=model, stage=stage, to=to)
@@ -407,8 +407,8 @@ def rollback(
 )
 def gate(model: str, version: str, stage: str, base: str | None, fmt: str) -> None:
     """Evaluate the policy's gates for VERSION entering a stage; exit 1 if any fails."""
-    from modelreg.gates import render
-    from modelreg.gating import gate_version
+    from modelreg.promotion.gate_runs import gate_version
+    from modelreg.promotion.gates import render
 
     report = gate_version(_ws(), model=model, version=version, stage=stage, base=base)
     click.echo(render(report, fmt))
@@ -434,8 +434,8 @@ def gate(model: str, version: str, stage: str, base: str | None, fmt: str) -> No
 )
 def check(base: str | None, fmt: str, comment: int | None) -> None:
     """A PR's required check: validate against the base and gate every stage change."""
-    from modelreg.checks import MARKER, markdown
-    from modelreg.checks import check as run
+    from modelreg.promotion.pr_check import MARKER, markdown
+    from modelreg.promotion.pr_check import check as run
 
     ws = _ws()
     report = run(ws, base=base)
@@ -448,7 +448,7 @@ def check(base: str | None, fmt: str, comment: int | None) -> None:
         )
         select_forge(ws.git, "github").upsert_comment(pr_ref, marker=MARKER, body=text)
     if fmt == "json":
-        from modelreg.render import to_json
+        from modelreg.output import to_json
 
         click.echo(
             to_json(
@@ -531,8 +531,8 @@ def drift(
     forge: str | None,
 ) -> None:
     """Per-column drift and data quality of production data; exit 1 when critical."""
-    from modelreg.drift_report import render
-    from modelreg.monitor import check_drift
+    from modelreg.monitoring.check import check_drift
+    from modelreg.monitoring.render import render
 
     ws = _ws()
     result = check_drift(
@@ -546,7 +546,7 @@ def drift(
     else:
         click.echo(text)
     if open_pr:
-        from modelreg.retrain import act_on_drift
+        from modelreg.training.retrain import act_on_drift
 
         _print_outcome(act_on_drift(ws, _forge(forge), result))
     sys.exit(1 if result.report.verdict == "critical" else 0)
@@ -568,7 +568,7 @@ def retrain(model: str, trigger: str, forge: str | None) -> None:
     serving version; both open the PR only when the candidate beats the serving version
     on the candidate's holdout (retrain.must_beat_current).
     """
-    from modelreg.retrain import scheduled
+    from modelreg.training.retrain import scheduled
 
     ws = _ws()
     _print_outcome(scheduled(ws, _forge(forge), model=model, trigger=trigger))
@@ -585,8 +585,8 @@ def rollout() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
 def rollout_status(model: str, stage: str | None, as_json: bool) -> None:
     """Show a canary in progress: stable, candidate, weight, step and since when."""
-    from modelreg.canary import status as run
-    from modelreg.render import day
+    from modelreg.output import day
+    from modelreg.promotion.canary import status as run
 
     st = run(_ws(), model=model, stage=stage)
     ro = st.rollout
@@ -619,7 +619,7 @@ def rollout_advance(
 
     Exits 1 when the analysis failed (the rollback PR is opened, or the canary is held).
     """
-    from modelreg.canary import advance
+    from modelreg.promotion.canary import advance
 
     ws = _ws()
     result = advance(
@@ -632,7 +632,7 @@ def rollout_advance(
     )
     d = result.decision
     if as_json:
-        from modelreg.render import to_json
+        from modelreg.output import to_json
 
         click.echo(
             to_json(
@@ -667,7 +667,7 @@ def _local() -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print PRs as JSON.")
 def pr_list(as_json: bool) -> None:
     """Open pull requests (branches on origin not yet merged)."""
-    from modelreg.render import table
+    from modelreg.output import table
 
     prs = _local().list_open()
     rows = [[p.head, p.title] for p in prs]
@@ -691,7 +691,7 @@ def pr_show(branch: str) -> None:
 @click.argument("branch")
 def pr_merge(branch: str) -> None:
     """Run the required checks, then merge --no-ff into the default branch and push."""
-    from modelreg.checks import required
+    from modelreg.promotion.pr_check import required
 
     merged = _local().merge(branch, required)
     click.echo(
@@ -727,8 +727,8 @@ def pr_close(branch: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def deploy(stage: str | None, target: str, plan: bool, out: Path | None, as_json: bool) -> None:
     """Reconcile the desired state at HEAD: fetch with DVC, verify md5, render the target."""
-    from modelreg.deploy import deploy as run
-    from modelreg.deploy import describe
+    from modelreg.serving.deploy import deploy as run
+    from modelreg.serving.deploy import describe
 
     result = run(_ws(), stage=stage, target=target, plan=plan, out=out)
     _emit(result, as_json, describe(result))
@@ -776,8 +776,8 @@ def predict(
 ) -> None:
     """Batch-score a CSV from a local deployment, split by canary weight, and log it."""
     from modelreg.errors import UsageError
-    from modelreg.predict import describe
-    from modelreg.predict import predict as run
+    from modelreg.serving.predict import describe
+    from modelreg.serving.predict import predict as run
 
     try:
         root = _ws().root
@@ -840,8 +840,8 @@ def train_cmd(
     as_json: bool,
 ) -> None:
     """Run the model's DVC pipeline (cached stages are reused); optionally register it."""
-    from modelreg.render import metrics_text
-    from modelreg.train import train as run
+    from modelreg.output import metrics_text
+    from modelreg.training.train import train as run
 
     out = run(
         _ws(),
@@ -904,7 +904,7 @@ def example(
     model: str, kind: str, owner: str | None, policy: str, batches: int, data_dir: str | None
 ) -> None:
     """Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit."""
-    from modelreg.examples import create
+    from modelreg.training.examples import create
 
     out = create(
         _ws(),

@@ -161,8 +161,8 @@ def _setup(folder: Path, report: Callable[[Step], None]) -> _Run:
 
 
 def _first_version(run: _Run) -> None:
-    from modelreg.examples import create
-    from modelreg.workspace import Workspace
+    from modelreg.registry.workspace import Workspace
+    from modelreg.training.examples import create
 
     with _cwd(run.root):
         create(
@@ -196,7 +196,7 @@ def _first_version(run: _Run) -> None:
 
 
 def _production_traffic(run: _Run, folder: Path) -> Path:
-    from modelreg.examples import dataset, recalibrated
+    from modelreg.training.examples import dataset, recalibrated
 
     frame = dataset("classifier", now=FIRST_DATA).drop(columns=["target", "timestamp"]).head(300)
     frame.insert(0, "id", range(len(frame)))
@@ -213,7 +213,7 @@ def _production_traffic(run: _Run, folder: Path) -> Path:
 
 
 def _drift_and_retrain(run: _Run, logs: Path) -> None:
-    from modelreg.examples import add_batch, dataset, recalibrated
+    from modelreg.training.examples import add_batch, dataset, recalibrated
 
     labelled = recalibrated(dataset("classifier", now=NEW_DATA, days=7))
     add_batch(run.root, MODEL, labelled, "batch-0002")

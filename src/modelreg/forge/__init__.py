@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from modelreg.adapters.git import Git
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge, PullRequest
-from modelreg.git import Git
 
 __all__ = ["Forge", "PullRequest", "select_forge"]
 

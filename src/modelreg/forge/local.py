@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from modelreg.adapters.git import (
+    Git,
+    fetch,
+    fetch_default_branch,
+    push,
+    remote_branches,
+    temp_worktree,
+)
 from modelreg.errors import CheckFailed, ForgeError, NotFound, UsageError
 from modelreg.forge.base import PullRequest
-from modelreg.git import Git, fetch, fetch_default_branch, push, remote_branches, temp_worktree
 
 NOTES_REF = "refs/notes/modelreg"
 MERGE_PREFIX = "Merge pull request "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from modelreg.cache import BlobCache
-from modelreg.gates import markdown_table
-from modelreg.git import Git
-from modelreg.loading import Problem
-from modelreg.validate import Report, validate
-from modelreg.workspace import Workspace
+from modelreg.adapters.git import Git
+from modelreg.promotion.gates import markdown_table
+from modelreg.registry.cache import BlobCache
+from modelreg.registry.loading import Problem
+from modelreg.registry.validate import Report, validate
+from modelreg.registry.workspace import Workspace
 
 MARKER = "<!-- modelreg:check -->"
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelreg.errors import ModelregError, NotFound
-from modelreg.loading import Problem
-from modelreg.records import ModelSpec, Stages, VersionRecord
-from modelreg.registry import (
+from modelreg.registry.loading import Problem
+from modelreg.registry.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry.snapshot import (
     Snapshot,
     model_roots,
     model_yaml,
@@ -17,10 +17,10 @@ from modelreg.registry import (
     stages_yaml,
     version_yaml,
 )
-from modelreg.workspace import Workspace
+from modelreg.registry.workspace import Workspace
 
 if TYPE_CHECKING:
-    from modelreg.gating import GateRun
+    from modelreg.promotion.gate_runs import GateRun
 
 SYNTAX = "not valid YAML"
 
@@ -103,7 +103,7 @@ def _gates(
     ws: Workspace, snap: Snapshot, base: str, changed: list[tuple[str, str]]
 ) -> tuple[GateRun, ...]:
     """The policy gates of every version the branch newly puts in a stage."""
-    from modelreg.gating import changed_stage_gates
+    from modelreg.promotion.gate_runs import changed_stage_gates
 
     models = sorted({p.split("/")[1] for _, p in changed if _is_stages(p) and p in snap.files})
     if not models:

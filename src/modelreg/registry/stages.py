@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from modelreg.records import Rollout, StageAssignment
+from modelreg.registry.records import Rollout, StageAssignment
 
 HEADER = (
     "# Desired state of model {model}: the version that serves in each stage.\n"

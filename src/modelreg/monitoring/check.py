@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
 from modelreg.errors import UsageError
-from modelreg.records import ModelSpec, VersionRecord
-from modelreg.registry import Snapshot
-from modelreg.workspace import Workspace
+from modelreg.registry.records import ModelSpec, VersionRecord
+from modelreg.registry.snapshot import Snapshot
+from modelreg.registry.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelreg.drift import DriftReport, DriftRules, Profile
+    from modelreg.monitoring.drift import DriftReport, DriftRules, Profile
 
 LABELS = ("label", "target", "y_true")
 PREDICTION = "prediction"
@@ -43,7 +43,7 @@ def check_drift(
     stage: str | None = None,
 ) -> DriftCheck:
     """Judge `current` (a file or folder of logs) against the serving version's reference."""
-    from modelreg.drift import DriftRules, compare
+    from modelreg.monitoring.drift import DriftRules, compare
 
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
@@ -77,8 +77,8 @@ def _serving_stage(snap: Snapshot, model: str, order: list[str]) -> str:
 
 
 def _current(path: Path, window: str | None) -> pd.DataFrame:
-    from modelreg.policy import parse_duration
-    from modelreg.tabular import filter_window, read_table
+    from modelreg.adapters.tables import filter_window, read_table
+    from modelreg.registry.policy import parse_duration
 
     frame = read_table(path)
     if window is None:
@@ -122,8 +122,8 @@ def _reference(
     ws: Workspace, record: VersionRecord, path: Path | None, features: list[str] | None
 ) -> tuple[Profile, str]:
     """The version's stored profile, else its training data through DVC, else --reference."""
-    from modelreg.drift import Profile, build_profile
-    from modelreg.tabular import read_table
+    from modelreg.adapters.tables import read_table
+    from modelreg.monitoring.drift import Profile, build_profile
 
     if path is not None:
         return build_profile(read_table(path), features, source=str(path)), str(path)
@@ -151,7 +151,7 @@ def _tracked_bytes(ws: Workspace, path: str) -> bytes:
 
 def _concept(frame: pd.DataFrame, spec: ModelSpec, record: VersionRecord, rules: DriftRules) -> Any:
     """Concept drift when the log carries labels next to the predictions."""
-    from modelreg.drift import concept_drift
+    from modelreg.monitoring.drift import concept_drift
 
     label = next((c for c in LABELS if c in frame.columns), None)
     if label is None or PREDICTION not in frame.columns or spec.task is None:

@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
 from modelreg.errors import CheckFailed, ForgeError, ModelregError, NotFound, UsageError
-from modelreg.records import NAME_RE, VersionRecord
-from modelreg.registry import Snapshot, stages_yaml, version_yaml
-from modelreg.workspace import Workspace
+from modelreg.registry.records import NAME_RE, VersionRecord
+from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
+from modelreg.registry.workspace import Workspace
 
 TARGETS = ("local", "kserve")
 DEFAULT_OUT = {"local": Path(".modelreg/deploy"), "kserve": Path("deploy/kserve")}
@@ -496,7 +496,7 @@ def _kustomization(files: Iterable[str]) -> str:
 
 
 def _yaml_doc(header: str, doc: Mapping[str, Any]) -> str:
-    from modelreg.loading import dump_yaml
+    from modelreg.registry.loading import dump_yaml
 
     return header + "\n" + dump_yaml(dict(doc))
 
@@ -515,7 +515,7 @@ def _existing_isvcs(folder: Path) -> dict[str, str]:
 
 def _isvc_shares(text: str) -> tuple[Share, ...]:
     """The shares an InferenceService file we wrote routes traffic to."""
-    from modelreg.loading import parse_yaml
+    from modelreg.registry.loading import parse_yaml
 
     try:
         doc = parse_yaml(text, "InferenceService")

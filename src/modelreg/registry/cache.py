@@ -24,7 +24,12 @@ _FORMAT = 2  # bump when the layout of the file or of its values changes
 _BAD = (EOFError, ValueError, TypeError)
 # What a cached value depends on besides the schemas: parsing and checking, the drift
 # rules the policy schema takes in, and the stage events history derives from stages.
-_SEMANTICS = ("modelreg.loading", "modelreg.drift", "modelreg.records", "modelreg.history")
+_SEMANTICS = (
+    "modelreg.registry.loading",
+    "modelreg.monitoring.drift",
+    "modelreg.registry.records",
+    "modelreg.registry.history",
+)
 
 
 class BlobCache:
@@ -116,7 +121,7 @@ def _fingerprint() -> str:
     """
     from importlib import resources, util
 
-    from modelreg.loading import KINDS
+    from modelreg.registry.loading import KINDS
 
     h = hashlib.sha1(f"{__version__}:{_FORMAT}:{sys.version_info[:2]}".encode())
     schemas = resources.files("modelreg").joinpath("schemas")

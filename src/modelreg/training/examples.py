@@ -10,17 +10,17 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.git import commit_paths, identity
 from modelreg.errors import UsageError
-from modelreg.git import commit_paths, identity
-from modelreg.loading import dump_yaml, schema_problems
-from modelreg.records import NAME_RE
-from modelreg.registry import model_yaml, policy_yaml
+from modelreg.registry.loading import dump_yaml, schema_problems
+from modelreg.registry.records import NAME_RE
+from modelreg.registry.snapshot import model_yaml, policy_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelreg.workspace import Workspace
+    from modelreg.registry.workspace import Workspace
 
 KINDS = ("classifier", "regressor")
 TASKS = {"classifier": "classification", "regressor": "regression"}

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from modelreg.git import Change, Commit
-from modelreg.records import Stages
-from modelreg.registry import Snapshot, stages_yaml
+from modelreg.adapters.git import Change, Commit
+from modelreg.registry.records import Stages
+from modelreg.registry.snapshot import Snapshot, stages_yaml
 
 _PR_RE = re.compile(r"^Merge pull request (#\d+|[^\s:]+)|\((#\d+)\)$")
 

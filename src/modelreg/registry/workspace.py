@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelreg.cache import BlobCache
+from modelreg.adapters.git import Git
 from modelreg.errors import NotFound
-from modelreg.git import Git
-from modelreg.registry import Snapshot
+from modelreg.registry.cache import BlobCache
+from modelreg.registry.snapshot import Snapshot
 
 
 @dataclass

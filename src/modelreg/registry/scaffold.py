@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelreg import dvcio
-from modelreg.git import commit_paths, identity
-from modelreg.registry import model_yaml, stages_yaml
-from modelreg.workspace import Workspace
+from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.git import commit_paths, identity
+from modelreg.registry.snapshot import model_yaml, stages_yaml
+from modelreg.registry.workspace import Workspace
 
 GITIGNORE_LINES = (".modelreg/", "__pycache__/", ".venv/")
 # DVC walks the tree for pointers and pipelines; our caches and deployments hold none.
@@ -50,7 +50,7 @@ class InitResult:
 
 def init(ws: Workspace, *, dvc_remote: str | None = None) -> InitResult:
     """Scaffold folders, the default policy and DVC; commit once; re-runs change nothing."""
-    from modelreg.policy import DEFAULT_POLICY_YAML
+    from modelreg.registry.policy import DEFAULT_POLICY_YAML
 
     identity(ws.git)
     root = ws.root
@@ -135,7 +135,7 @@ def codeowners_block(owners: dict[str, list[str]]) -> str:
 def _owners(ws: Workspace) -> dict[str, list[str]]:
     """Model → owner handles, read from the working tree (a broken model.yaml is skipped:
     `validate` is the one that reports it)."""
-    from modelreg.records import ModelSpec
+    from modelreg.registry.records import ModelSpec
 
     snap = ws.snapshot(None)
     paths = [model_yaml(m) for m in snap.models() if model_yaml(m) in snap.files]

@@ -14,19 +14,25 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.git import (
+    commit_paths,
+    fetch_default_branch,
+    push,
+    remote_branches,
+    temp_worktree,
+)
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
-from modelreg.gates import render as render_gate
-from modelreg.gating import run_gate
-from modelreg.git import commit_paths, fetch_default_branch, push, remote_branches, temp_worktree
-from modelreg.monitor import DriftCheck
-from modelreg.prbody import comparison
-from modelreg.promote import Proposal
-from modelreg.records import StageAssignment, VersionRecord
-from modelreg.registry import Snapshot, stages_yaml
-from modelreg.stagesfile import set_stage
-from modelreg.workspace import Workspace
+from modelreg.monitoring.check import DriftCheck
+from modelreg.promotion.gate_runs import run_gate
+from modelreg.promotion.gates import render as render_gate
+from modelreg.promotion.pr_body import comparison
+from modelreg.promotion.propose import Proposal
+from modelreg.registry.records import StageAssignment, VersionRecord
+from modelreg.registry.snapshot import Snapshot, stages_yaml
+from modelreg.registry.stages import set_stage
+from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Outcome:
 
 def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
     """critical: retrain PR; warn: one tracking issue (a note on the local forge); else nothing."""
-    from modelreg.drift_report import render
+    from modelreg.monitoring.render import render
 
     verdict = check.report.verdict
     report_md = render(check.report, "markdown", title=f"Drift: {check.model} {check.version}")
@@ -79,7 +85,7 @@ def retrain(
     label: str | None = None,
 ) -> Outcome:
     """Train on the policy's window, register, and open or update the model's retrain PR."""
-    from modelreg.train import read_pipeline, train
+    from modelreg.training.train import read_pipeline, train
 
     base, base_sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, base_sha, ws.cache)
@@ -148,7 +154,7 @@ def retrain(
 
 def _push_objects(ws: Workspace, candidate: VersionRecord) -> None:
     """Upload the candidate's artifact and profile; a remote inside the repo is committed."""
-    from modelreg.register import tracked
+    from modelreg.training.register import tracked
 
     dvcio.push(ws.root, [ws.root / p for p in tracked(candidate)])
     storage = dvcio.remote_in_repo(ws.root)
@@ -168,8 +174,8 @@ def _serving(snap: Snapshot, model: str, order: list[str]) -> VersionRecord | No
 
 def new_rows(ws: Workspace, model: str) -> tuple[int, int] | None:
     """(rows in the data pool now, rows the serving version was trained on), if both known."""
-    from modelreg.tabular import count_rows
-    from modelreg.train import read_pipeline
+    from modelreg.adapters.tables import count_rows
+    from modelreg.training.train import read_pipeline
 
     snap = ws.snapshot("HEAD")
     serving = _serving(snap, model, list(snap.policy(snap.model(model).policy).stage_names))
@@ -220,9 +226,9 @@ def serving_on_candidate_holdout(
     Registered metrics come from different holdouts; comparing on the same rows is fair.
     The serving artifact is md5-verified before it is loaded.
     """
-    from modelreg.deploy import fetch_verified
-    from modelreg.register import read_metrics
-    from modelreg.train import read_pipeline
+    from modelreg.serving.deploy import fetch_verified
+    from modelreg.training.register import read_metrics
+    from modelreg.training.train import read_pipeline
 
     folder = ws.root / read_pipeline(ws, model).folder
     if not (folder / "evaluate.py").is_file() or not (folder / "out" / "test.csv").is_file():
@@ -253,7 +259,7 @@ def _beats(
     baseline = same if same is not None else dict(cur.metrics)
     if not required or metric is None or metric not in cand.metrics or metric not in baseline:
         return None
-    from modelreg.policy import metric_direction
+    from modelreg.registry.policy import metric_direction
 
     new, old = cand.metrics[metric], baseline[metric]
     better = new <= old if metric_direction(metric) == "lower" else new >= old

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from modelreg.errors import UsageError
-from modelreg.policy import Gate, Policy, StagePolicy, format_duration
-from modelreg.records import VersionRecord
+from modelreg.registry.policy import Gate, Policy, StagePolicy, format_duration
+from modelreg.registry.records import VersionRecord
 
 Verdict = Literal["pass", "fail", "skip"]
 RuleKind = Literal["stage_order", "soak", "required", "min", "max", "regression", "signature"]

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelreg.drift import Chart, ColumnDrift, DriftReport
 from modelreg.errors import UsageError
+from modelreg.monitoring.drift import Chart, ColumnDrift, DriftReport
 
 FORMATS = ("text", "markdown", "json", "html")
 REF_COLOUR = "#5b7fa6"

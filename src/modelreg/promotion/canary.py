@@ -14,17 +14,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from modelreg.adapters.git import fetch_default_branch, push, temp_worktree
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
-from modelreg.git import fetch_default_branch, push, temp_worktree
-from modelreg.history import stage_events
-from modelreg.policy import RolloutPolicy
-from modelreg.promote import Change, Proposal, plan_rollback, propose
-from modelreg.records import Rollout, StageAssignment
-from modelreg.registry import Snapshot, stages_yaml
-from modelreg.rollout import RolloutDecision, decide
-from modelreg.stagesfile import set_stage
-from modelreg.workspace import Workspace
+from modelreg.promotion.propose import Change, Proposal, plan_rollback, propose
+from modelreg.promotion.rollout import RolloutDecision, decide
+from modelreg.registry.history import stage_events
+from modelreg.registry.policy import RolloutPolicy
+from modelreg.registry.records import Rollout, StageAssignment
+from modelreg.registry.snapshot import Snapshot, stages_yaml
+from modelreg.registry.stages import set_stage
+from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _change(snap: Snapshot, state: CanaryState, d: RolloutDecision, base: str) -
             title = f"Canary {model} {ro.candidate} in {stage}: record failed analysis {d.failures}"
     order = list(snap.policy(snap.model(model).policy).stage_names)
     text = set_stage(snap.raw(stages_yaml(model)).decode(), model, stage, new, order)
-    from modelreg.rollout import render
+    from modelreg.promotion.rollout import render
 
     body = f"{d.reason}.\n\n{render(d, 'markdown')}"
     return Change(
@@ -177,7 +177,7 @@ def load_online(
 
 
 def _read(path: Path) -> dict[str, Any]:
-    from modelreg.register import read_mapping
+    from modelreg.training.register import read_mapping
 
     if not path.exists():
         raise UsageError(

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelreg.errors import ModelregError, NotFound
-from modelreg.history import StageEvent, stage_events
-from modelreg.records import ModelSpec, Stages, VersionRecord
-from modelreg.registry import Snapshot, model_roots, model_yaml, stages_yaml, version_yaml
-from modelreg.workspace import Workspace
+from modelreg.registry.history import StageEvent, stage_events
+from modelreg.registry.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, stages_yaml, version_yaml
+from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelreg.records import VersionRecord
-from modelreg.registry import version_yaml
+from modelreg.registry.records import VersionRecord
+from modelreg.registry.snapshot import version_yaml
 
 MARKER = "<!-- modelreg:pr -->"
 

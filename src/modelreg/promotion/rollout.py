@@ -9,9 +9,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 from modelreg.errors import UsageError
-from modelreg.gates import FORMATS, Baseline, RuleResult, check_metric, markdown_table, show
-from modelreg.policy import AnalysisCheck, RolloutPolicy, format_duration
-from modelreg.records import Rollout
+from modelreg.promotion.gates import (
+    FORMATS,
+    Baseline,
+    RuleResult,
+    check_metric,
+    markdown_table,
+    show,
+)
+from modelreg.registry.policy import AnalysisCheck, RolloutPolicy, format_duration
+from modelreg.registry.records import Rollout
 
 Action = Literal["advance", "complete", "wait", "rollback", "hold"]
 

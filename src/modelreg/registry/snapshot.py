@@ -8,14 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelreg.cache import BlobCache, encode
 from modelreg.errors import NotFound, ValidationError
-from modelreg.loading import Problem, parse_yaml, schema_problems
-from modelreg.records import ModelSpec, Stages, VersionRecord, version_key
+from modelreg.registry.cache import BlobCache, encode
+from modelreg.registry.loading import Problem, parse_yaml, schema_problems
+from modelreg.registry.records import ModelSpec, Stages, VersionRecord, version_key
 
 if TYPE_CHECKING:
-    from modelreg.git import Git
-    from modelreg.policy import Policy
+    from modelreg.adapters.git import Git
+    from modelreg.registry.policy import Policy
 
 ROOTS = ("models", "policies")
 _MD5_RE = re.compile(r"^\s*-?\s*md5:\s*['\"]?([0-9a-f]{32}(?:\.dir)?)", re.M)
@@ -221,7 +221,7 @@ class Snapshot:
         }
 
     def policy(self, name: str) -> Policy:
-        from modelreg.policy import parse_policy
+        from modelreg.registry.policy import parse_policy
 
         if name in self._policies:
             return self._policies[name]

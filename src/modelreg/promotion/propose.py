@@ -9,17 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from modelreg.adapters.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
 from modelreg.errors import GateFailed, NotFound, UsageError
 from modelreg.forge.base import Forge, PullRequest
-from modelreg.gates import render
-from modelreg.gating import run_gate
-from modelreg.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
-from modelreg.history import StageEvent, assignment, stage_events
-from modelreg.prbody import comparison
-from modelreg.records import ModelSpec, Rollout, StageAssignment, VersionRecord
-from modelreg.registry import Snapshot, stages_yaml, version_yaml
-from modelreg.stagesfile import set_stage
-from modelreg.workspace import Workspace
+from modelreg.promotion.gate_runs import run_gate
+from modelreg.promotion.gates import render
+from modelreg.promotion.pr_body import comparison
+from modelreg.registry.history import StageEvent, assignment, stage_events
+from modelreg.registry.records import ModelSpec, Rollout, StageAssignment, VersionRecord
+from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
+from modelreg.registry.stages import set_stage
+from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _promoted(
     rollout = snap.policy(spec.policy).stage(stage).rollout
     if current is None or rollout is None or rollout.strategy != "canary":
         return StageAssignment(version)
-    from modelreg.rollout import first_step
+    from modelreg.promotion.rollout import first_step
 
     step, weight = first_step(rollout)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -347,7 +347,7 @@ def _try_revert(wt: Git, change: Change) -> bool:
 
 
 def _same_stages(a: str, b: str) -> bool:
-    from modelreg.loading import parse_yaml
+    from modelreg.registry.loading import parse_yaml
 
     return bool(parse_yaml(a, "a") == parse_yaml(b, "b"))
 

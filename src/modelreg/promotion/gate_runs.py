@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from modelreg.gates import GateContext, GateReport, evaluate
-from modelreg.history import StageEvent, assignment, stage_events
-from modelreg.records import Stages, VersionRecord
-from modelreg.registry import Snapshot, stages_yaml
-from modelreg.workspace import Workspace
+from modelreg.promotion.gates import GateContext, GateReport, evaluate
+from modelreg.registry.history import StageEvent, assignment, stage_events
+from modelreg.registry.records import Stages, VersionRecord
+from modelreg.registry.snapshot import Snapshot, stages_yaml
+from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)

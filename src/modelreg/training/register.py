@@ -12,14 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.git import commit_paths, identity, unstage
+from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, ModelregError, UsageError
-from modelreg.git import commit_paths, identity, unstage
-from modelreg.loading import dump_yaml, parse_yaml, schema_problems
-from modelreg.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
-from modelreg.registry import Snapshot, model_yaml, version_yaml
-from modelreg.tabular import count_rows
-from modelreg.workspace import Workspace
+from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
+from modelreg.registry.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
+from modelreg.registry.workspace import Workspace
 
 FORMATS = {
     ".pkl": "sklearn-pickle",
@@ -216,15 +216,15 @@ def _write_profile(
     Computed once here so that every later drift check reads a few hundred KB of
     quantiles and counts instead of re-scanning the training data.
     """
-    from modelreg.tabular import format_of
+    from modelreg.adapters.tables import format_of
 
     source = reg.profile_from or reg.data
     if source is None or not (source.is_dir() or format_of(source)):
         return None
     import json
 
-    from modelreg.drift import build_profile
-    from modelreg.tabular import read_table
+    from modelreg.adapters.tables import read_table
+    from modelreg.monitoring.drift import build_profile
 
     columns = [f["name"] for f in signature["inputs"]] if signature else None
     frame = read_table(source)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelreg import dvcio
+from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, NotFound, UsageError
-from modelreg.loading import dump_yaml, parse_yaml
-from modelreg.records import NAME_RE, TRIGGERS
-from modelreg.register import Registered, Registration, read_metrics, register
-from modelreg.registry import model_yaml
-from modelreg.tabular import count_rows
-from modelreg.workspace import Workspace
+from modelreg.registry.loading import dump_yaml, parse_yaml
+from modelreg.registry.records import NAME_RE, TRIGGERS
+from modelreg.registry.snapshot import model_yaml
+from modelreg.registry.workspace import Workspace
+from modelreg.training.register import Registered, Registration, read_metrics, register
 
 
 @dataclass(frozen=True)

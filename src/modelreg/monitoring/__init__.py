@@ -1,0 +1,1 @@
+"""Monitoring: reference profiles, drift comparison, concept drift and report rendering."""

@@ -1,0 +1,1 @@
+"""Serving: the deployment manifest, the local and KServe targets, and batch prediction."""

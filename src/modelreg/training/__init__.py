@@ -1,0 +1,1 @@
+"""Training: registering versions, DVC pipelines, retraining and the bundled examples."""
