@@ -254,7 +254,7 @@ def test_an_unreachable_server_is_one_clear_line(sleeps: Sleeps) -> None:
         f"cannot reach GitHub API at {api_url} (connection refused, tried 3 times): "
         "check GITHUB_API_URL or your network"
     )
-    assert caught.value.exit_code == 1
+    assert caught.value.exit_code == 4
     assert sleeps == [0.5, 1.0]
 
 

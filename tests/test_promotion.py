@@ -240,7 +240,7 @@ def test_a_rejected_push_is_one_line_and_a_rerun_completes(reg: Registry, tmp_pa
     reg.git("remote", "set-url", "origin", str(stale))
     reg.git("remote", "set-url", "--push", "origin", str(reg.origin))
     result = reg.run("pr", "merge", PROMOTE_V1)
-    assert result.exit_code == 1, result.stderr
+    assert result.exit_code == 4, result.stderr
     assert "rejected" in result.stderr and result.stderr.count("\n") == 1
     assert git(reg.origin, "rev-parse", "main") == git(side, "rev-parse", "main")
     reg.git("config", "--unset", "remote.origin.pushurl")
@@ -292,7 +292,7 @@ def test_github_down_leaves_the_branch_and_a_rerun_opens_one_pr(
 ) -> None:
     gh.fail_next("*", r"/pulls", status=502, times=10)
     result = reg.run("promote", "churn", "v1.1.0", "--to", "staging")
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     assert result.stderr.startswith("modelreg: error: ") and result.stderr.count("\n") == 1
     assert "502" in result.stderr
     assert _remote_branches(reg) == [PROMOTE_V2]  # pushed; the PR is what is missing
@@ -308,7 +308,7 @@ def test_github_unreachable_is_one_line(reg: Registry, monkeypatch: pytest.Monke
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo-org/model-registry")
     monkeypatch.setenv("MODELREG_GITHUB_TOKEN", "t")
     result = reg.run("promote", "churn", "v1.1.0", "--to", "staging")
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     assert "cannot reach GitHub API at http://127.0.0.1:9" in result.stderr
 
 

@@ -285,7 +285,7 @@ def test_register_rerun_after_a_failed_push_completes_it(registry: Registry) -> 
     art, met = registry.artifact("c", 0), registry.metrics("c", accuracy=0.9)
     args = ["register", "churn", "--artifact", str(art), "--metrics", str(met), "--push"]
     failed = registry.run(*args)
-    assert failed.exit_code == 1 and "registered churn v1.0.0 locally" in failed.stderr
+    assert failed.exit_code == 4 and "registered churn v1.0.0 locally" in failed.stderr
     registry.git("remote", "set-url", "origin", str(registry.origin))
     again = registry.run(*args)
     assert again.exit_code == 0 and "already registered churn v1.0.0 and pushed" in again.output

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from modelreg import __version__
-from modelreg.errors import ModelregError
+from modelreg.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, ModelregError
 
 FORMATS = ("text", "markdown", "json")
 
@@ -26,10 +26,25 @@ class _Group(click.Group):
             _fail(ctx, exc, exc.exit_code)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "modelreg"
-            _fail(ctx, _Usage(f"{exc.format_message()} (see `{where} --help`)"), 2)
+            _fail(ctx, _Usage(f"{exc.format_message()} (see `{where} --help`)"), EXIT_BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("modelreg: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug or an environment modelreg did not foresee
+            _fail(ctx, _Internal(exc), EXIT_INTERNAL)
+
+
+class _Internal(ModelregError):
+    """Anything modelreg did not raise on purpose: one line, and how to report it."""
+
+    def __init__(self, exc: Exception) -> None:
+        text = str(exc).strip().splitlines()
+        super().__init__(
+            f"internal error: {type(exc).__name__}" + (f": {text[0]}" if text else ""),
+            hint="re-run with --traceback and report it",
+        )
 
 
 class _Usage(ModelregError):
@@ -541,7 +556,9 @@ def drift(
     title = f"Drift: {model} {result.version} in {result.stage}"
     text = render(result.report, fmt, title=title)
     if output is not None:
-        output.write_text(text)
+        from modelreg.adapters.files import write_text
+
+        write_text(output, "--output", text)
         click.echo(f"{result.report.verdict}: report written to {output}")
     else:
         click.echo(text)

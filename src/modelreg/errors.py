@@ -1,22 +1,89 @@
-"""One exception family; the CLI maps each class to an exit code and one line."""
+"""One exception family. Each error carries structured fields (file, key path, what, fix)
+and renders its one-line form here; the CLI maps each class to an exit code.
+
+Exit codes: 0 ok, 1 a check failed, 2 bad usage or bad input, 3 an internal error,
+4 an outside service (git remote, forge, DVC remote, Prometheus) could not be reached
+or refused, 130 interrupted.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-class ModelregError(Exception):
-    """Base of every error modelreg raises on purpose."""
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_SERVICE = 4
+EXIT_INTERRUPTED = 130
 
-    exit_code = 2
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+@dataclass(frozen=True)
+class Where:
+    """Where a problem is: a file (repository-relative or as typed), a line, a key path."""
+
+    file: str | None = None
+    key: str | None = None
+    line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message} ({self.hint})"
-        return self.message
+        parts = []
+        if self.file:
+            at = self.file
+            if self.line is not None:
+                at += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+            parts.append(at)
+        if self.key:
+            parts.append(self.key)
+        return ": ".join(parts)
+
+
+class ModelregError(Exception):
+    """Base of every error modelreg raises on purpose: bad input unless a subclass says."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.what = message
+        self.hint = hint
+        self.where = Where(file, key, line, column)
+
+    @property
+    def message(self) -> str:
+        """Where and what, without the fix."""
+        where = str(self.where)
+        return f"{where}: {self.what}" if where else self.what
+
+    @property
+    def fix(self) -> str | None:
+        return self.hint
+
+    def within(self, *, file: str | None = None, key: str | None = None) -> ModelregError:
+        """The same error placed in `file`, its key path prefixed with `key`."""
+        w = self.where
+        joined = ".".join(k for k in (key, w.key) if k) or None
+        return type(self)(
+            self.what,
+            hint=self.hint,
+            file=w.file or file,
+            key=joined,
+            line=w.line,
+            column=w.column,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
 class UsageError(ModelregError):
@@ -34,20 +101,24 @@ class NotFound(ModelregError):
 class CheckFailed(ModelregError):
     """A check ran and said no (validate, gate, md5): exit 1."""
 
-    exit_code = 1
+    exit_code = EXIT_CHECK_FAILED
 
 
 class GateFailed(CheckFailed):
     """A policy gate refused a version."""
 
 
-class ForgeError(ModelregError):
-    """Git push or the forge's API failed; re-running completes the job: exit 1."""
+class ServiceError(ModelregError):
+    """An outside service could not be reached or refused; nothing changed, re-run: exit 4."""
 
-    exit_code = 1
+    exit_code = EXIT_SERVICE
+
+
+class ForgeError(ServiceError):
+    """A git push or fetch, the forge's API, the DVC remote or Prometheus failed: exit 4."""
 
 
 class GitError(ModelregError):
-    """A git command failed unexpectedly."""
+    """A local git command failed where it should not have: an internal error, exit 3."""
 
-    exit_code = 1
+    exit_code = EXIT_INTERNAL

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from modelreg.errors import NotFound, ValidationError
+from modelreg.errors import NotFound, ValidationError, Where
 
 if TYPE_CHECKING:
     import jsonschema
@@ -32,6 +32,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+SYNTAX = "not valid YAML"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one file, phrased so a person can fix it."""
@@ -40,10 +43,12 @@ class Problem:
     key: str
     message: str
     fix: str | None = None
+    line: int | None = None
+    syntax: bool = False  # the file is not YAML at all (validate exits 2, not 1)
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.key}: " if self.key else f"{self.file}: "
-        return where + self.message + (f" ({self.fix})" if self.fix else "")
+        where = Where(self.file, self.key or None, self.line)
+        return f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
 
 
 def parse_yaml(text: str | bytes, path: str) -> Any:
@@ -52,10 +57,13 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValidationError(
-            f"{where}: not valid YAML: {problem}", hint="fix the syntax"
+            f"{SYNTAX}: {problem}",
+            hint="fix the syntax",
+            file=path,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
         ) from None
 
 

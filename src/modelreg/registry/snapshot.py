@@ -258,8 +258,8 @@ class Snapshot:
         self.cache.save()
 
 
-def _p(problem: Problem) -> tuple[str, str, str | None]:
-    return (problem.key, problem.message, problem.fix)
+def _p(problem: Problem) -> tuple[str, str, str | None, int | None, bool]:
+    return (problem.key, problem.message, problem.fix, problem.line, problem.syntax)
 
 
 def _is_policy(path: str) -> bool:
@@ -288,13 +288,13 @@ def check_text(kind: str, path: str, text: bytes) -> tuple[Any, list[Problem]]:
     try:
         data = parse_yaml(text, path)
     except ValidationError as exc:
-        return None, [Problem(path, "", exc.message.split(": ", 1)[1], exc.hint)]
+        return None, [Problem(path, "", exc.what, exc.hint, exc.where.line, syntax=True)]
     return data, schema_problems(kind, data, path)
 
 
 # A checked file travels as (data, [(key, message, fix)]): the problems' file is the
 # label it is read under, which a cached blob may not share.
-_Checked = tuple[Any, list[tuple[str, str, str | None]]]
+_Checked = tuple[Any, list[tuple[str, str, str | None, int | None, bool]]]
 
 
 def _check_chunk(

@@ -22,8 +22,6 @@ from modelreg.registry.workspace import Workspace
 if TYPE_CHECKING:
     from modelreg.promotion.gate_runs import GateRun
 
-SYNTAX = "not valid YAML"
-
 
 @dataclass(frozen=True)
 class Report:
@@ -41,7 +39,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        if any(p.message.startswith(SYNTAX) for p in self.problems):
+        if any(p.syntax for p in self.problems):
             return 2
         return 1 if self.problems else 0
 

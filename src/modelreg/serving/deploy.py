@@ -186,9 +186,7 @@ def _record(snap: Snapshot, model: str, stage: str, version: str, key: str) -> V
     try:
         return snap.record(model, version)
     except NotFound as exc:
-        raise NotFound(
-            f"{stages_yaml(model)}: {stage}.{key}: {exc.message}", hint=exc.hint
-        ) from None
+        raise exc.within(file=stages_yaml(model), key=f"{stage}.{key}") from None
 
 
 def _action(current: Sequence[Share], desired: Sequence[Share]) -> Action:

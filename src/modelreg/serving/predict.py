@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelreg.adapters.files import write_atomic
 from modelreg.errors import CheckFailed, UsageError
 from modelreg.registry.records import NAME_RE
 
@@ -388,13 +388,7 @@ def _write_output(
     df: pd.DataFrame, preds: np.ndarray[Any, Any], versions: Sequence[str], path: Path
 ) -> None:
     out = df.assign(prediction=preds, version=list(versions))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        out.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, "--output", lambda tmp: out.to_csv(tmp, index=False))
 
 
 def _write_log(
@@ -426,15 +420,18 @@ def _write_log(
         columns[name] = df[name].to_numpy()
     columns["prediction"] = preds
     log = pd.DataFrame(columns, index=df.index)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}.jsonl"
-    tmp = folder / f".{path.name}.tmp"  # not *.jsonl, so a reader never sees half a file
-    try:
-        log.to_json(tmp, orient="records", lines=True, double_precision=15)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # The temporary name is not *.jsonl, so a reader never sees half a file.
+    write_atomic(
+        path,
+        "--log",
+        lambda tmp: log.to_json(tmp, orient="records", lines=True, double_precision=15),
+    )
     return path
+
+
+def _to_jsonl(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_json(path, orient="records", lines=True, double_precision=15)
 
 
 def describe(result: PredictResult) -> str:

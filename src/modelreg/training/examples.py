@@ -14,6 +14,7 @@ from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity
 from modelreg.errors import UsageError
 from modelreg.registry.loading import dump_yaml, schema_problems
+from modelreg.registry.names import check_name
 from modelreg.registry.records import NAME_RE
 from modelreg.registry.snapshot import model_yaml, policy_yaml
 
@@ -216,11 +217,7 @@ def _first_new(root: Path, rel: str) -> Path:
 
 
 def _check_new(root: Path, model: str, kind: str, policy: str, batches: int, data: str) -> None:
-    if not NAME_RE.match(model):
-        raise UsageError(
-            f"model name '{model}' is not allowed",
-            hint="use lowercase letters, digits, '.', '_' and '-'",
-        )
+    check_name(model)
     if kind not in KINDS:
         raise UsageError(f"--kind '{kind}' is unknown", hint="one of " + ", ".join(KINDS))
     if batches < 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import shutil
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from modelreg.adapters import dvc as dvcio
-from modelreg.adapters.git import commit_paths, identity, unstage
+from modelreg.adapters.files import read_text
+from modelreg.adapters.git import commit_paths, identity, push, unstage
 from modelreg.adapters.tables import count_rows
-from modelreg.errors import CheckFailed, ModelregError, UsageError
+from modelreg.errors import ForgeError, UsageError
 from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
-from modelreg.registry.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.names import check_name, check_version
+from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, version_key
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 
@@ -103,11 +106,7 @@ def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registe
 
 
 def _check_inputs(reg: Registration) -> None:
-    if not NAME_RE.match(reg.model):
-        raise UsageError(
-            f"model name '{reg.model}' is not allowed",
-            hint="use lowercase letters, digits, '.', '_' and '-'",
-        )
+    check_name(reg.model)
     for label, path in (
         ("--artifact", reg.artifact),
         ("--metrics", reg.metrics),
@@ -145,9 +144,7 @@ def _extra_paths(ws: Workspace, paths: tuple[Path, ...]) -> list[str]:
 
 def _pick_version(reg: Registration, existing: list[str]) -> str:
     if reg.version:
-        if not VERSION_RE.match(reg.version):
-            raise UsageError(f"--version '{reg.version}' is not a version like v1.2.0")
-        return reg.version
+        return check_version(reg.version, "--version")
     if not existing:
         return "v1.0.0"
     latest = max(existing, key=version_key)
@@ -334,17 +331,17 @@ def _push(ws: Workspace, record: VersionRecord) -> None:
     if branch is None:
         raise UsageError("HEAD is detached", hint="check out a branch before --push")
     try:
-        ws.git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
-    except ModelregError as exc:
-        raise CheckFailed(
-            f"registered {record.model} {record.version} locally, but {exc}",
+        push(ws.git, f"HEAD:refs/heads/{branch}")
+    except ForgeError as exc:
+        raise ForgeError(
+            f"registered {record.model} {record.version} locally, but {exc.message}",
             hint="pull, then re-run the same command to push",
         ) from None
 
 
 def read_mapping(path: Path, label: str) -> dict[str, Any]:
     """A JSON or YAML file holding one mapping."""
-    text = path.read_text()
+    text = read_text(path, label)
     try:
         data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
     except json.JSONDecodeError as exc:
@@ -389,12 +386,11 @@ def _data_ref(root: Path, data: Path, rows: int | None = None) -> dict[str, Any]
 
 def infer_signature(sample: Path) -> dict[str, Any]:
     """Input feature names and types from the header and first rows of a CSV sample."""
-    with sample.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header:
-            raise UsageError(f"--sample {sample}: empty file", hint="give a CSV with a header row")
-        rows = list(itertools.islice(reader, 1000))
+    reader = csv.reader(io.StringIO(read_text(sample, "--sample"), newline=""))
+    header = next(reader, None)
+    if not header:
+        raise UsageError(f"--sample {sample}: empty file", hint="give a CSV with a header row")
+    rows = list(itertools.islice(reader, 1000))
     return {
         "inputs": [
             {"name": n, "type": _column_type([r[i] for r in rows if i < len(r)])}
