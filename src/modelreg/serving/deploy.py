@@ -496,7 +496,7 @@ def _kustomization(files: Iterable[str]) -> str:
 
 
 def _yaml_doc(header: str, doc: Mapping[str, Any]) -> str:
-    from modelreg.registry.loading import dump_yaml
+    from modelreg.registry.yamlio import dump_yaml
 
     return header + "\n" + dump_yaml(dict(doc))
 
@@ -515,7 +515,7 @@ def _existing_isvcs(folder: Path) -> dict[str, str]:
 
 def _isvc_shares(text: str) -> tuple[Share, ...]:
     """The shares an InferenceService file we wrote routes traffic to."""
-    from modelreg.registry.loading import parse_yaml
+    from modelreg.registry.yamlio import parse_yaml
 
     try:
         doc = parse_yaml(text, "InferenceService")

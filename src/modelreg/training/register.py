@@ -16,10 +16,11 @@ from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, ModelregError, UsageError
-from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
 from modelreg.registry.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
+from modelreg.registry.yamlio import dump_yaml, parse_yaml
 
 FORMATS = {
     ".pkl": "sklearn-pickle",
