@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from conftest import Registry, git, tree_state
-from modelreg.adapters import dvc as dvcio
 from modelreg.registry.records import VersionRecord
 from modelreg.serving import deploy as deploy_mod
 
@@ -65,7 +64,7 @@ def files_state(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def corrupt_cache(reg: Registry, md5: str, path: str) -> None:
     """Change the bytes DVC holds for `md5` and drop the checkout's copy of the artifact."""
-    cached = dvcio.cache_path(reg.root, md5)
+    cached = reg.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]  # DVC 3's layout
     os.chmod(cached, 0o644)
     cached.write_bytes(b"not the registered model")
     (reg.root / path).unlink()

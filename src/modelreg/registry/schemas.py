@@ -252,16 +252,3 @@ def key_path(parts: Any) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def load_checked(kind: str, text: str | bytes, path: str) -> Any:
-    """Parse and schema-check one file; raise ValidationError with the first problems."""
-    from modelreg.errors import ValidationError
-    from modelreg.registry.yamlio import parse_yaml
-
-    data = parse_yaml(text, path)
-    problems = schema_problems(kind, data, path)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ValidationError(str(problems[0]) + more)
-    return data
