@@ -12,7 +12,7 @@ import yaml
 
 from conftest import Registry, git, tree_state
 from modelreg.registry.records import VersionRecord
-from modelreg.serving import deploy as deploy_mod
+from modelreg.serving import kserve as deploy_mod
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 CANARY = "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 20\n"

@@ -127,7 +127,7 @@ def _check_name(label: str, name: str) -> None:
 
 def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
     """The manifest of a stage's local deployment: DIR/manifest.json or DIR/STAGE/manifest.json."""
-    from modelreg.serving.deploy import MANIFEST
+    from modelreg.serving.kserve import MANIFEST
 
     base = deploy_dir if deploy_dir is not None else root / DEFAULT_DEPLOY_DIR
     if deploy_dir is not None and (base / MANIFEST).is_file():
@@ -142,7 +142,7 @@ def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
 
 def read_served(manifest: Path, model: str, stage: str) -> list[Served]:
     """The versions `model` serves according to `manifest`, stable first."""
-    from modelreg.serving.deploy import read_manifest
+    from modelreg.serving.kserve import read_manifest
 
     data = read_manifest(manifest.parent)
     if data is None:
