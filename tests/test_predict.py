@@ -10,7 +10,8 @@ import pytest
 
 from conftest import Registry, trained_model
 from modelreg.adapters.tables import read_table
-from modelreg.serving.predict import Served, bucket, route
+from modelreg.serving.manifest import Share
+from modelreg.serving.predict import bucket, route
 from test_deploy import CANARY, FEATURES, sample_csv, set_stages
 
 ROWS = 100_000
@@ -94,11 +95,11 @@ def test_the_same_key_always_goes_to_the_same_version(reg: Registry) -> None:
 
 
 def test_raising_the_weight_only_moves_keys_from_stable_to_candidate() -> None:
-    def served(weight: int) -> list[Served]:
-        common = {"artifact": Path("x"), "md5": "", "format": "", "inputs": None, "record": ""}
+    def served(weight: int) -> list[Share]:
+        common = {"artifact": "x", "md5": ""}
         return [
-            Served(version="v1", role="stable", weight=100 - weight, **common),
-            Served(version="v2", role="candidate", weight=weight, **common),
+            Share(version="v1", role="stable", weight=100 - weight, **common),
+            Share(version="v2", role="candidate", weight=weight, **common),
         ]
 
     keys = [str(i) for i in range(10_000)]

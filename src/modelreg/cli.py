@@ -727,8 +727,8 @@ def pr_close(branch: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def deploy(stage: str | None, target: str, plan: bool, out: Path | None, as_json: bool) -> None:
     """Reconcile the desired state at HEAD: fetch with DVC, verify md5, render the target."""
-    from modelreg.serving.kserve import deploy as run
-    from modelreg.serving.kserve import describe
+    from modelreg.serving.deploy import deploy as run
+    from modelreg.serving.deploy import describe
 
     result = run(_ws(), stage=stage, target=target, plan=plan, out=out)
     _emit(result, as_json, describe(result))
