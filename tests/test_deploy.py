@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from conftest import Registry, git, tree_state
-from modelreg.adapters import dvc as dvcio
+from modelreg.errors import UsageError
 from modelreg.registry.records import VersionRecord
-from modelreg.serving import deploy as deploy_mod
+from modelreg.serving import kserve
+from modelreg.serving import local as local_mod
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 CANARY = "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 20\n"
@@ -65,7 +66,7 @@ def files_state(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def corrupt_cache(reg: Registry, md5: str, path: str) -> None:
     """Change the bytes DVC holds for `md5` and drop the checkout's copy of the artifact."""
-    cached = dvcio.cache_path(reg.root, md5)
+    cached = reg.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]  # DVC 3's layout
     os.chmod(cached, 0o644)
     cached.write_bytes(b"not the registered model")
     (reg.root / path).unlink()
@@ -165,11 +166,11 @@ def test_an_interrupted_deploy_leaves_the_previous_manifest_and_artifacts(
     old_manifest = (folder / "manifest.json").read_bytes()
     set_stages(reg, "churn", "production:\n  version: v1.1.0\n")
 
-    def power_cut(path: Path, data: object) -> None:
+    def power_cut(folder: Path, manifest: object) -> None:
         raise RuntimeError("power cut between the artifact copy and the manifest write")
 
     with monkeypatch.context() as m:
-        m.setattr(deploy_mod, "_write_manifest", power_cut)
+        m.setattr(local_mod, "write_manifest", power_cut)
         cut = reg.run("deploy", "--stage", "production")
         assert cut.exit_code == 3 and "RuntimeError: power cut" in cut.stderr
     assert (folder / "manifest.json").read_bytes() == old_manifest
@@ -230,7 +231,7 @@ def test_weight_change_rewrites_the_manifest_without_fetching_again(
     def no_fetch(*args: object) -> bytes:
         raise AssertionError("nothing needed fetching")
 
-    monkeypatch.setattr(deploy_mod, "fetch_verified", no_fetch)
+    monkeypatch.setattr(local_mod, "fetch_verified", no_fetch)
     reg.ok("deploy", "--stage", "production")
     folder = reg.root / ".modelreg/deploy/production"
     assert served(folder, "churn") == [("v1.0.0", "stable", 50), ("v1.1.0", "candidate", 50)]
@@ -374,12 +375,10 @@ def test_storage_uri_names_the_published_folder_and_rejects_unreadable_remotes()
             "metrics": {"accuracy": 0.9},
         }
     )
-    assert (
-        deploy_mod.storage_uri("s3://bucket/dvc/", rec) == "s3://bucket/dvc/serving/churn/v1.4.0/"
-    )
-    with pytest.raises(deploy_mod.UsageError, match="not storage KServe can read"):
-        deploy_mod.storage_uri("ssh://host/dvc", rec)
-    assert deploy_mod.isvc_name("2fa_model", "prod.eu") == "m-2fa-model-prod-eu"
+    assert kserve.storage_uri("s3://bucket/dvc/", rec) == "s3://bucket/dvc/serving/churn/v1.4.0/"
+    with pytest.raises(UsageError, match="not storage KServe can read"):
+        kserve.storage_uri("ssh://host/dvc", rec)
+    assert kserve.isvc_name("2fa_model", "prod.eu") == "m-2fa-model-prod-eu"
 
 
 def test_a_malformed_manifest_is_replaced_by_a_full_deploy(reg: Registry) -> None:

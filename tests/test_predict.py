@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 
 from conftest import Registry, trained_model
 from modelreg.adapters.tables import read_table
-from modelreg.serving.predict import Served, bucket, route
+from modelreg.serving.manifest import Share
+from modelreg.serving.predict import bucket, route
+from test_artifacts import MarkerPickle
 from test_deploy import CANARY, FEATURES, sample_csv, set_stages
 
 ROWS = 100_000
@@ -94,11 +97,11 @@ def test_the_same_key_always_goes_to_the_same_version(reg: Registry) -> None:
 
 
 def test_raising_the_weight_only_moves_keys_from_stable_to_candidate() -> None:
-    def served(weight: int) -> list[Served]:
-        common = {"artifact": Path("x"), "md5": "", "format": "", "inputs": None, "record": ""}
+    def served(weight: int) -> list[Share]:
+        common = {"artifact": "x", "md5": ""}
         return [
-            Served(version="v1", role="stable", weight=100 - weight, **common),
-            Served(version="v2", role="candidate", weight=weight, **common),
+            Share(version="v1", role="stable", weight=100 - weight, **common),
+            Share(version="v2", role="candidate", weight=weight, **common),
         ]
 
     keys = [str(i) for i in range(10_000)]
@@ -162,6 +165,17 @@ def test_predict_refuses_a_deployed_artifact_whose_md5_does_not_match(reg: Regis
     assert f"{deployed}: md5 is " in line and "manifest.json says" in line
     assert not (reg.work / "in.predictions.csv").exists()
     assert not (reg.root / ".modelreg/logs").exists()
+
+
+def test_predict_refuses_a_deployed_pickle_that_would_run_code(reg: Registry) -> None:
+    marker = reg.work / "code-ran"
+    deployed = reg.root / ".modelreg/deploy/production/churn/v1.0.0/model.pkl"
+    deployed.write_bytes(pickle.dumps(MarkerPickle(marker)))
+    path = write_csv(reg, "in.csv", rows(50))
+    result = reg.run("predict", "churn", "--stage", "production", "--input", str(path))
+    assert result.exit_code == 1
+    assert f"{deployed}: md5 is " in result.stderr
+    assert not marker.exists()
 
 
 def test_without_an_id_column_rows_route_by_position_and_default_paths_are_used(

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelreg.registry.loading import _fast_check, parse_yaml, validator
+from modelreg.registry.schemas import _fast_check, validator
+from modelreg.registry.yamlio import parse_yaml
 
 RECORD = """\
 model: churn

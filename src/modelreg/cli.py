@@ -294,7 +294,7 @@ def schema(kind: str) -> None:
     """Print the JSON Schema of a file kind (for editors and CI)."""
     import json
 
-    from modelreg.registry.loading import schema as load
+    from modelreg.registry.schemas import schema as load
 
     click.echo(json.dumps(load(kind), indent=2))
 

@@ -15,7 +15,8 @@ def to_json(obj: Any) -> str:
 
 def _plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        names = getattr(obj, "__json_fields__", None) or [f.name for f in dataclasses.fields(obj)]
+        out = {name: _plain(getattr(obj, name)) for name in names}
         for name in getattr(obj, "__json_extra__", ()):
             out[name] = _plain(getattr(obj, name))
         return out

@@ -150,11 +150,6 @@ def publish(root: Path, rel: str, data: bytes) -> str:
         return str(remote.fs.unstrip_protocol(path))
 
 
-def cache_path(root: Path, md5: str) -> Path:
-    """Where DVC 3 keeps an object in the local cache."""
-    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-
-
 def md5_file(path: Path) -> str:
     """MD5 of a file's bytes, as DVC 3 records it for a file output."""
     h = hashlib.md5()

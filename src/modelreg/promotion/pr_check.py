@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelreg.adapters.git import Git
 from modelreg.promotion.gates import markdown_table
 from modelreg.registry.cache import BlobCache
-from modelreg.registry.loading import Problem
+from modelreg.registry.schemas import Problem
 from modelreg.registry.validate import Report, validate
 from modelreg.registry.workspace import Workspace
 

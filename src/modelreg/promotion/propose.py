@@ -347,7 +347,7 @@ def _try_revert(wt: Git, change: Change) -> bool:
 
 
 def _same_stages(a: str, b: str) -> bool:
-    from modelreg.registry.loading import parse_yaml
+    from modelreg.registry.yamlio import parse_yaml
 
     return bool(parse_yaml(a, "a") == parse_yaml(b, "b"))
 

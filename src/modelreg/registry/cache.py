@@ -25,7 +25,8 @@ _BAD = (EOFError, ValueError, TypeError)
 # What a cached value depends on besides the schemas: parsing and checking, the drift
 # rules the policy schema takes in, and the stage events history derives from stages.
 _SEMANTICS = (
-    "modelreg.registry.loading",
+    "modelreg.registry.yamlio",
+    "modelreg.registry.schemas",
     "modelreg.monitoring.drift",
     "modelreg.registry.records",
     "modelreg.registry.history",
@@ -121,7 +122,7 @@ def _fingerprint() -> str:
     """
     from importlib import resources, util
 
-    from modelreg.registry.loading import KINDS
+    from modelreg.registry.schemas import KINDS
 
     h = hashlib.sha1(f"{__version__}:{_FORMAT}:{sys.version_info[:2]}".encode())
     schemas = resources.files("modelreg").joinpath("schemas")

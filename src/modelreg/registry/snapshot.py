@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from modelreg.errors import NotFound, ValidationError
 from modelreg.registry.cache import BlobCache, encode
-from modelreg.registry.loading import Problem, parse_yaml, schema_problems
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord, version_key
+from modelreg.registry.schemas import Problem, schema_problems
+from modelreg.registry.yamlio import parse_yaml
 
 if TYPE_CHECKING:
     from modelreg.adapters.git import Git

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelreg.errors import ModelregError, NotFound
-from modelreg.registry.loading import Problem
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry.schemas import Problem
 from modelreg.registry.snapshot import (
     Snapshot,
     model_roots,

@@ -8,7 +8,6 @@ orders, and raising the weight only moves keys from stable to candidate, never b
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,9 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelreg.adapters import artifacts
 from modelreg.adapters.files import write_atomic
-from modelreg.errors import CheckFailed, UsageError
+from modelreg.errors import UsageError
 from modelreg.registry.records import NAME_RE
+from modelreg.serving.manifest import MANIFEST, Share, read_manifest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,27 +46,13 @@ class PredictResult:
     manifest: str
 
 
-@dataclass(frozen=True)
-class Served:
-    """One version of a model in a local deployment's manifest."""
-
-    version: str
-    role: str
-    weight: int
-    artifact: Path
-    md5: str
-    format: str
-    inputs: tuple[str, ...] | None
-    record: str
-
-
 def bucket(key: str) -> int:
     """0..99 from a stable hash of a routing key: a key always lands in the same bucket."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % 100
 
 
-def route(keys: Iterable[str], served: Sequence[Served]) -> list[str]:
+def route(keys: Iterable[str], served: Sequence[Share]) -> list[str]:
     """The version each key goes to: the candidate when its bucket is below its weight."""
     stable = next(s for s in served if s.role == "stable")
     candidate = next((s for s in served if s.role == "candidate"), None)
@@ -127,8 +114,6 @@ def _check_name(label: str, name: str) -> None:
 
 def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
     """The manifest of a stage's local deployment: DIR/manifest.json or DIR/STAGE/manifest.json."""
-    from modelreg.serving.deploy import MANIFEST
-
     base = deploy_dir if deploy_dir is not None else root / DEFAULT_DEPLOY_DIR
     if deploy_dir is not None and (base / MANIFEST).is_file():
         return base / MANIFEST
@@ -140,86 +125,38 @@ def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
     return path
 
 
-def read_served(manifest: Path, model: str, stage: str) -> list[Served]:
+def read_served(manifest: Path, model: str, stage: str) -> list[Share]:
     """The versions `model` serves according to `manifest`, stable first."""
-    from modelreg.serving.deploy import read_manifest
-
     data = read_manifest(manifest.parent)
     if data is None:
         raise UsageError(
             f"{manifest}: not a deployment manifest",
             hint=f"run `modelreg deploy --stage {stage}` again",
         )
-    entry = data["models"].get(model)
-    if not entry or not entry.get("versions"):
-        known = ", ".join(sorted(data["models"])) or "none"
+    entry = data.models.get(model)
+    if not entry or not entry.versions:
+        known = ", ".join(sorted(data.models)) or "none"
         raise UsageError(f"{model} is not deployed in {stage} (deployed there: {known})")
     try:
-        served = [_served(manifest.parent, v) for v in entry["versions"]]
-    except (KeyError, TypeError, ValueError):
+        for s in entry.versions:
+            s.path(manifest.parent)
+    except ValueError:
         raise UsageError(
             f"{manifest}: models.{model}: malformed entry",
             hint=f"run `modelreg deploy --stage {stage}` again",
         ) from None
-    return sorted(served, key=lambda s: s.role != "stable")
+    return sorted(entry.versions, key=lambda s: s.role != "stable")
 
 
-def _served(folder: Path, v: Mapping[str, Any]) -> Served:
-    rel = Path(str(v["artifact"]))
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ValueError(rel)
-    inputs = v.get("inputs")
-    return Served(
-        version=str(v["version"]),
-        role=str(v["role"]),
-        weight=int(v["weight"]),
-        artifact=folder / rel,
-        md5=str(v["md5"]),
-        format=str(v.get("format", "")),
-        inputs=tuple(str(f["name"]) for f in inputs) if inputs else None,
-        record=str(v.get("record", "")),
+def load_verified(served: Share, manifest: Path) -> Any:
+    """Load a deployed artifact through the verified loader, if it matches the manifest."""
+    expected = artifacts.Expected(
+        md5=served.md5, source=str(manifest), format=served.format, name=served.version
     )
-
-
-def load_verified(served: Served, manifest: Path) -> Any:
-    """Unpickle a deployed artifact, but only after its md5 matches the manifest's."""
-    try:
-        data = served.artifact.read_bytes()
-    except OSError:
-        raise CheckFailed(
-            f"{served.artifact}: deployed artifact is missing",
-            hint="re-run `modelreg deploy` for this stage",
-        ) from None
-    got = hashlib.md5(data).hexdigest()
-    if got != served.md5:
-        raise CheckFailed(
-            f"{served.artifact}: md5 is {got} but {manifest} says {served.md5}",
-            hint="refusing to load it; re-run `modelreg deploy` for this stage",
-        )
-    return _unpickle(data, served)
-
-
-def _unpickle(data: bytes, served: Served) -> Any:
-    suffix = served.artifact.suffix
-    try:
-        if served.format == "joblib" or suffix == ".joblib":
-            import importlib
-
-            joblib = importlib.import_module("joblib")  # ships with scikit-learn; untyped
-            return joblib.load(io.BytesIO(data))
-        if served.format == "sklearn-pickle" or suffix in (".pkl", ".pickle"):
-            import pickle
-
-            return pickle.loads(data)
-    except Exception as exc:  # unpickling can raise anything the pickled classes raise
-        raise UsageError(
-            f"{served.artifact}: cannot load {served.version}: {type(exc).__name__}: "
-            f"{_first_line(exc)}",
-            hint="install the packages and versions it was trained with",
-        ) from exc
-    raise UsageError(
-        f"{served.artifact}: format {served.format!r} cannot be scored by predict",
-        hint="predict loads sklearn-pickle and joblib artifacts",
+    return artifacts.load(
+        served.path(manifest.parent),
+        expected,
+        hint="refusing to load it; re-run `modelreg deploy` for this stage",
     )
 
 
@@ -254,7 +191,7 @@ def _cols(names: Iterable[str]) -> str:
     return ", ".join(names) or "none"
 
 
-def _check_columns(path: Path, header: Sequence[str], active: Sequence[Served], model: str) -> None:
+def _check_columns(path: Path, header: Sequence[str], active: Sequence[Share], model: str) -> None:
     taken = [c for c in header if c in OUTPUT_COLUMNS]
     if taken:
         raise UsageError(
@@ -262,11 +199,11 @@ def _check_columns(path: Path, header: Sequence[str], active: Sequence[Served], 
             hint="rename them",
         )
     for s in active:
-        _require(path, header, s.inputs or (), model, s)
+        _require(path, header, s.input_names or (), model, s)
 
 
 def _require(
-    path: Path, header: Sequence[str], inputs: Sequence[str], model: str, s: Served
+    path: Path, header: Sequence[str], inputs: Sequence[str], model: str, s: Share
 ) -> None:
     missing = [c for c in inputs if c not in header]
     if missing:
@@ -312,7 +249,7 @@ def _default_output(path: Path) -> Path:
 
 def _score(
     df: pd.DataFrame,
-    served: Sequence[Served],
+    served: Sequence[Share],
     versions: Sequence[str],
     key_col: str | None,
     where: tuple[str, Path, Path],
@@ -338,16 +275,16 @@ def _score(
     return _assemble(len(df), parts), [c for c in header if c in features]
 
 
-def _features(estimator: Any, s: Served, header: Sequence[str], key_col: str | None) -> list[str]:
-    if s.inputs:
-        return list(s.inputs)
+def _features(estimator: Any, s: Share, header: Sequence[str], key_col: str | None) -> list[str]:
+    if s.input_names:
+        return list(s.input_names)
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         return [str(n) for n in names]
     return [c for c in header if c != key_col]
 
 
-def _predict_rows(estimator: Any, x: pd.DataFrame, model: str, s: Served) -> np.ndarray[Any, Any]:
+def _predict_rows(estimator: Any, x: pd.DataFrame, model: str, s: Share) -> np.ndarray[Any, Any]:
     import numpy as np
 
     data = x if getattr(estimator, "feature_names_in_", None) is not None else x.to_numpy()

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity
 from modelreg.errors import UsageError
-from modelreg.registry.loading import dump_yaml, schema_problems
 from modelreg.registry.names import check_name
 from modelreg.registry.records import NAME_RE
+from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import model_yaml, policy_yaml
+from modelreg.registry.yamlio import dump_yaml
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,11 +18,12 @@ from modelreg.adapters.files import read_text
 from modelreg.adapters.git import commit_paths, identity, push, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
-from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
 from modelreg.registry.names import check_name, check_version
 from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
+from modelreg.registry.yamlio import dump_yaml, parse_yaml
 
 FORMATS = {
     ".pkl": "sklearn-pickle",

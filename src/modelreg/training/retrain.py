@@ -226,7 +226,7 @@ def serving_on_candidate_holdout(
     Registered metrics come from different holdouts; comparing on the same rows is fair.
     The serving artifact is md5-verified before it is loaded.
     """
-    from modelreg.serving.deploy import fetch_verified
+    from modelreg.serving.desired import fetch_verified
     from modelreg.training.register import read_metrics
     from modelreg.training.train import read_pipeline
 

@@ -10,10 +10,10 @@ from typing import Any
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, NotFound, UsageError
-from modelreg.registry.loading import dump_yaml, parse_yaml
 from modelreg.registry.records import NAME_RE, TRIGGERS
 from modelreg.registry.snapshot import model_yaml
 from modelreg.registry.workspace import Workspace
+from modelreg.registry.yamlio import dump_yaml, parse_yaml
 from modelreg.training.register import Registered, Registration, read_metrics, register
 
 

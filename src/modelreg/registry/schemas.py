@@ -1,4 +1,4 @@
-"""The one place YAML is parsed and checked: C loader, JSON Schema, then typed objects."""
+"""The JSON Schemas shipped in the package, compiled once: validators and a fast path."""
 
 from __future__ import annotations
 
@@ -10,29 +10,12 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from modelreg.errors import NotFound, ValidationError, Where
+from modelreg.errors import NotFound, Where
 
 if TYPE_CHECKING:
     import jsonschema
 
 KINDS = ("model", "version", "stages", "policy")
-
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe C loader that keeps timestamps as strings, so records round-trip exactly."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-
-
-SYNTAX = "not valid YAML"
 
 
 @dataclass(frozen=True)
@@ -49,29 +32,6 @@ class Problem:
     def __str__(self) -> str:
         where = Where(self.file, self.key or None, self.line)
         return f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
-
-
-def parse_yaml(text: str | bytes, path: str) -> Any:
-    """Parse YAML text; raise ValidationError naming the file and line if it is malformed."""
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationError(
-            f"{SYNTAX}: {problem}",
-            hint="fix the syntax",
-            file=path,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
-
-
-def dump_yaml(data: Any) -> str:
-    """Serialise data as block-style YAML with keys in the given order."""
-    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    out: str = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
-    return out
 
 
 @cache
@@ -294,13 +254,3 @@ def key_path(parts: Any) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def load_checked(kind: str, text: str | bytes, path: str) -> Any:
-    """Parse and schema-check one file; raise ValidationError with the first problems."""
-    data = parse_yaml(text, path)
-    problems = schema_problems(kind, data, path)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ValidationError(str(problems[0]) + more)
-    return data

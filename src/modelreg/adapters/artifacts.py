@@ -1,0 +1,151 @@
+"""The one verified artifact loader: nothing else in modelreg unpickles.
+
+Unpickling runs whatever code the bytes name, so bytes are deserialised only after they
+match the hashes a trusted record holds: the md5 always (DVC addresses content by it) and
+the SHA-256 when the record carries one. A refusal names the file, the hash it has, the
+file that says otherwise, and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelreg.errors import CheckFailed, ForgeError, UsageError
+
+PICKLE_FORMATS = ("sklearn-pickle", "pickle")
+JOBLIB_FORMATS = ("joblib",)
+LOADABLE = PICKLE_FORMATS + JOBLIB_FORMATS
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a trusted record says an artifact is."""
+
+    md5: str
+    source: str  # the file that says so, named when the bytes disagree with it
+    sha256: str | None = None
+    format: str = ""
+    name: str = "it"  # what the artifact is to a person, e.g. its version
+
+
+def verify(data: bytes, where: str, expected: Expected, *, hint: str) -> None:
+    """CheckFailed naming both hashes unless `data` has the expected md5 (and SHA-256)."""
+    _compare(where, "md5", hashlib.md5(data).hexdigest(), expected.md5, expected, hint)
+    if expected.sha256:
+        got = hashlib.sha256(data).hexdigest()
+        _compare(where, "sha256", got, expected.sha256, expected, hint)
+
+
+def _compare(where: str, algo: str, got: str, want: str, expected: Expected, hint: str) -> None:
+    if got != want:
+        raise CheckFailed(f"{where}: {algo} is {got} but {expected.source} says {want}", hint=hint)
+
+
+def fetch_verified(
+    root: Path, rev: str | None, path: str, expected: Expected, *, hint: str
+) -> bytes:
+    """A DVC-tracked artifact's bytes at `rev` (cache, else remote), verified."""
+    from modelreg.adapters import dvc as dvcio
+
+    try:
+        data = dvcio.read_at(root, path, rev)
+    except ForgeError as exc:
+        remote = dvcio.remote_url(root) or "(no DVC remote configured)"
+        raise CheckFailed(
+            f"{path}: md5 {expected.md5} is neither in the DVC cache nor on the remote {remote}",
+            hint=f"push it from where it was registered: `dvc push {path}`",
+        ) from exc
+    verify(data, path, expected, hint=hint)
+    return data
+
+
+def verify_path(path: Path, expected: Expected, *, hint: str) -> bytes | None:
+    """Check a local file or folder against `expected`; a file's bytes, None for a folder.
+
+    A folder is hashed as DVC hashes a directory (the md5 of its sorted file list, with a
+    `.dir` suffix); its SHA-256 is over the sorted `path sha256` lines of its files.
+    """
+    if path.is_dir():
+        _verify_folder(path, expected, hint)
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise CheckFailed(f"{path}: artifact is missing", hint=hint) from None
+    verify(data, str(path), expected, hint=hint)
+    return data
+
+
+def matches(path: Path, expected: Expected) -> bool:
+    """Whether a local file is there and has the expected hashes."""
+    try:
+        return path.is_file() and verify_path(path, expected, hint="") is not None
+    except CheckFailed:
+        return False
+
+
+def _verify_folder(path: Path, expected: Expected, hint: str) -> None:
+    files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
+    listing = [{"md5": _file_md5(p), "relpath": rel} for rel, p in files]
+    md5 = hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
+    _compare(str(path), "md5", md5, expected.md5, expected, hint)
+    if expected.sha256:
+        lines = "".join(f"{rel} {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for rel, p in files)
+        got = hashlib.sha256(lines.encode("utf-8")).hexdigest()
+        _compare(str(path), "sha256", got, expected.sha256, expected, hint)
+
+
+def _file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load(path: Path, expected: Expected, *, hint: str) -> Any:
+    """Verify a local artifact against `expected`, then deserialise it by its format.
+
+    `hint` says what to do when the bytes are missing or do not match.
+    """
+    data = verify_path(path, expected, hint=hint)
+    fmt = _format(path, expected.format)
+    if data is None or fmt is None:
+        kind = "a folder" if data is None else f"format {expected.format!r}"
+        raise UsageError(
+            f"{path}: {kind} cannot be loaded as a model here",
+            hint=f"modelreg loads {', '.join(LOADABLE)} files",
+        )
+    try:
+        if fmt == "joblib":
+            import importlib
+
+            joblib = importlib.import_module("joblib")  # ships with scikit-learn; untyped
+            return joblib.load(io.BytesIO(data))
+        import pickle
+
+        return pickle.loads(data)
+    except Exception as exc:  # unpickling can raise anything the pickled classes raise
+        raise UsageError(
+            f"{path}: cannot load {expected.name}: {type(exc).__name__}: {_first_line(exc)}",
+            hint="install the packages and versions it was trained with",
+        ) from exc
+
+
+def _format(path: Path, recorded: str) -> str | None:
+    """ "pickle" or "joblib" by the recorded format; by the suffix when none is recorded."""
+    if recorded in JOBLIB_FORMATS or (not recorded and path.suffix == ".joblib"):
+        return "joblib"
+    if recorded in PICKLE_FORMATS or (not recorded and path.suffix in (".pkl", ".pickle")):
+        return "pickle"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "(no message)"
