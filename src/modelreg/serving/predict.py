@@ -359,11 +359,7 @@ def _write_log(
     log = pd.DataFrame(columns, index=df.index)
     path = folder / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}.jsonl"
     # The temporary name is not *.jsonl, so a reader never sees half a file.
-    write_atomic(
-        path,
-        "--log",
-        lambda tmp: log.to_json(tmp, orient="records", lines=True, double_precision=15),
-    )
+    write_atomic(path, "--log", lambda tmp: _to_jsonl(log, tmp))
     return path
 
 
