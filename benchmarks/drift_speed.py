@@ -110,7 +110,7 @@ def child_modelreg(repeats: int) -> dict[str, Any]:
 
     import pandas as pd
 
-    from modelreg.monitoring.drift import build_profile, compare
+    from modelreg.monitoring.compare import build_profile, compare
 
     t0 = time.perf_counter()
     ref = pd.read_parquet(REF_FILE)

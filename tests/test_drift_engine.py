@@ -16,7 +16,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 from scipy import stats
 
 from modelreg.errors import UsageError
-from modelreg.monitoring.drift import (
+from modelreg.monitoring.compare import (
     DRIFT_SCHEMA,
     DriftRules,
     MethodRule,
@@ -544,7 +544,7 @@ def test_reading_a_foreign_or_newer_profile_is_a_usage_error() -> None:
 
 def test_importing_the_engine_does_not_import_numpy_scipy_pandas_or_sklearn() -> None:
     code = (
-        "import sys, modelreg.monitoring.drift, modelreg.monitoring.render;"
+        "import sys, modelreg.monitoring.compare, modelreg.monitoring.render;"
         "import modelreg.adapters.tables;"
         "print(sorted(m for m in ('numpy','scipy','pandas','sklearn') if m in sys.modules))"
     )

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from modelreg.errors import UsageError
-from modelreg.monitoring.drift import DriftReport, DriftRules, build_profile, compare, concept_drift
+from modelreg.monitoring.compare import (
+    DriftReport,
+    DriftRules,
+    build_profile,
+    compare,
+    concept_drift,
+)
 from modelreg.monitoring.render import (
     FORMATS,
     render,

@@ -153,7 +153,7 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class Policy:
-    """A whole `policies/<name>.yaml`. `drift` stays raw for `modelreg.monitoring.drift` to type."""
+    """A whole `policies/<name>.yaml`. `drift` stays raw for the drift engine."""
 
     name: str
     stages: tuple[StagePolicy, ...]
