@@ -166,7 +166,7 @@ def test_the_default_policy_shows_a_commented_canary_that_validates_when_uncomme
 
 
 def test_the_default_policy_validates_with_the_drift_schema_spliced_in() -> None:
-    from modelreg.monitoring.compare import DRIFT_SCHEMA
+    from modelreg.registry.drift_rules import DRIFT_SCHEMA
 
     schema = policy_schema()
     schema["properties"]["drift"] = DRIFT_SCHEMA

@@ -26,7 +26,7 @@ _BAD = (EOFError, ValueError, TypeError)
 # rules the policy schema takes in, and the stage events history derives from stages.
 _SEMANTICS = (
     "modelreg.registry.loading",
-    "modelreg.monitoring.compare",
+    "modelreg.registry.drift_rules",
     "modelreg.registry.records",
     "modelreg.registry.history",
 )

@@ -80,7 +80,7 @@ def schema(kind: str) -> dict[str, Any]:
 
 def _splice_drift(doc: dict[str, Any]) -> None:
     # The drift rules are owned by the drift engine, which publishes their schema.
-    from modelreg.monitoring.compare import DRIFT_SCHEMA
+    from modelreg.registry.drift_rules import DRIFT_SCHEMA
 
     doc["properties"]["drift"] = DRIFT_SCHEMA
 

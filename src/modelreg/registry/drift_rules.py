@@ -1,0 +1,290 @@
+"""The `drift:` rules of a policy: methods, thresholds, verdict shares and the action.
+
+Plain data read by the registry (validate, the policy loader) and applied by the drift
+engine in `modelreg.monitoring`; this module imports no numpy, pandas or scipy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelreg.errors import UsageError
+
+NUMERIC_METHODS = ("wasserstein", "psi", "ks")
+CATEGORICAL_METHODS = ("jensenshannon", "psi", "chi2")
+ALL_METHODS = ("wasserstein", "psi", "ks", "jensenshannon", "chi2")
+DEFAULT_THRESHOLDS = {"wasserstein": 0.1, "psi": 0.2, "jensenshannon": 0.1}
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall")
+REGRESSION_METRICS = ("rmse", "mae", "mse", "r2")
+ACTIONS = ("retrain_pr", "issue", "none")
+
+Kind = Literal["numeric", "categorical"]
+
+
+def _method_schema(methods: Sequence[str], default: str | None, text: str) -> dict[str, Any]:
+    method: dict[str, Any] = {"enum": list(methods), "description": "the test that judges drift"}
+    if default is not None:
+        method["default"] = default
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": text,
+        "properties": {
+            "method": method,
+            "threshold": {
+                "type": "number",
+                "minimum": 0,
+                "description": (
+                    "drift when the method's effect exceeds this (defaults: wasserstein 0.1 "
+                    "of the reference std, psi 0.2, jensenshannon 0.1; ks/chi2: min_effect)"
+                ),
+            },
+        },
+    }
+
+
+DRIFT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Drift and data-quality rules for the scheduled drift check.",
+    "properties": {
+        "schedule": {
+            "type": "string",
+            "default": "0 6 * * *",
+            "description": "cron expression (UTC) of the scheduled drift workflow",
+        },
+        "numeric": _method_schema(
+            NUMERIC_METHODS, "wasserstein", "test for numeric columns (effect-size by default)"
+        ),
+        "categorical": _method_schema(
+            CATEGORICAL_METHODS, "jensenshannon", "test for categorical columns"
+        ),
+        "alpha": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.05,
+            "description": (
+                "significance level after Holm correction across columns; every method's "
+                "effect must also be significant at this level (1 turns the guard off)"
+            ),
+        },
+        "min_effect": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.05,
+            "description": (
+                "for ks/chi2: smallest effect worth flagging (KS D, or total variation "
+                "distance for chi2), so huge samples don't flag trivia"
+            ),
+        },
+        "missing_rate": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "missing-value rate rule",
+            "properties": {
+                "max_increase": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "default": 0.05,
+                    "description": "largest allowed absolute rise of a column's missing rate",
+                }
+            },
+        },
+        "out_of_range": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "values outside the reference's [min, max]",
+            "properties": {
+                "max_share": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "default": 0.05,
+                    "description": "largest allowed share of out-of-range values",
+                }
+            },
+        },
+        "min_rows": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 100,
+            "description": "fewer current rows than this: verdict 'insufficient'",
+        },
+        "dataset_share": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "share of drifted columns that makes the dataset warn / critical",
+            "properties": {
+                "warn": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
+                "critical": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.4},
+            },
+        },
+        "critical_columns": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "drift in any of these columns makes the verdict critical",
+        },
+        "columns": {
+            "type": "object",
+            "default": {},
+            "description": "per-column override of method and threshold",
+            "additionalProperties": _method_schema(ALL_METHODS, None, "override for one column"),
+        },
+        "concept": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "concept drift once labels arrive: live metric vs registered metric",
+            "properties": {
+                "metric": {
+                    "enum": [*CLASSIFICATION_METRICS, *REGRESSION_METRICS, None],
+                    "default": None,
+                    "description": "default: accuracy (classification) or rmse (regression)",
+                },
+                "max_drop": {
+                    "type": "number",
+                    "minimum": 0,
+                    "default": 0.05,
+                    "description": "largest allowed absolute worsening of the metric",
+                },
+            },
+        },
+        "action": {
+            "enum": list(ACTIONS),
+            "default": "retrain_pr",
+            "description": "what a warn/critical verdict triggers in the scheduled workflow",
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class MethodRule:
+    """A test and its threshold; None means the default for the column kind or method."""
+
+    method: str | None = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy mapping for this rule, without unset keys."""
+        out: dict[str, Any] = {}
+        if self.method is not None:
+            out["method"] = self.method
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        return out
+
+
+@dataclass(frozen=True)
+class DriftRules:
+    """Typed `drift:` section of a policy; every field has a default."""
+
+    schedule: str = "0 6 * * *"
+    numeric: MethodRule = MethodRule("wasserstein", 0.1)
+    categorical: MethodRule = MethodRule("jensenshannon", 0.1)
+    alpha: float = 0.05
+    min_effect: float = 0.05
+    missing_max_increase: float = 0.05
+    out_of_range_max_share: float = 0.05
+    min_rows: int = 100
+    share_warn: float = 0.2
+    share_critical: float = 0.4
+    critical_columns: tuple[str, ...] = ()
+    columns: Mapping[str, MethodRule] = field(default_factory=dict)
+    concept_metric: str | None = None
+    concept_max_drop: float = 0.05
+    action: str = "retrain_pr"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> DriftRules:
+        """Build rules from the (schema-checked) `drift:` mapping; missing keys take defaults."""
+        d = d or {}
+        base = cls()
+        share = d.get("dataset_share") or {}
+        concept = d.get("concept") or {}
+        overrides = d.get("columns") or {}
+        return cls(
+            schedule=str(d.get("schedule", base.schedule)),
+            numeric=_parse_method(d.get("numeric"), base.numeric, NUMERIC_METHODS, "numeric"),
+            categorical=_parse_method(
+                d.get("categorical"), base.categorical, CATEGORICAL_METHODS, "categorical"
+            ),
+            alpha=float(d.get("alpha", base.alpha)),
+            min_effect=float(d.get("min_effect", base.min_effect)),
+            missing_max_increase=float(
+                (d.get("missing_rate") or {}).get("max_increase", base.missing_max_increase)
+            ),
+            out_of_range_max_share=float(
+                (d.get("out_of_range") or {}).get("max_share", base.out_of_range_max_share)
+            ),
+            min_rows=int(d.get("min_rows", base.min_rows)),
+            share_warn=float(share.get("warn", base.share_warn)),
+            share_critical=float(share.get("critical", base.share_critical)),
+            critical_columns=tuple(str(c) for c in d.get("critical_columns") or ()),
+            columns={
+                str(k): _parse_method(v, MethodRule(), ALL_METHODS, f"columns.{k}")
+                for k, v in overrides.items()
+            },
+            concept_metric=concept.get("metric"),
+            concept_max_drop=float(concept.get("max_drop", base.concept_max_drop)),
+            action=str(d.get("action", base.action)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `drift:` mapping these rules stand for (every key spelled out)."""
+        return {
+            "schedule": self.schedule,
+            "numeric": self.numeric.to_dict(),
+            "categorical": self.categorical.to_dict(),
+            "alpha": self.alpha,
+            "min_effect": self.min_effect,
+            "missing_rate": {"max_increase": self.missing_max_increase},
+            "out_of_range": {"max_share": self.out_of_range_max_share},
+            "min_rows": self.min_rows,
+            "dataset_share": {"warn": self.share_warn, "critical": self.share_critical},
+            "critical_columns": list(self.critical_columns),
+            "columns": {k: v.to_dict() for k, v in self.columns.items()},
+            "concept": {"metric": self.concept_metric, "max_drop": self.concept_max_drop},
+            "action": self.action,
+        }
+
+    def rule_for(self, column: str, kind: Kind) -> tuple[str, float]:
+        """The (method, threshold) that judges `column`, per-column override first."""
+        default = self.numeric if kind == "numeric" else self.categorical
+        allowed = NUMERIC_METHODS if kind == "numeric" else CATEGORICAL_METHODS
+        override = self.columns.get(column, MethodRule())
+        method = override.method or default.method or allowed[0]
+        if method not in allowed:
+            where = f"columns.{column}" if override.method else kind
+            raise UsageError(
+                f"policy drift.{where}.method: {method!r} does not apply to {kind} "
+                f"column {column} (use one of: {', '.join(allowed)})"
+            )
+        threshold = override.threshold
+        if threshold is None and method == default.method:
+            threshold = default.threshold
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLDS.get(method, self.min_effect)
+        return method, float(threshold)
+
+
+def _parse_method(raw: Any, default: MethodRule, allowed: Sequence[str], where: str) -> MethodRule:
+    """Parse one `{method, threshold}` mapping, inheriting what it leaves out."""
+    if raw is None:
+        return default
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"policy drift.{where}: expected a mapping with method/threshold")
+    method = raw.get("method", default.method)
+    if method is not None and method not in allowed:
+        raise UsageError(
+            f"policy drift.{where}.method: {method!r} is not a test for it "
+            f"(use one of: {', '.join(allowed)})"
+        )
+    threshold = raw.get("threshold")
+    if threshold is None and method == default.method:
+        threshold = default.threshold
+    return MethodRule(method, None if threshold is None else float(threshold))
