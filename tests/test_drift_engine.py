@@ -19,7 +19,7 @@ from modelreg.errors import UsageError
 from modelreg.monitoring.compare import compare
 from modelreg.monitoring.concept import concept_drift
 from modelreg.monitoring.profile import Profile, build_profile
-from modelreg.registry.drift_rules import DRIFT_SCHEMA, DriftRules, MethodRule
+from modelreg.registry.drift_rules import DriftRules, MethodRule, drift_schema
 from modelreg.stats.tests import chi2_homogeneity, holm, ks_pvalue
 
 PLANS = np.array(["basic", "plus", "pro", "team"])
@@ -502,16 +502,17 @@ def test_a_numeric_method_on_a_categorical_column_is_a_usage_error() -> None:
 def test_drift_schema_is_valid_and_matches_the_rules() -> None:
     import jsonschema
 
-    jsonschema.Draft202012Validator.check_schema(DRIFT_SCHEMA)
-    validator = jsonschema.Draft202012Validator(DRIFT_SCHEMA)
+    schema = drift_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     assert list(validator.iter_errors(EXAMPLE_DRIFT)) == []
     assert list(validator.iter_errors(DriftRules().to_dict())) == []
     assert list(validator.iter_errors({"numeric": {"method": "chi2"}}))
     assert list(validator.iter_errors({"unknown": 1}))
-    assert set(DRIFT_SCHEMA["properties"]) == set(EXAMPLE_DRIFT)
+    assert set(schema["properties"]) == set(EXAMPLE_DRIFT)
     defaults = DriftRules().to_dict()
     for key in ("schedule", "alpha", "min_effect", "min_rows", "action"):
-        assert DRIFT_SCHEMA["properties"][key]["default"] == defaults[key]
+        assert schema["properties"][key]["default"] == defaults[key]
 
 
 # --------------------------------------------------------------------------- profile format

@@ -165,13 +165,32 @@ def test_the_default_policy_shows_a_commented_canary_that_validates_when_uncomme
     assert [s.weight for s in rollout.steps] == [10, 50, 100]
 
 
-def test_the_default_policy_validates_with_the_drift_schema_spliced_in() -> None:
-    from modelreg.registry.drift_rules import DRIFT_SCHEMA
+def test_modelreg_validates_policies_with_the_shipped_schema_file_as_it_is() -> None:
+    from modelreg.registry.loading import schema
 
-    schema = policy_schema()
-    schema["properties"]["drift"] = DRIFT_SCHEMA
-    data = yaml.load(DEFAULT_POLICY_YAML, Loader=yaml.CSafeLoader)
-    assert [e.message for e in Draft202012Validator(schema).iter_errors(data)] == []
+    assert schema("policy") == policy_schema()
+
+
+def test_the_shipped_schema_alone_rejects_a_drift_mistake_as_check_jsonschema_would() -> None:
+    bad = {**FULL, "drift": {"numeric": {"method": "chi2"}, "action": "page"}}
+    paths = sorted(".".join(map(str, e.absolute_path)) for e in VALIDATOR.iter_errors(bad))
+    assert paths == ["drift.action", "drift.numeric.method"]
+
+
+def test_the_drift_schema_in_the_file_names_what_the_drift_rules_accept() -> None:
+    from modelreg.registry import drift_rules as r
+
+    drift = policy_schema()["properties"]["drift"]["properties"]
+    assert drift["numeric"]["properties"]["method"]["enum"] == list(r.NUMERIC_METHODS)
+    assert drift["categorical"]["properties"]["method"]["enum"] == list(r.CATEGORICAL_METHODS)
+    column = drift["columns"]["additionalProperties"]["properties"]["method"]
+    assert column["enum"] == list(r.ALL_METHODS)
+    metrics = [*r.CLASSIFICATION_METRICS, *r.REGRESSION_METRICS, None]
+    assert drift["concept"]["properties"]["metric"]["enum"] == metrics
+    assert drift["action"]["enum"] == list(r.ACTIONS)
+    defaults = r.DriftRules()
+    assert drift["numeric"]["properties"]["method"]["default"] == defaults.numeric.method
+    assert drift["categorical"]["properties"]["method"]["default"] == defaults.categorical.method
 
 
 def test_a_policy_file_cannot_construct_python_objects() -> None:

@@ -6,6 +6,7 @@ engine in `modelreg.monitoring`; this module imports no numpy, pandas or scipy.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,143 +24,12 @@ ACTIONS = ("retrain_pr", "issue", "none")
 Kind = Literal["numeric", "categorical"]
 
 
-def _method_schema(methods: Sequence[str], default: str | None, text: str) -> dict[str, Any]:
-    method: dict[str, Any] = {"enum": list(methods), "description": "the test that judges drift"}
-    if default is not None:
-        method["default"] = default
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "description": text,
-        "properties": {
-            "method": method,
-            "threshold": {
-                "type": "number",
-                "minimum": 0,
-                "description": (
-                    "drift when the method's effect exceeds this (defaults: wasserstein 0.1 "
-                    "of the reference std, psi 0.2, jensenshannon 0.1; ks/chi2: min_effect)"
-                ),
-            },
-        },
-    }
+def drift_schema() -> dict[str, Any]:
+    """The JSON Schema of the `drift:` mapping, as the shipped policy schema states it."""
+    from modelreg.registry.loading import schema
 
-
-DRIFT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "Drift and data-quality rules for the scheduled drift check.",
-    "properties": {
-        "schedule": {
-            "type": "string",
-            "default": "0 6 * * *",
-            "description": "cron expression (UTC) of the scheduled drift workflow",
-        },
-        "numeric": _method_schema(
-            NUMERIC_METHODS, "wasserstein", "test for numeric columns (effect-size by default)"
-        ),
-        "categorical": _method_schema(
-            CATEGORICAL_METHODS, "jensenshannon", "test for categorical columns"
-        ),
-        "alpha": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 1,
-            "default": 0.05,
-            "description": (
-                "significance level after Holm correction across columns; every method's "
-                "effect must also be significant at this level (1 turns the guard off)"
-            ),
-        },
-        "min_effect": {
-            "type": "number",
-            "minimum": 0,
-            "default": 0.05,
-            "description": (
-                "for ks/chi2: smallest effect worth flagging (KS D, or total variation "
-                "distance for chi2), so huge samples don't flag trivia"
-            ),
-        },
-        "missing_rate": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "missing-value rate rule",
-            "properties": {
-                "max_increase": {
-                    "type": "number",
-                    "minimum": 0,
-                    "maximum": 1,
-                    "default": 0.05,
-                    "description": "largest allowed absolute rise of a column's missing rate",
-                }
-            },
-        },
-        "out_of_range": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "values outside the reference's [min, max]",
-            "properties": {
-                "max_share": {
-                    "type": "number",
-                    "minimum": 0,
-                    "maximum": 1,
-                    "default": 0.05,
-                    "description": "largest allowed share of out-of-range values",
-                }
-            },
-        },
-        "min_rows": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 100,
-            "description": "fewer current rows than this: verdict 'insufficient'",
-        },
-        "dataset_share": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "share of drifted columns that makes the dataset warn / critical",
-            "properties": {
-                "warn": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
-                "critical": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.4},
-            },
-        },
-        "critical_columns": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "drift in any of these columns makes the verdict critical",
-        },
-        "columns": {
-            "type": "object",
-            "default": {},
-            "description": "per-column override of method and threshold",
-            "additionalProperties": _method_schema(ALL_METHODS, None, "override for one column"),
-        },
-        "concept": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "concept drift once labels arrive: live metric vs registered metric",
-            "properties": {
-                "metric": {
-                    "enum": [*CLASSIFICATION_METRICS, *REGRESSION_METRICS, None],
-                    "default": None,
-                    "description": "default: accuracy (classification) or rmse (regression)",
-                },
-                "max_drop": {
-                    "type": "number",
-                    "minimum": 0,
-                    "default": 0.05,
-                    "description": "largest allowed absolute worsening of the metric",
-                },
-            },
-        },
-        "action": {
-            "enum": list(ACTIONS),
-            "default": "retrain_pr",
-            "description": "what a warn/critical verdict triggers in the scheduled workflow",
-        },
-    },
-}
+    fragment: dict[str, Any] = copy.deepcopy(schema("policy")["properties"]["drift"])
+    return fragment
 
 
 @dataclass(frozen=True)
