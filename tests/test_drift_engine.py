@@ -579,3 +579,18 @@ def test_compare_never_raises_on_arbitrary_small_frames(
     assert report.verdict in ("ok", "warn", "critical", "insufficient")
     assert 0.0 <= report.share <= 1.0
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_the_deprecated_modelreg_drift_module_still_offers_what_the_docs_promised() -> None:
+    import importlib
+
+    sys.modules.pop("modelreg.drift", None)
+    with pytest.warns(DeprecationWarning, match=r"modelreg\.drift is deprecated"):
+        old = importlib.import_module("modelreg.drift")
+    assert drift_schema() == old.DRIFT_SCHEMA
+    frame = pd.DataFrame({"x": np.arange(300.0), "plan": ["a", "b", "c"] * 100})
+    profile = old.Profile.from_dict(old.build_profile(frame).to_dict())
+    report = old.compare(profile, frame, old.DriftRules.from_dict({"min_rows": 10}))
+    assert report.verdict == "ok"
+    finding = old.concept_drift([0, 1] * 60, [0, 1] * 60, "classification", {"accuracy": 1.0})
+    assert finding.severity == "ok"
