@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from modelreg.errors import UsageError, ValidationError
+from modelreg.registry.drift_rules import DriftRules
 from modelreg.registry.policy import (
     DEFAULT_POLICY_YAML,
     Regression,
@@ -258,6 +259,7 @@ def test_a_misspelt_key_is_rejected(path: str, typo: str) -> None:
         ("retrain.window", {"last": "90 days"}),
         ("retrain.must_beat_current", "true"),
         ("drift", ["not", "a", "mapping"]),
+        ("drift.schedule", "daily"),
     ],
 )
 def test_a_wrong_value_is_rejected(path: str, value: Any) -> None:
@@ -299,7 +301,8 @@ def test_parse_policy_types_every_section() -> None:
     assert policy.retrain.window == timedelta(days=90)
     assert policy.retrain.triggers == ("drift", "schedule", "data-volume")
     assert policy.retrain.min_new_rows == 50000
-    assert policy.drift == {"schedule": "0 6 * * *"}
+    assert policy.drift == DriftRules(schedule="0 6 * * *")
+    assert policy.drift.source == "policies/default.yaml"
 
 
 def test_parse_policy_fills_defaults() -> None:
@@ -310,7 +313,7 @@ def test_parse_policy_fills_defaults() -> None:
     assert stage.gates == ()
     assert policy.retrain.must_beat_current is True
     assert policy.retrain.window is None
-    assert policy.drift == {}
+    assert policy.drift == DriftRules()
 
 
 def test_a_window_of_all_means_no_cut_off() -> None:

@@ -51,3 +51,20 @@ class GitError(ModelregError):
     """A git command failed unexpectedly."""
 
     exit_code = 1
+
+
+class RuleError(ValidationError):
+    """A rule of a policy that cannot hold: its file, key path, what is wrong and the fix."""
+
+    def __init__(
+        self, key: str, what: str, *, fix: str | None = None, file: str | None = None
+    ) -> None:
+        super().__init__(f"{file or 'policy'}: {key}: {what}", hint=fix)
+        self.file = file
+        self.key = key
+        self.what = what
+        self.fix = fix
+
+    def in_file(self, file: str) -> RuleError:
+        """The same error, naming the file it was found in."""
+        return RuleError(self.key, self.what, fix=self.fix, file=file)

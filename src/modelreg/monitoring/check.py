@@ -46,7 +46,6 @@ def check_drift(
 ) -> DriftCheck:
     """Judge `current` (a file or folder of logs) against the serving version's reference."""
     from modelreg.monitoring.compare import compare
-    from modelreg.registry.drift_rules import DriftRules
 
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
@@ -57,7 +56,7 @@ def check_drift(
     if version is None:
         raise UsageError(f"nothing serves {model} in {stage}", hint="promote a version first")
     record = snap.record(model, version)
-    rules = DriftRules.from_dict(policy.drift)
+    rules = policy.drift
     features = [f.name for f in record.signature.inputs] if record.signature else None
     frame = _current(current, window)
     _check_input(frame, record, current)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from modelreg.errors import UsageError
+from modelreg.errors import RuleError, UsageError
 
 NUMERIC_METHODS = ("wasserstein", "psi", "ks")
 CATEGORICAL_METHODS = ("jensenshannon", "psi", "chi2")
@@ -22,6 +22,19 @@ REGRESSION_METRICS = ("rmse", "mae", "mse", "r2")
 ACTIONS = ("retrain_pr", "issue", "none")
 
 Kind = Literal["numeric", "categorical"]
+# How the drift check profiles a column of each signature type (datetime: not at all).
+SIGNATURE_KINDS: dict[str, Kind] = {
+    "int": "numeric",
+    "float": "numeric",
+    "bool": "categorical",
+    "category": "categorical",
+    "string": "categorical",
+}
+
+
+def methods_for(kind: Kind) -> tuple[str, ...]:
+    """The tests that can judge a column of this kind."""
+    return NUMERIC_METHODS if kind == "numeric" else CATEGORICAL_METHODS
 
 
 def drift_schema() -> dict[str, Any]:
@@ -51,7 +64,10 @@ class MethodRule:
 
 @dataclass(frozen=True)
 class DriftRules:
-    """Typed `drift:` section of a policy; every field has a default."""
+    """Typed `drift:` section of a policy; every field has a default.
+
+    `source` names the policy file the rules came from, for messages at drift time.
+    """
 
     schedule: str = "0 6 * * *"
     numeric: MethodRule = MethodRule("wasserstein", 0.1)
@@ -68,16 +84,20 @@ class DriftRules:
     concept_metric: str | None = None
     concept_max_drop: float = 0.05
     action: str = "retrain_pr"
+    source: str = field(default="policy", compare=False)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> DriftRules:
-        """Build rules from the (schema-checked) `drift:` mapping; missing keys take defaults."""
+    def from_dict(cls, d: Mapping[str, Any] | None, *, source: str = "policy") -> DriftRules:
+        """Build rules from the (schema-checked) `drift:` mapping; missing keys take defaults.
+
+        RuleError (naming the key path) for what the schema cannot see.
+        """
         d = d or {}
         base = cls()
         share = d.get("dataset_share") or {}
         concept = d.get("concept") or {}
         overrides = d.get("columns") or {}
-        return cls(
+        rules = cls(
             schedule=str(d.get("schedule", base.schedule)),
             numeric=_parse_method(d.get("numeric"), base.numeric, NUMERIC_METHODS, "numeric"),
             categorical=_parse_method(
@@ -102,7 +122,15 @@ class DriftRules:
             concept_metric=concept.get("metric"),
             concept_max_drop=float(concept.get("max_drop", base.concept_max_drop)),
             action=str(d.get("action", base.action)),
+            source=source,
         )
+        if rules.share_warn > rules.share_critical:
+            raise RuleError(
+                "drift.dataset_share",
+                f"warn {rules.share_warn:g} is above critical {rules.share_critical:g}",
+                fix="warn must be at most critical",
+            )
+        return rules
 
     def to_dict(self) -> dict[str, Any]:
         """The `drift:` mapping these rules stand for (every key spelled out)."""
@@ -125,13 +153,13 @@ class DriftRules:
     def rule_for(self, column: str, kind: Kind) -> tuple[str, float]:
         """The (method, threshold) that judges `column`, per-column override first."""
         default = self.numeric if kind == "numeric" else self.categorical
-        allowed = NUMERIC_METHODS if kind == "numeric" else CATEGORICAL_METHODS
+        allowed = methods_for(kind)
         override = self.columns.get(column, MethodRule())
         method = override.method or default.method or allowed[0]
         if method not in allowed:
             where = f"columns.{column}" if override.method else kind
             raise UsageError(
-                f"policy drift.{where}.method: {method!r} does not apply to {kind} "
+                f"{self.source}: drift.{where}.method: {method!r} does not apply to {kind} "
                 f"column {column} (use one of: {', '.join(allowed)})"
             )
         threshold = override.threshold
@@ -147,12 +175,15 @@ def _parse_method(raw: Any, default: MethodRule, allowed: Sequence[str], where: 
     if raw is None:
         return default
     if not isinstance(raw, Mapping):
-        raise UsageError(f"policy drift.{where}: expected a mapping with method/threshold")
+        raise RuleError(
+            f"drift.{where}", "expected a mapping", fix="write {method: ..., threshold: ...}"
+        )
     method = raw.get("method", default.method)
     if method is not None and method not in allowed:
-        raise UsageError(
-            f"policy drift.{where}.method: {method!r} is not a test for it "
-            f"(use one of: {', '.join(allowed)})"
+        raise RuleError(
+            f"drift.{where}.method",
+            f"{method!r} is not a test for it",
+            fix=f"use one of: {', '.join(allowed)}",
         )
     threshold = raw.get("threshold")
     if threshold is None and method == default.method:
