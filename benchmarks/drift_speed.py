@@ -110,7 +110,8 @@ def child_modelreg(repeats: int) -> dict[str, Any]:
 
     import pandas as pd
 
-    from modelreg.monitoring.drift import build_profile, compare
+    from modelreg.monitoring.compare import compare
+    from modelreg.monitoring.profile import build_profile
 
     t0 = time.perf_counter()
     ref = pd.read_parquet(REF_FILE)

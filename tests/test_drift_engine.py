@@ -16,18 +16,11 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 from scipy import stats
 
 from modelreg.errors import UsageError
-from modelreg.monitoring.drift import (
-    DRIFT_SCHEMA,
-    DriftRules,
-    MethodRule,
-    Profile,
-    build_profile,
-    chi2_homogeneity,
-    compare,
-    concept_drift,
-    holm,
-    ks_pvalue,
-)
+from modelreg.monitoring.compare import compare
+from modelreg.monitoring.concept import concept_drift
+from modelreg.monitoring.profile import Profile, build_profile
+from modelreg.registry.drift_rules import DriftRules, MethodRule, drift_schema
+from modelreg.stats.tests import chi2_homogeneity, holm, ks_pvalue
 
 PLANS = np.array(["basic", "plus", "pro", "team"])
 PLAN_P = [0.4, 0.3, 0.2, 0.1]
@@ -509,16 +502,17 @@ def test_a_numeric_method_on_a_categorical_column_is_a_usage_error() -> None:
 def test_drift_schema_is_valid_and_matches_the_rules() -> None:
     import jsonschema
 
-    jsonschema.Draft202012Validator.check_schema(DRIFT_SCHEMA)
-    validator = jsonschema.Draft202012Validator(DRIFT_SCHEMA)
+    schema = drift_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     assert list(validator.iter_errors(EXAMPLE_DRIFT)) == []
     assert list(validator.iter_errors(DriftRules().to_dict())) == []
     assert list(validator.iter_errors({"numeric": {"method": "chi2"}}))
     assert list(validator.iter_errors({"unknown": 1}))
-    assert set(DRIFT_SCHEMA["properties"]) == set(EXAMPLE_DRIFT)
+    assert set(schema["properties"]) == set(EXAMPLE_DRIFT)
     defaults = DriftRules().to_dict()
     for key in ("schedule", "alpha", "min_effect", "min_rows", "action"):
-        assert DRIFT_SCHEMA["properties"][key]["default"] == defaults[key]
+        assert schema["properties"][key]["default"] == defaults[key]
 
 
 # --------------------------------------------------------------------------- profile format
@@ -544,7 +538,9 @@ def test_reading_a_foreign_or_newer_profile_is_a_usage_error() -> None:
 
 def test_importing_the_engine_does_not_import_numpy_scipy_pandas_or_sklearn() -> None:
     code = (
-        "import sys, modelreg.monitoring.drift, modelreg.monitoring.render;"
+        "import sys, modelreg.monitoring.compare, modelreg.monitoring.concept;"
+        "import modelreg.stats.tests;"
+        "import modelreg.monitoring.render;"
         "import modelreg.adapters.tables;"
         "print(sorted(m for m in ('numpy','scipy','pandas','sklearn') if m in sys.modules))"
     )
@@ -583,3 +579,18 @@ def test_compare_never_raises_on_arbitrary_small_frames(
     assert report.verdict in ("ok", "warn", "critical", "insufficient")
     assert 0.0 <= report.share <= 1.0
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_the_deprecated_modelreg_drift_module_still_offers_what_the_docs_promised() -> None:
+    import importlib
+
+    sys.modules.pop("modelreg.drift", None)
+    with pytest.warns(DeprecationWarning, match=r"modelreg\.drift is deprecated"):
+        old = importlib.import_module("modelreg.drift")
+    assert drift_schema() == old.DRIFT_SCHEMA
+    frame = pd.DataFrame({"x": np.arange(300.0), "plan": ["a", "b", "c"] * 100})
+    profile = old.Profile.from_dict(old.build_profile(frame).to_dict())
+    report = old.compare(profile, frame, old.DriftRules.from_dict({"min_rows": 10}))
+    assert report.verdict == "ok"
+    finding = old.concept_drift([0, 1] * 60, [0, 1] * 60, "classification", {"accuracy": 1.0})
+    assert finding.severity == "ok"

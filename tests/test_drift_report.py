@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from modelreg.errors import UsageError
-from modelreg.monitoring.drift import DriftReport, DriftRules, build_profile, compare, concept_drift
+from modelreg.monitoring.compare import compare
+from modelreg.monitoring.concept import concept_drift
+from modelreg.monitoring.profile import build_profile
 from modelreg.monitoring.render import (
     FORMATS,
     render,
@@ -20,6 +22,8 @@ from modelreg.monitoring.render import (
     render_text,
     report_from_json,
 )
+from modelreg.monitoring.report import DriftReport
+from modelreg.registry.drift_rules import DriftRules
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from modelreg.errors import UsageError, ValidationError
+from modelreg.registry.drift_rules import DriftRules
 from modelreg.registry.policy import (
     DEFAULT_POLICY_YAML,
     Regression,
@@ -165,13 +166,32 @@ def test_the_default_policy_shows_a_commented_canary_that_validates_when_uncomme
     assert [s.weight for s in rollout.steps] == [10, 50, 100]
 
 
-def test_the_default_policy_validates_with_the_drift_schema_spliced_in() -> None:
-    from modelreg.monitoring.drift import DRIFT_SCHEMA
+def test_modelreg_validates_policies_with_the_shipped_schema_file_as_it_is() -> None:
+    from modelreg.registry.schemas import schema
 
-    schema = policy_schema()
-    schema["properties"]["drift"] = DRIFT_SCHEMA
-    data = yaml.load(DEFAULT_POLICY_YAML, Loader=yaml.CSafeLoader)
-    assert [e.message for e in Draft202012Validator(schema).iter_errors(data)] == []
+    assert schema("policy") == policy_schema()
+
+
+def test_the_shipped_schema_alone_rejects_a_drift_mistake_as_check_jsonschema_would() -> None:
+    bad = {**FULL, "drift": {"numeric": {"method": "chi2"}, "action": "page"}}
+    paths = sorted(".".join(map(str, e.absolute_path)) for e in VALIDATOR.iter_errors(bad))
+    assert paths == ["drift.action", "drift.numeric.method"]
+
+
+def test_the_drift_schema_in_the_file_names_what_the_drift_rules_accept() -> None:
+    from modelreg.registry import drift_rules as r
+
+    drift = policy_schema()["properties"]["drift"]["properties"]
+    assert drift["numeric"]["properties"]["method"]["enum"] == list(r.NUMERIC_METHODS)
+    assert drift["categorical"]["properties"]["method"]["enum"] == list(r.CATEGORICAL_METHODS)
+    column = drift["columns"]["additionalProperties"]["properties"]["method"]
+    assert column["enum"] == list(r.ALL_METHODS)
+    metrics = [*r.CLASSIFICATION_METRICS, *r.REGRESSION_METRICS, None]
+    assert drift["concept"]["properties"]["metric"]["enum"] == metrics
+    assert drift["action"]["enum"] == list(r.ACTIONS)
+    defaults = r.DriftRules()
+    assert drift["numeric"]["properties"]["method"]["default"] == defaults.numeric.method
+    assert drift["categorical"]["properties"]["method"]["default"] == defaults.categorical.method
 
 
 def test_a_policy_file_cannot_construct_python_objects() -> None:
@@ -239,6 +259,7 @@ def test_a_misspelt_key_is_rejected(path: str, typo: str) -> None:
         ("retrain.window", {"last": "90 days"}),
         ("retrain.must_beat_current", "true"),
         ("drift", ["not", "a", "mapping"]),
+        ("drift.schedule", "daily"),
     ],
 )
 def test_a_wrong_value_is_rejected(path: str, value: Any) -> None:
@@ -280,7 +301,8 @@ def test_parse_policy_types_every_section() -> None:
     assert policy.retrain.window == timedelta(days=90)
     assert policy.retrain.triggers == ("drift", "schedule", "data-volume")
     assert policy.retrain.min_new_rows == 50000
-    assert policy.drift == {"schedule": "0 6 * * *"}
+    assert policy.drift == DriftRules(schedule="0 6 * * *")
+    assert policy.drift.source == "policies/default.yaml"
 
 
 def test_parse_policy_fills_defaults() -> None:
@@ -291,7 +313,7 @@ def test_parse_policy_fills_defaults() -> None:
     assert stage.gates == ()
     assert policy.retrain.must_beat_current is True
     assert policy.retrain.window is None
-    assert policy.drift == {}
+    assert policy.drift == DriftRules()
 
 
 def test_a_window_of_all_means_no_cut_off() -> None:

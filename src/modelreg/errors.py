@@ -72,15 +72,12 @@ class ModelregError(Exception):
     def within(self, *, file: str | None = None, key: str | None = None) -> ModelregError:
         """The same error placed in `file`, its key path prefixed with `key`."""
         w = self.where
-        joined = ".".join(k for k in (key, w.key) if k) or None
-        return type(self)(
-            self.what,
-            hint=self.hint,
-            file=w.file or file,
-            key=joined,
-            line=w.line,
-            column=w.column,
+        clone = type(self).__new__(type(self), *self.args)
+        clone.__dict__.update(self.__dict__)
+        clone.where = Where(
+            w.file or file, ".".join(k for k in (key, w.key) if k) or None, w.line, w.column
         )
+        return clone
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -122,3 +119,24 @@ class GitError(ModelregError):
     """A local git command failed where it should not have: an internal error, exit 3."""
 
     exit_code = EXIT_INTERNAL
+
+
+class RuleError(ValidationError):
+    """A rule of a policy that cannot hold: its file, key path, what is wrong and the fix."""
+
+    def __init__(
+        self, key: str, what: str, *, fix: str | None = None, file: str | None = None
+    ) -> None:
+        super().__init__(what, hint=fix, file=file, key=key)
+
+    @property
+    def file(self) -> str | None:
+        return self.where.file
+
+    @property
+    def key(self) -> str:
+        return self.where.key or ""
+
+    def in_file(self, file: str) -> ModelregError:
+        """The same error, naming the file it was found in."""
+        return self.within(file=file)

@@ -16,7 +16,9 @@ from modelreg.registry.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelreg.monitoring.drift import DriftReport, DriftRules, Profile
+    from modelreg.monitoring.profile import Profile
+    from modelreg.monitoring.report import DriftReport
+    from modelreg.registry.drift_rules import DriftRules
 
 LABELS = ("label", "target", "y_true")
 PREDICTION = "prediction"
@@ -43,7 +45,7 @@ def check_drift(
     stage: str | None = None,
 ) -> DriftCheck:
     """Judge `current` (a file or folder of logs) against the serving version's reference."""
-    from modelreg.monitoring.drift import DriftRules, compare
+    from modelreg.monitoring.compare import compare
 
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
@@ -54,7 +56,7 @@ def check_drift(
     if version is None:
         raise UsageError(f"nothing serves {model} in {stage}", hint="promote a version first")
     record = snap.record(model, version)
-    rules = DriftRules.from_dict(policy.drift)
+    rules = policy.drift
     features = [f.name for f in record.signature.inputs] if record.signature else None
     frame = _current(current, window)
     _check_input(frame, record, current)
@@ -123,7 +125,7 @@ def _reference(
 ) -> tuple[Profile, str]:
     """The version's stored profile, else its training data through DVC, else --reference."""
     from modelreg.adapters.tables import read_table
-    from modelreg.monitoring.drift import Profile, build_profile
+    from modelreg.monitoring.profile import Profile, build_profile
 
     if path is not None:
         return build_profile(read_table(path), features, source=str(path)), str(path)
@@ -151,7 +153,7 @@ def _tracked_bytes(ws: Workspace, path: str) -> bytes:
 
 def _concept(frame: pd.DataFrame, spec: ModelSpec, record: VersionRecord, rules: DriftRules) -> Any:
     """Concept drift when the log carries labels next to the predictions."""
-    from modelreg.monitoring.drift import concept_drift
+    from modelreg.monitoring.concept import concept_drift
 
     label = next((c for c in LABELS if c in frame.columns), None)
     if label is None or PREDICTION not in frame.columns or spec.task is None:

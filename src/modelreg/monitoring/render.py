@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelreg.errors import UsageError
-from modelreg.monitoring.drift import Chart, ColumnDrift, DriftReport
+from modelreg.monitoring.report import Chart, ColumnDrift, DriftReport
 
 FORMATS = ("text", "markdown", "json", "html")
 REF_COLOUR = "#5b7fa6"

@@ -22,12 +22,14 @@ from modelreg import __version__
 
 _FORMAT = 2  # bump when the layout of the file or of its values changes
 _BAD = (EOFError, ValueError, TypeError)
-# What a cached value depends on besides the schemas: parsing and checking, the drift
-# rules the policy schema takes in, and the stage events history derives from stages.
+# What a cached value depends on besides the schemas: parsing and checking files, the
+# policy and drift rules, and the stage events history derives from stages. Only
+# registry modules: an edit of the drift engine must not invalidate users' caches.
 _SEMANTICS = (
     "modelreg.registry.yamlio",
     "modelreg.registry.schemas",
-    "modelreg.monitoring.drift",
+    "modelreg.registry.policy",
+    "modelreg.registry.drift_rules",
     "modelreg.registry.records",
     "modelreg.registry.history",
 )
@@ -116,9 +118,8 @@ def _fingerprint() -> str:
     """Changes whenever the schemas, the code that parses and checks files, the cache
     format or Python's marshal change.
 
-    It hashes those files' bytes rather than the loaded schemas: the policy schema takes
-    its drift rules from the drift engine, and importing that would cost more than a
-    warm `status` spends on everything else.
+    It hashes those files' bytes rather than importing the modules, which would cost
+    more than a warm `status` spends on everything else.
     """
     from importlib import resources, util
 

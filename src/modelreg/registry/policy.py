@@ -1,4 +1,5 @@
-"""Typed policy objects (stages, gates, rollout, retrain), built once from schema-checked YAML."""
+"""Typed policy objects (stages, gates, rollout, retrain, drift), built once from schema-checked
+YAML; what the schema cannot see is refused here, naming the file and key path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import Any, Literal
 
-from modelreg.errors import UsageError, ValidationError
+from modelreg.errors import RuleError, UsageError, ValidationError
+from modelreg.registry.drift_rules import DriftRules
 
 Direction = Literal["higher", "lower"]
 Strategy = Literal["direct", "canary"]
@@ -24,6 +26,9 @@ _LOWER_TOKENS = frozenset(
     | {"latency", "brier", "wer", "cer", "perplexity"}
 )
 _LOWER_UNITS = frozenset({"ms", "seconds"})
+# No wait, soak or window of a registry is longer than a year; a longer one is a typo
+# that would block every promotion (and timedelta itself stops at 999,999,999 days).
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -35,10 +40,13 @@ def parse_duration(text: str) -> timedelta:
             hint="write a number and a unit, s m h or d: 90s, 30m, 24h, 7d, 1h30m",
         )
     days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
-    try:
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise ValidationError(f"{text!r} is too long a duration") from None
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise ValidationError(
+            f"{text!r} is longer than {MAX_DURATION.days} days",
+            hint=f"durations are at most {MAX_DURATION.days}d",
+        )
+    return timedelta(seconds=total)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -153,12 +161,12 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class Policy:
-    """A whole `policies/<name>.yaml`. `drift` stays raw for `modelreg.monitoring.drift` to type."""
+    """A whole `policies/<name>.yaml`."""
 
     name: str
     stages: tuple[StagePolicy, ...]
     retrain: RetrainPolicy = RetrainPolicy()
-    drift: Mapping[str, Any] = field(default_factory=dict)
+    drift: DriftRules = field(default_factory=DriftRules)
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -175,17 +183,23 @@ class Policy:
 
 
 def parse_policy(name: str, data: Mapping[str, Any]) -> Policy:
-    """Typed Policy from a policy file's data, already checked against policy.schema.json."""
-    where = f"policies/{name}.yaml"
-    stages = tuple(_stage(s, f"{where}: stages[{i}]") for i, s in enumerate(data["stages"]))
-    _check_stage_order(stages, where)
-    retrain = data.get("retrain")
-    return Policy(
-        name=name,
-        stages=stages,
-        retrain=_retrain(retrain, f"{where}: retrain") if retrain else RetrainPolicy(),
-        drift=dict(data.get("drift") or {}),
-    )
+    """Typed Policy from a policy file's data, already checked against policy.schema.json.
+
+    RuleError naming the file and key path for what the schema cannot see.
+    """
+    path = f"policies/{name}.yaml"
+    try:
+        stages = tuple(_stage(s, f"stages[{i}]") for i, s in enumerate(data["stages"]))
+        _check_stage_order(stages)
+        retrain = data.get("retrain")
+        return Policy(
+            name=name,
+            stages=stages,
+            retrain=_retrain(retrain, "retrain") if retrain else RetrainPolicy(),
+            drift=DriftRules.from_dict(data.get("drift"), source=path),
+        )
+    except RuleError as exc:
+        raise exc.in_file(path) from None
 
 
 def _stage(d: Mapping[str, Any], where: str) -> StagePolicy:
@@ -214,7 +228,7 @@ def _check(d: Mapping[str, Any], where: str) -> AnalysisCheck:
 def _gate_fields(d: Mapping[str, Any], where: str) -> dict[str, Any]:
     low, high = _bound(d, "min", where), _bound(d, "max", where)
     if low is not None and high is not None and low > high:
-        raise ValidationError(f"{where}: min {low:g} is above max {high:g}", hint="swap them")
+        raise RuleError(where, f"min {low:g} is above max {high:g}", fix="swap them")
     reg = d.get("max_regression")
     return {
         "metric": d["metric"],
@@ -231,7 +245,7 @@ def _bound(d: Mapping[str, Any], key: str, where: str) -> float | None:
         return None
     number = float(value)
     if not math.isfinite(number):
-        raise ValidationError(f"{where}.{key}: {value!r} is not a finite number")
+        raise RuleError(f"{where}.{key}", f"{value!r} is not a finite number")
     return number
 
 
@@ -239,9 +253,10 @@ def _regression(value: float | str, where: str) -> Regression:
     relative = isinstance(value, str)
     number = float(value.rstrip("%")) if isinstance(value, str) else float(value)
     if not math.isfinite(number) or number < 0:
-        raise ValidationError(
-            f"{where}: {value!r} is not an allowed regression",
-            hint="use a non-negative number (0.01) or a percent string ('5%')",
+        raise RuleError(
+            where,
+            f"{value!r} is not an allowed regression",
+            fix="use a non-negative number (0.01) or a percent string ('5%')",
         )
     return Regression(number, relative)
 
@@ -251,9 +266,10 @@ def _rollout(d: Mapping[str, Any], where: str) -> RolloutPolicy:
     steps = tuple(_step(s, f"{where}.steps[{i}]") for i, s in enumerate(raw_steps))
     for i, (before, after) in enumerate(pairwise(steps)):
         if after.weight <= before.weight:
-            raise ValidationError(
-                f"{where}.steps[{i + 1}].weight: {after.weight} is not above {before.weight}",
-                hint="canary weights must grow step by step",
+            raise RuleError(
+                f"{where}.steps[{i + 1}].weight",
+                f"{after.weight} is not above {before.weight}",
+                fix="canary weights must grow step by step",
             )
     checks = d.get("analysis") or ()
     return RolloutPolicy(
@@ -287,19 +303,20 @@ def _duration(text: str, where: str) -> timedelta:
     try:
         return parse_duration(text)
     except ValidationError as e:
-        raise ValidationError(f"{where}: {e.message}", hint=e.hint) from None
+        raise RuleError(where, e.message, fix=e.hint) from None
 
 
-def _check_stage_order(stages: Sequence[StagePolicy], where: str) -> None:
+def _check_stage_order(stages: Sequence[StagePolicy]) -> None:
     seen: list[str] = []
     for i, s in enumerate(stages):
         if s.name in seen:
-            raise ValidationError(f"{where}: stages[{i}].name: stage {s.name!r} is listed twice")
+            raise RuleError(f"stages[{i}].name", f"stage {s.name!r} is listed twice")
         if s.from_stage is not None and s.from_stage not in seen:
             earlier = ", ".join(seen) or "none"
-            raise ValidationError(
-                f"{where}: stages[{i}].from: {s.from_stage!r} is not an earlier stage",
-                hint=f"earlier stages: {earlier}",
+            raise RuleError(
+                f"stages[{i}].from",
+                f"{s.from_stage!r} is not an earlier stage",
+                fix=f"earlier stages: {earlier}",
             )
         seen.append(s.name)
 

@@ -41,16 +41,7 @@ def schema(kind: str) -> dict[str, Any]:
         raise NotFound(f"unknown schema kind '{kind}'", hint="known: " + ", ".join(KINDS))
     text = resources.files("modelreg").joinpath(f"schemas/{kind}.schema.json").read_text()
     doc: dict[str, Any] = json.loads(text)
-    if kind == "policy":
-        _splice_drift(doc)
     return doc
-
-
-def _splice_drift(doc: dict[str, Any]) -> None:
-    # The drift rules are owned by the drift engine, which publishes their schema.
-    from modelreg.monitoring.drift import DRIFT_SCHEMA
-
-    doc["properties"]["drift"] = DRIFT_SCHEMA
 
 
 @cache

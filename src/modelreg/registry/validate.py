@@ -6,8 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from modelreg.errors import ModelregError, NotFound
-from modelreg.registry.records import ModelSpec, Stages, VersionRecord
+from modelreg.errors import ModelregError, NotFound, RuleError
+from modelreg.registry.drift_rules import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    SIGNATURE_KINDS,
+    methods_for,
+)
+from modelreg.registry.records import ModelSpec, Stages, VersionRecord, version_key
 from modelreg.registry.schemas import Problem
 from modelreg.registry.snapshot import (
     Snapshot,
@@ -152,7 +158,7 @@ class _Checker:
 
     def check_all(self) -> None:
         for name in self.snap.policies():
-            self._checked("policy", [policy_yaml(name)])
+            self._check_policy(policy_yaml(name))
         models = self.snap.models()
         self._prefetch(models)
         for model in models:
@@ -172,7 +178,7 @@ class _Checker:
         for path in paths:
             parts = path.split("/")
             if parts[0] == "policies" and path in self.snap.files:
-                self._checked("policy", [path])
+                self._check_policy(path)
             elif parts[0] == "models" and len(parts) > 2:
                 versions = touched.setdefault(parts[1], set())
                 if parts[2] == "versions" and parts[-1].endswith(".yaml"):
@@ -189,6 +195,58 @@ class _Checker:
         self._check_pointers(records)
         if spec is not None:
             self._check_stages(model, spec)
+            self._check_drift_rules(spec, records)
+
+    def _check_policy(self, path: str) -> None:
+        """Schema problems, then what only the typed rules can see (durations, drift)."""
+        if path not in self._checked("policy", [path]):
+            return
+        try:
+            self.snap.policy(path[len("policies/") : -len(".yaml")])
+        except RuleError as exc:
+            self._once(Problem(exc.file or path, exc.key, exc.what, exc.fix))
+
+    def _check_drift_rules(self, spec: ModelSpec, records: list[VersionRecord]) -> None:
+        """The policy's drift rules against what this model is: its task, and the types
+        of the newest checked version's inputs (a method must fit its column's kind)."""
+        try:
+            rules = self.snap.policy(spec.policy).drift
+        except ModelregError:
+            return  # reported with the policy file or model.yaml
+        path = policy_yaml(spec.policy)
+        tasks = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+        metrics = tasks.get(spec.task or "")
+        if rules.concept_metric is not None and metrics and rules.concept_metric not in metrics:
+            self._once(
+                Problem(
+                    path,
+                    "drift.concept.metric",
+                    f"{rules.concept_metric!r} does not fit {spec.task} model {spec.name}",
+                    "use one of: " + ", ".join(metrics),
+                )
+            )
+        signed = [r for r in records if r.signature is not None]
+        latest = max(signed, key=lambda r: version_key(r.version), default=None)
+        if latest is None or latest.signature is None:
+            return
+        types = latest.signature.types()
+        for column, rule in rules.columns.items():
+            kind = SIGNATURE_KINDS.get(types.get(column, ""))
+            if rule.method is None or kind is None or rule.method in methods_for(kind):
+                continue
+            self._once(
+                Problem(
+                    path,
+                    f"drift.columns.{column}.method",
+                    f"{rule.method!r} does not apply to {kind} column {column} "
+                    f"({latest.model} {latest.version} takes it as {types[column]})",
+                    "use one of: " + ", ".join(methods_for(kind)),
+                )
+            )
+
+    def _once(self, problem: Problem) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def _checked(self, kind: str, paths: list[str]) -> dict[str, object]:
         loaded = self.snap.checked_many(kind, paths)

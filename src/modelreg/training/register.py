@@ -222,7 +222,7 @@ def _write_profile(
     import json
 
     from modelreg.adapters.tables import read_table
-    from modelreg.monitoring.drift import build_profile
+    from modelreg.monitoring.profile import build_profile
 
     columns = [f["name"] for f in signature["inputs"]] if signature else None
     frame = read_table(source)
