@@ -136,7 +136,6 @@ def deploy(
             results.append(_local(ws, snap, name, folder, desired, plan))
         else:
             results.append(_kserve(ws, snap, name, folder, desired, plan))
-    ws.cache.save()
     return DeployResult(target, plan, snap.rev, tuple(results))
 
 
