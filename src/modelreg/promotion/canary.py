@@ -20,6 +20,7 @@ from modelreg.forge.base import Forge
 from modelreg.promotion.propose import Change, Proposal, plan_rollback, propose
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.history import stage_events
+from modelreg.registry.loading import read_mapping
 from modelreg.registry.policy import RolloutPolicy
 from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.snapshot import Snapshot, stages_yaml
@@ -177,8 +178,6 @@ def load_online(
 
 
 def _read(path: Path) -> dict[str, Any]:
-    from modelreg.training.register import read_mapping
-
     if not path.exists():
         raise UsageError(
             f"--metrics {path}: no such file", hint="give a JSON/YAML file or a Prometheus URL"

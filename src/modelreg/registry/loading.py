@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from modelreg.errors import NotFound, ValidationError
+from modelreg.errors import NotFound, UsageError, ValidationError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import jsonschema
 
 KINDS = ("model", "version", "stages", "policy")
@@ -295,4 +297,16 @@ def load_checked(kind: str, text: str | bytes, path: str) -> Any:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValidationError(str(problems[0]) + more)
+    return data
+
+
+def read_mapping(path: Path, label: str) -> dict[str, Any]:
+    """A JSON or YAML input file holding one mapping (`label` names the option it came from)."""
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{label} {path}: expected a mapping of names to values")
     return data

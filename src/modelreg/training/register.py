@@ -16,7 +16,7 @@ from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, ModelregError, UsageError
-from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
+from modelreg.registry.loading import dump_yaml, read_mapping, schema_problems
 from modelreg.registry.records import NAME_RE, TRIGGERS, VERSION_RE, VersionRecord, version_key
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -221,7 +221,6 @@ def _write_profile(
     source = reg.profile_from or reg.data
     if source is None or not (source.is_dir() or format_of(source)):
         return None
-    import json
 
     from modelreg.adapters.tables import read_table
     from modelreg.monitoring.drift import build_profile
@@ -340,18 +339,6 @@ def _push(ws: Workspace, record: VersionRecord) -> None:
             f"registered {record.model} {record.version} locally, but {exc}",
             hint="pull, then re-run the same command to push",
         ) from None
-
-
-def read_mapping(path: Path, label: str) -> dict[str, Any]:
-    """A JSON or YAML file holding one mapping."""
-    text = path.read_text()
-    try:
-        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{label} {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{label} {path}: expected a mapping of names to values")
-    return data
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
