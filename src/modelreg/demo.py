@@ -3,6 +3,9 @@
 It drives the real command line in-process against a registry it builds in a fresh
 folder (a bare `origin`, a local DVC remote, scikit-learn's bundled data), and checks
 after every step that the step did what it says: the demo fails loudly, not politely.
+
+The command line it drives is handed in (the root group the `demo` command runs under),
+so this module sits beside `modelreg.cli` and neither imports the other.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import io
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import click
 
 from modelreg.errors import CheckFailed, UsageError
 
@@ -69,19 +75,18 @@ class DemoResult:
 class _Run:
     """Runs modelreg commands in the demo repository and keeps the timeline."""
 
-    def __init__(self, root: Path, report: Callable[[Step], None]) -> None:
+    def __init__(self, root: Path, report: Callable[[Step], None], command: click.Command) -> None:
         self.root = root
         self.report = report
+        self.command = command
         self.steps: list[Step] = []
 
     def cli(self, *args: str, expect: int = 0) -> str:
         """One modelreg command, in-process; a surprising exit code stops the demo."""
-        from modelreg.cli import cli
-
         out, err = io.StringIO(), io.StringIO()
         with _cwd(self.root), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                cli.main(args=list(args), prog_name="modelreg", standalone_mode=False)
+                self.command.main(args=list(args), prog_name="modelreg", standalone_mode=False)
                 code = 0
             except SystemExit as exc:
                 code = int(exc.code or 0)
@@ -128,13 +133,69 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
-def run_demo(folder: Path, report: Callable[[Step], None] = lambda s: None) -> DemoResult:
-    """Build a registry in `folder` and walk it through the whole lifecycle."""
+@click.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    help="Where to build the demo (default: a new temp folder).",
+)
+@click.option(
+    "--keep/--no-keep",
+    default=True,
+    show_default=True,
+    help="Keep the folder to explore afterwards.",
+)
+@click.pass_context
+def demo(ctx: click.Context, folder: Path | None, keep: bool) -> None:
+    """The whole lifecycle on this machine: no network, no account (about a minute)."""
+    import shutil
+    import tempfile
+
+    where = folder or Path(tempfile.mkdtemp(prefix="modelreg-demo-"))
+    click.echo(f"modelreg demo in {where}\n")
+
+    def show(step: Step) -> None:
+        click.echo(f"  ✓ {step.number:2d}. {step.title:<32} {step.detail}")
+
+    try:
+        result = run_demo(where, ctx.find_root().command, show)
+    finally:
+        if not keep:
+            shutil.rmtree(where, ignore_errors=True)
+    if keep:
+        me = _invoked_as()
+        click.echo(
+            f"\nThe registry is in {result.root}. Explore it:\n"
+            f"  cd {result.root}\n"
+            f"  {me} status\n"
+            f"  {me} history cancer\n"
+            "  git log --graph --oneline\n"
+            f"  {me} drift cancer --current .modelreg/logs/cancer/production "
+            "--format html -o drift.html"
+        )
+    else:
+        click.echo("\nAll steps did what they said (the folder was removed: --no-keep).")
+
+
+def _invoked_as() -> str:
+    """How to run modelreg again from anywhere: this very executable, venv or not."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "modelreg":
+        return str(argv0.resolve())
+    return f"{sys.executable} -m modelreg"
+
+
+def run_demo(
+    folder: Path, command: click.Command, report: Callable[[Step], None] = lambda s: None
+) -> DemoResult:
+    """Build a registry in `folder` and walk it through the whole lifecycle, driving
+    `command` (modelreg's root group) as a user would."""
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} is not empty", hint="pick a new folder with --dir")
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     folder.mkdir(parents=True, exist_ok=True)
-    run = _setup(folder, report)
+    run = _setup(folder, report, command)
     _first_version(run)
     logs = _production_traffic(run, folder)
     _drift_and_retrain(run, logs)
@@ -142,9 +203,9 @@ def run_demo(folder: Path, report: Callable[[Step], None] = lambda s: None) -> D
     return DemoResult(run.root, tuple(run.steps))
 
 
-def _setup(folder: Path, report: Callable[[Step], None]) -> _Run:
+def _setup(folder: Path, report: Callable[[Step], None], command: click.Command) -> _Run:
     root = folder / "registry"
-    run = _Run(folder, report)
+    run = _Run(folder, report, command)
     run.git("init", "-q", "--bare", "-b", "main", "origin.git")
     run.git("init", "-q", "-b", "main", "registry")
     run.root = root
@@ -164,9 +225,9 @@ def _first_version(run: _Run) -> None:
     from modelreg.registry.workspace import Workspace
     from modelreg.training.examples import create
 
-    with _cwd(run.root):
+    with _cwd(run.root), Workspace.open(run.root) as ws:
         create(
-            Workspace.open(run.root),
+            ws,
             model=MODEL,
             kind="classifier",
             owner="@demo-team",

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import click
+
 
 def to_json(obj: Any) -> str:
     """Dataclasses (nested), mappings and lists as indented JSON."""
@@ -25,6 +27,11 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    """Print `data` as JSON when asked for, else the text shaped for a person."""
+    click.echo(to_json(data) if as_json else text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -65,7 +65,6 @@ def check_drift(
     report = compare(
         profile, frame, rules, features=features, model=model, source=str(current), concept=concept
     )
-    ws.cache.save()
     return DriftCheck(model, stage, version, source, report)
 
 

@@ -25,6 +25,7 @@ from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.snapshot import Snapshot, stages_yaml
 from modelreg.registry.stages import set_stage
 from modelreg.registry.workspace import Workspace
+from modelreg.registry.yamlio import read_mapping
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,6 @@ def load_online(
 
 
 def _read(path: Path) -> dict[str, Any]:
-    from modelreg.training.register import read_mapping
-
     if not path.exists():
         raise UsageError(
             f"--metrics {path}: no such file", hint="give a JSON/YAML file or a Prometheus URL"

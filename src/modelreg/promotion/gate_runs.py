@@ -110,5 +110,4 @@ def gate_version(
     head.require_model(model)
     candidate = head.record(model, version)
     report = run_gate(ws.snapshot(ws.base(base)), candidate, stage)
-    ws.cache.save()
     return report

@@ -42,6 +42,6 @@ def _rest(p: Problem) -> str:
 
 def required(tree: Git, base_ref: str) -> list[str]:
     """Problems that block merging the checked-out tree into `base_ref` (empty: mergeable)."""
-    ws = Workspace(tree, BlobCache.for_git_dir(tree.git_dir))
-    report = validate(ws, base=base_ref)
+    with Workspace(tree, BlobCache.for_git_dir(tree.git_dir)) as ws:
+        report = validate(ws, base=base_ref)
     return [str(p) for p in report.problems]

@@ -6,8 +6,9 @@ Both work in a temporary worktree at the remote default branch, push a branch an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from modelreg.adapters.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
 from modelreg.errors import GateFailed, NotFound, UsageError
@@ -51,6 +52,40 @@ class Proposal:
     note: str
     dry_run: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict: the branch, title, body and method of the change, and its PR."""
+        change = self.change
+        assert change is not None  # every proposal a command prints as JSON has one
+        return {
+            "branch": change.branch,
+            "title": change.title,
+            "body": change.body,
+            "method": "revert" if change.revert else "edit",
+            "pr": asdict(self.pr) if self.pr else None,
+            "created": self.created,
+            "dry_run": self.dry_run,
+        }
+
+
+def describe(proposal: Proposal) -> str:
+    """What a proposal did (or, dry, would do), for a person to read."""
+    change, pr = proposal.change, proposal.pr
+    if proposal.dry_run and change is not None:
+        return (
+            f"would push {change.branch} and open: {change.title}\n\n{change.body}\n\n"
+            f"--- models/{change.model}/stages.yaml after the change ---\n{change.stages_text}"
+        )
+    if pr is None:
+        return proposal.note
+    verb = "opened" if proposal.created else "found open"
+    lines = [f"{verb} pull request {pr.ref}: {pr.title}" + (f"\n{pr.url}" if pr.url else "")]
+    if change is not None and change.gate_passed is False:
+        lines.append(
+            "policy gates FAILED: the pull request cannot merge until they pass "
+            "(details in its body)"
+        )
+    return "\n".join(lines)
+
 
 # -- promote ----------------------------------------------------------------------------
 
@@ -89,7 +124,6 @@ def plan_promotion(
         current=current.version if current else None,
         new=new,
     )
-    ws.cache.save()
     return Change(
         model,
         stage,
@@ -199,7 +233,6 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
     compare = comparison(snap.record(model, target), snap.record(model, current.version))
     revert = brought if brought and target == brought.previous else None
     body = _rollback_body(stage, current.version, target, compare, revert)
-    ws.cache.save()
     return _rollback(snap, model, stage, target, base, title, body, pinned, revert)
 
 

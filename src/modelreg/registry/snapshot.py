@@ -255,9 +255,6 @@ class Snapshot:
         if wanted:
             text.update(self._fetch(wanted))
 
-    def save_cache(self) -> None:
-        self.cache.save()
-
 
 def _p(problem: Problem) -> tuple[str, str, str | None, int | None, bool]:
     return (problem.key, problem.message, problem.fix, problem.line, problem.syntax)

@@ -43,7 +43,6 @@ def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Stat
     rows: list[StatusRow] = []
     for name in models:
         rows.extend(_model_rows(snap, name, last))
-    ws.cache.save()
     assert snap.rev is not None
     return Status(rev=snap.rev, rows=tuple(rows))
 
@@ -159,7 +158,6 @@ def history(
     """Every change to the model's stages, oldest first, in commit order."""
     snap = _snapshot(ws, at, model)
     events = stage_events(snap, model)
-    ws.cache.save()
     if stage:
         known = {e.stage for e in events}
         if stage not in known and stage not in snap.stages(model).assignments:

@@ -49,6 +49,16 @@ class Report:
             return 2
         return 1 if self.problems else 0
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe dict of the verdict and every problem, one line each."""
+        return {
+            "ok": self.ok,
+            "base": self.base,
+            "incremental": self.incremental,
+            "files_checked": self.files_checked,
+            "problems": [str(p) for p in self.problems],
+        }
+
 
 def validate(ws: Workspace, *, base: str | None = None) -> Report:
     """Check the registry on disk; with `base`, schema-check only what changed since it."""
@@ -70,7 +80,6 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         checker.problems.extend(_immutability(snap, base_sha, changed))
         gates = _gates(ws, snap, base_sha, changed)
         checker.problems.extend(_gate_problems(gates))
-    ws.cache.save()
     return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, gates)
 
 

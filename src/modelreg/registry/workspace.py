@@ -1,9 +1,14 @@
-"""Opening a registry: the Git adapter plus the blob cache, found from a directory."""
+"""Opening a registry: the Git adapter plus the blob cache, found from a directory.
+
+A command opens its workspace once, as a context manager: leaving it saves the blob
+cache, the one place it is written (`with Workspace.open() as ws: ...`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from modelreg.adapters.git import Git
 from modelreg.errors import NotFound
@@ -20,6 +25,18 @@ class Workspace:
     def open(cls, start: Path | None = None) -> Workspace:
         git = Git.discover(start)
         return cls(git, BlobCache.for_git_dir(git.git_dir))
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Entries are keyed by content, so what a failed command parsed is still right.
+        self.cache.save()
 
     @property
     def root(self) -> Path:

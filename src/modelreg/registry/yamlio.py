@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from modelreg.errors import ValidationError
+from modelreg.adapters.files import read_text
+from modelreg.errors import UsageError, ValidationError
 
 SYNTAX = "not valid YAML"
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -43,3 +46,15 @@ def dump_yaml(data: Any) -> str:
     dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     out: str = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
     return out
+
+
+def read_mapping(path: Path, label: str) -> dict[str, Any]:
+    """A JSON or YAML input file holding one mapping (`label` names the option it came from)."""
+    text = read_text(path, label)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{label} {path}: expected a mapping of names to values")
+    return data

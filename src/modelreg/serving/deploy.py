@@ -45,7 +45,6 @@ def deploy(
         reconcile(ws, snap, name, base / name, desired(snap, name), plan)
         for name in stages(snap, stage)
     ]
-    ws.cache.save()
     return DeployResult(target, plan, snap.rev, tuple(results))
 
 

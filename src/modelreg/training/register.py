@@ -23,7 +23,7 @@ from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, versi
 from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
-from modelreg.registry.yamlio import dump_yaml, parse_yaml
+from modelreg.registry.yamlio import dump_yaml, read_mapping
 
 FORMATS = {
     ".pkl": "sklearn-pickle",
@@ -219,7 +219,6 @@ def _write_profile(
     source = reg.profile_from or reg.data
     if source is None or not (source.is_dir() or format_of(source)):
         return None
-    import json
 
     from modelreg.adapters.tables import read_table
     from modelreg.monitoring.profile import build_profile
@@ -338,18 +337,6 @@ def _push(ws: Workspace, record: VersionRecord) -> None:
             f"registered {record.model} {record.version} locally, but {exc.message}",
             hint="pull, then re-run the same command to push",
         ) from None
-
-
-def read_mapping(path: Path, label: str) -> dict[str, Any]:
-    """A JSON or YAML file holding one mapping."""
-    text = read_text(path, label)
-    try:
-        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{label} {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{label} {path}: expected a mapping of names to values")
-    return data
 
 
 def read_metrics(path: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from modelreg.promotion.gate_runs import run_gate
 from modelreg.promotion.gates import render as render_gate
 from modelreg.promotion.pr_body import comparison
 from modelreg.promotion.propose import Proposal
+from modelreg.promotion.propose import describe as describe_proposal
 from modelreg.registry.records import StageAssignment, VersionRecord
 from modelreg.registry.snapshot import Snapshot, stages_yaml
 from modelreg.registry.stages import set_stage
@@ -40,6 +41,13 @@ class Outcome:
     note: str
     proposal: Proposal | None = None
     candidate: VersionRecord | None = None
+
+
+def describe(outcome: Outcome) -> str:
+    """What a retrain did, and the PR it opened or updated."""
+    if outcome.proposal is None or outcome.proposal.pr is None:
+        return outcome.note
+    return f"{outcome.note}\n{describe_proposal(outcome.proposal)}"
 
 
 def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:

@@ -1,0 +1,80 @@
+"""`modelreg check`: a pull request's required check, as text, markdown or JSON."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from modelreg.commands._options import format_option
+
+if TYPE_CHECKING:
+    from modelreg.adapters.git import Git
+    from modelreg.registry.validate import Report
+
+
+@click.command()
+@click.option("--base", metavar="REF", help="The PR's base (default: origin's default branch).")
+@format_option()
+@click.option(
+    "--comment",
+    "comment",
+    type=int,
+    metavar="PR",
+    help="Post (or update) the report as one comment on this GitHub PR.",
+)
+def check(base: str | None, fmt: str, comment: int | None) -> None:
+    """A PR's required check: validate against the base and gate every stage change."""
+    from modelreg.output import to_json
+    from modelreg.promotion.pr_check import check as run
+    from modelreg.promotion.pr_check import markdown
+    from modelreg.registry.workspace import Workspace
+
+    with Workspace.open() as ws:
+        report = run(ws, base=base)
+        text = markdown(report)
+        if comment is not None:
+            _comment(ws.git, comment, text)
+    if fmt == "json":
+        click.echo(to_json(as_dict(report)))
+    elif fmt == "markdown":
+        click.echo(text)
+    else:
+        click.echo(plain(report))
+    sys.exit(report.exit_code)
+
+
+def _comment(git: Git, number: int, text: str) -> None:
+    """Post (or update) the report as modelreg's one comment on a GitHub pull request."""
+    from modelreg.forge import PullRequest, select_forge
+    from modelreg.promotion.pr_check import MARKER
+
+    pr_ref = PullRequest(
+        ref=f"#{number}", title="", head="", base="", body="", state="open", number=number
+    )
+    select_forge(git, "github").upsert_comment(pr_ref, marker=MARKER, body=text)
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    """The check as JSON: verdict, validate's problems, then each gate run."""
+    return {
+        "passed": report.ok,
+        "base": report.base,
+        "problems": [str(p) for p in report.problems],
+        "gates": [
+            {"model": g.model, "stage": g.stage, "version": g.version, **g.report.to_dict()}
+            for g in report.gates
+        ],
+    }
+
+
+def plain(report: Report) -> str:
+    """The check as text: problems, one line per gate run, the verdict."""
+    lines = [str(p) for p in report.problems]
+    lines += [
+        f"{g.model} {g.version} -> {g.stage}: gates " + ("pass" if g.report.passed else "FAIL")
+        for g in report.gates
+    ]
+    lines.append("check passed" if report.ok else "check failed")
+    return "\n".join(lines)

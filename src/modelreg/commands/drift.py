@@ -1,0 +1,81 @@
+"""`modelreg drift`: per-column drift of production data; with --open-pr, retrain on it.
+
+A command that spans concerns: it checks drift (monitoring) and, on critical drift,
+retrains and opens the pull request (training, promotion).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from modelreg.commands._options import forge_option, format_option, stage_option
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "--current",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Recent production data: CSV, JSONL or Parquet, one file or a folder.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Reference data (default: the serving version's profile or training data).",
+)
+@click.option(
+    "--window",
+    metavar="DURATION",
+    help="Only rows whose timestamp is in the last DURATION, e.g. 7d.",
+)
+@stage_option("Stage whose version is checked (default: the last one serving).")
+@format_option(("text", "markdown", "json", "html"))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Write the report to a file instead of stdout.",
+)
+@click.option(
+    "--open-pr", is_flag=True, help="On critical drift retrain and open (or update) the retrain PR."
+)
+@forge_option()
+def drift(
+    model: str,
+    current: Path,
+    reference: Path | None,
+    window: str | None,
+    stage: str | None,
+    fmt: str,
+    output: Path | None,
+    open_pr: bool,
+    forge: str | None,
+) -> None:
+    """Per-column drift and data quality of production data; exit 1 when critical."""
+    from modelreg.monitoring.check import check_drift
+    from modelreg.monitoring.render import render
+    from modelreg.registry.workspace import Workspace
+
+    with Workspace.open() as ws:
+        result = check_drift(
+            ws, model=model, current=current, reference=reference, window=window, stage=stage
+        )
+        title = f"Drift: {model} {result.version} in {result.stage}"
+        text = render(result.report, fmt, title=title)
+        if output is not None:
+            from modelreg.adapters.files import write_text
+
+            write_text(output, "--output", text)
+            click.echo(f"{result.report.verdict}: report written to {output}")
+        else:
+            click.echo(text)
+        if open_pr:
+            from modelreg.forge import select_forge
+            from modelreg.training.retrain import act_on_drift, describe
+
+            click.echo(describe(act_on_drift(ws, select_forge(ws.git, forge), result)))
+    sys.exit(1 if result.report.verdict == "critical" else 0)

@@ -1,0 +1,73 @@
+"""`modelreg predict`: batch-score a CSV from a local deployment and log it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modelreg.commands._options import json_option, stage_option
+
+
+@click.command()
+@click.argument("model")
+@stage_option("Stage whose local deployment scores the rows.", required=True)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV of rows to score.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="CSV to write: input + prediction + version (default INPUT.predictions.csv).",
+)
+@click.option(
+    "--log",
+    "log_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Folder for the prediction log (default .modelreg/logs/MODEL/STAGE).",
+)
+@click.option("--key", help="Column whose hash routes rows (default: a column named id).")
+@click.option(
+    "--deploy-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Deployment folder, as given to `deploy --out` (default .modelreg/deploy).",
+)
+@json_option("the result")
+def predict(
+    model: str,
+    stage: str,
+    input_path: Path,
+    output: Path | None,
+    log_dir: Path | None,
+    key: str | None,
+    deploy_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Batch-score a CSV from a local deployment, split by canary weight, and log it."""
+    from modelreg.errors import UsageError
+    from modelreg.output import emit
+    from modelreg.registry.workspace import Workspace
+    from modelreg.serving.predict import describe
+    from modelreg.serving.predict import predict as run
+
+    try:
+        root = Workspace.open().root
+    except UsageError:  # outside a repository: defaults resolve from here
+        root = Path.cwd()
+    result = run(
+        root,
+        model=model,
+        stage=stage,
+        input=input_path,
+        output=output,
+        log_dir=log_dir,
+        key=key,
+        deploy_dir=deploy_dir,
+    )
+    emit(result, as_json, describe(result))

@@ -1,0 +1,55 @@
+"""`modelreg status`: every model × stage → version, as a table or JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from modelreg.commands._options import json_option
+
+if TYPE_CHECKING:
+    from modelreg.registry.status import Status
+
+HEADERS = ["MODEL", "STAGE", "VERSION", "CANARY", "METRICS", "SINCE", "COMMIT", "PR"]
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option(
+    "--at",
+    default="HEAD",
+    show_default=True,
+    metavar="REV|DATE",
+    help="Show the registry as it was at a revision or date.",
+)
+@json_option("rows")
+def status(model: str | None, at: str, as_json: bool) -> None:
+    """Every model × stage → version, metrics, since when and through which PR."""
+    from modelreg.output import emit
+    from modelreg.registry.status import status as run
+    from modelreg.registry.workspace import Workspace
+
+    with Workspace.open() as ws:
+        result = run(ws, model=model, at=at)
+        emit(result, as_json, text(result))
+
+
+def text(result: Status) -> str:
+    """One aligned row per model × stage."""
+    from modelreg.output import day, metrics_text, short, table
+
+    rows = [
+        [
+            r.model,
+            r.stage or "(latest)",
+            r.version + (" (deprecated)" if r.deprecated else ""),
+            f"{r.candidate}@{r.weight}%" if r.candidate else "-",
+            metrics_text(r.metrics),
+            day(r.since),
+            short(r.commit),
+            r.pr or "-",
+        ]
+        for r in result.rows
+    ]
+    return table(HEADERS, rows) if rows else "no models registered yet"

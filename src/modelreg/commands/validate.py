@@ -1,0 +1,30 @@
+"""`modelreg validate`: schemas, references, DVC pointers and immutability."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from modelreg.commands._options import json_option
+
+
+@click.command()
+@click.option("--base", metavar="REF", help="Check only what changed since REF (a PR's base).")
+@json_option("problems")
+def validate(base: str | None, as_json: bool) -> None:
+    """Schemas, references, DVC pointers and immutability of version records."""
+    from modelreg.output import to_json
+    from modelreg.registry.validate import validate as run
+    from modelreg.registry.workspace import Workspace
+
+    with Workspace.open() as ws:
+        report = run(ws, base=base)
+    if as_json:
+        click.echo(to_json(report.to_dict()))
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        summary = f"{len(report.problems)} problem(s)" if report.problems else "registry is valid"
+        click.echo(f"{summary} ({report.files_checked} files checked)", err=bool(report.problems))
+    sys.exit(report.exit_code)
