@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelreg.adapters.git import first_line
 from modelreg.errors import CheckFailed, UsageError
 from modelreg.registry.records import NAME_RE
 
@@ -214,18 +215,13 @@ def _unpickle(data: bytes, served: Served) -> Any:
     except Exception as exc:  # unpickling can raise anything the pickled classes raise
         raise UsageError(
             f"{served.artifact}: cannot load {served.version}: {type(exc).__name__}: "
-            f"{_first_line(exc)}",
+            f"{first_line(exc)}",
             hint="install the packages and versions it was trained with",
         ) from exc
     raise UsageError(
         f"{served.artifact}: format {served.format!r} cannot be scored by predict",
         hint="predict loads sklearn-pickle and joblib artifacts",
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "(no message)"
 
 
 # -- the input ------------------------------------------------------------------------
@@ -239,7 +235,7 @@ def _header(path: Path) -> list[str]:
     try:
         return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+        raise UsageError(f"--input {path}: cannot be read as CSV: {first_line(exc)}") from exc
 
 
 def _key_column(header: Sequence[str], key: str | None, path: Path) -> str | None:
@@ -289,7 +285,7 @@ def _read(path: Path, key_col: str | None) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype={key_col: str} if key_col else None)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+        raise UsageError(f"--input {path}: cannot be read as CSV: {first_line(exc)}") from exc
 
 
 def _keys(df: pd.DataFrame, key_col: str | None) -> list[str]:
@@ -356,7 +352,7 @@ def _predict_rows(estimator: Any, x: pd.DataFrame, model: str, s: Served) -> np.
     except Exception as exc:  # scikit-learn raises ValueError, TypeError and friends
         raise UsageError(
             f"{model} {s.version} could not score the input: {type(exc).__name__}: "
-            f"{_first_line(exc)}",
+            f"{first_line(exc)}",
             hint="check the columns' values and types against the model's signature",
         ) from exc
 

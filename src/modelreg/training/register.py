@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelreg.adapters import dvc as dvcio
-from modelreg.adapters.git import commit_paths, identity, unstage
+from modelreg.adapters.git import commit_paths, identity, push, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, ModelregError, UsageError
 from modelreg.registry.loading import dump_yaml, parse_yaml, schema_problems
@@ -334,10 +334,10 @@ def _push(ws: Workspace, record: VersionRecord) -> None:
     if branch is None:
         raise UsageError("HEAD is detached", hint="check out a branch before --push")
     try:
-        ws.git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        push(ws.git, f"HEAD:refs/heads/{branch}")
     except ModelregError as exc:
         raise CheckFailed(
-            f"registered {record.model} {record.version} locally, but {exc}",
+            f"registered {record.model} {record.version} locally, but {exc.message}",
             hint="pull, then re-run the same command to push",
         ) from None
 
