@@ -106,6 +106,9 @@ def test_commits_are_signed_when_the_user_signs_commits(registry: Registry, tmp_
     registry.ok("promote", "churn", "v1.0.0", "--to", "staging")
     branch = "modelreg/promote/churn/staging/v1.0.0"
     assert "-----BEGIN SSH SIGNATURE-----" in git(registry.origin, "cat-file", "commit", branch)
+    registry.ok("pr", "merge", branch)  # the local forge's merge commit, too
+    merged = git(registry.origin, "cat-file", "commit", "main")
+    assert merged.count("\nparent ") == 2 and "-----BEGIN SSH SIGNATURE-----" in merged
 
 
 def test_an_unreachable_origin_names_gits_reason(registry: Registry) -> None:

@@ -396,6 +396,26 @@ def commit(git: Git, message: str, *, amend: bool = False) -> str:
         return str(git.repo.git.rev_parse("HEAD"))
 
 
+def merge(git: Git, ref: str, message: str) -> bool:
+    """Merge `ref` with a merge commit (signed if the user signs); on a conflict abort
+    the merge and return False."""
+    import git as gitpython
+
+    try:
+        git.repo.git.merge("--no-ff", "--no-verify", "-q", "-m", message, ref)
+    except gitpython.GitCommandError:
+        with contextlib.suppress(gitpython.GitCommandError):
+            git.repo.git.merge("--abort")
+        return False
+    return True
+
+
+def add_note(git: Git, notes_ref: str, sha: str, text: str) -> None:
+    """Make `text` the note on commit `sha` in `notes_ref`, replacing an earlier one."""
+    with _mapped(f"cannot write a note on {sha[:12]}"):
+        git.repo.git.notes(f"--ref={notes_ref}", "add", "-f", "-m", text, sha)
+
+
 def unstage(git: Git, paths: Sequence[str]) -> None:
     """Undo `git add` of paths (best effort, used when a command rolls back)."""
     import git as gitpython
