@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelreg.adapters.git import first_line
 from modelreg.errors import CheckFailed, ForgeError, UsageError
 
 PICKLE_FORMATS = ("sklearn-pickle", "pickle")
@@ -132,7 +133,7 @@ def load(path: Path, expected: Expected, *, hint: str) -> Any:
         return pickle.loads(data)
     except Exception as exc:  # unpickling can raise anything the pickled classes raise
         raise UsageError(
-            f"{path}: cannot load {expected.name}: {type(exc).__name__}: {_first_line(exc)}",
+            f"{path}: cannot load {expected.name}: {type(exc).__name__}: {first_line(exc)}",
             hint="install the packages and versions it was trained with",
         ) from exc
 
@@ -144,8 +145,3 @@ def _format(path: Path, recorded: str) -> str | None:
     if recorded in PICKLE_FORMATS or (not recorded and path.suffix in (".pkl", ".pickle")):
         return "pickle"
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "(no message)"

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from modelreg.adapters.git import first_line
 from modelreg.errors import ForgeError, UsageError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -181,14 +182,14 @@ def reproduce(root: Path, dvc_yaml: Path) -> tuple[str, ...]:
             raise _stage_failed(exc, _last_line(err)) from None
         except DvcException as exc:
             rel = dvc_yaml.relative_to(root) if dvc_yaml.is_relative_to(root) else dvc_yaml
-            raise UsageError(f"{rel}: {_first_line(exc)}") from None
+            raise UsageError(f"{rel}: {first_line(exc)}") from None
     return tuple(str(getattr(s, "name", None) or s.addressing) for s in stages)
 
 
 def _stage_failed(exc: BaseException, stderr: str) -> StageFailed:
     found = re.search(r"'([^']+)'", str(exc))  # DVC: "failed to reproduce 'dvc.yaml:train'"
     stage = found.group(1).rsplit(":", 1)[-1] if found else "?"
-    cause = stderr or (_first_line(exc.__cause__) if exc.__cause__ else _first_line(exc))
+    cause = stderr or (first_line(exc.__cause__) if exc.__cause__ else first_line(exc))
     return StageFailed(stage, cause)
 
 
@@ -241,8 +242,3 @@ def _last_line(sink: IO[bytes]) -> str:
     lines = [ln.strip() for ln in sink.read().decode(errors="replace").splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith(("Running stage", "> "))]
     return lines[-1] if lines else ""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

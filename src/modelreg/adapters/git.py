@@ -1,4 +1,11 @@
-"""The only module that runs git. Reads go straight to Git objects, never the checkout."""
+"""The only module that runs git. Reads go straight to Git objects, never the checkout.
+
+Two ways in, by cost: the read path (`ls-tree`, `cat-file --batch`, the history walk,
+`rev-parse`) runs the git command directly, because read-only commands must start in a
+blink and importing GitPython takes about 0.1 s; everything that writes (commits,
+identity, worktrees, fetch, push) goes through GitPython's `git.Repo`, imported on
+first use, with its exceptions mapped to ours.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,12 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modelreg.errors import ForgeError, GitError, NotFound, UsageError
+from modelreg.errors import ForgeError, GitError, ModelregError, NotFound, UsageError
+
+if TYPE_CHECKING:
+    import git as gitpython
 
 _NUL = "\0"
 
@@ -43,6 +54,7 @@ class Git:
         self._env = dict(os.environ if env is None else env)
         self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._git_dir: Path | None = None
+        self._repo: gitpython.Repo | None = None
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Git:
@@ -71,7 +83,7 @@ class Git:
         """Run git and return stdout; raise GitError with git's own message on failure."""
         proc = self._proc(args, input=input, cwd=cwd, env=env)
         if check and proc.returncode != 0:
-            raise GitError(f"git {' '.join(args[:3])} failed: {_first_line(proc.stderr)}")
+            raise GitError(f"git {' '.join(args[:3])} failed: {first_line(proc.stderr)}")
         out = proc.stdout
         return out.decode() if isinstance(out, bytes) else out
 
@@ -96,6 +108,23 @@ class Git:
             text=not isinstance(input, bytes),
             env=full_env,
         )
+
+    @property
+    def repo(self) -> gitpython.Repo:
+        """GitPython's view of this repository, for the write paths (imported on first use)."""
+        if self._repo is None:
+            import git as gitpython
+
+            try:
+                self._repo = gitpython.Repo(self.root)
+            except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
+                raise UsageError(
+                    f"{self.root} is not a Git repository ({exc})", hint="run `git init` first"
+                ) from None
+            # GitPython starts from os.environ; pass on only what this Git changed.
+            changed = {k: v for k, v in self._env.items() if os.environ.get(k) != v}
+            self._repo.git.update_environment(**changed)
+        return self._repo
 
     @property
     def git_dir(self) -> Path:
@@ -244,7 +273,7 @@ class Git:
         finally:
             found, err = others.communicate()
         if others.returncode != 0:
-            raise GitError(f"git ls-files --others failed: {_first_line(err)}")
+            raise GitError(f"git ls-files --others failed: {first_line(err)}")
         untracked = found.decode()
         parts = [p for p in out.split(_NUL) if p]
         tracked = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
@@ -298,38 +327,121 @@ def _blob_or_none(blob: str) -> str | None:
     return None if set(blob) == {"0"} else blob
 
 
-def _first_line(text: str | bytes) -> str:
-    s = text.decode(errors="replace") if isinstance(text, bytes) else text
-    lines = [ln for ln in s.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no message)"
+def first_line(source: str | bytes | BaseException) -> str:
+    """The one line that says what went wrong, from git's stderr or an exception.
+
+    git ends many messages with advice ("...and the repository exists.", `hint:` lines),
+    so the `fatal:`/`error:` line wins (without that prefix), else the first line that
+    is not a hint.
+    """
+    if isinstance(source, BaseException):
+        text, fallback, limit = str(source), type(source).__name__, 200
+    else:
+        text = source.decode(errors="replace") if isinstance(source, bytes) else source
+        fallback, limit = "(no message)", None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in lines:
+        for prefix in ("fatal:", "error:"):
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()[:limit]
+    told = [ln for ln in lines if not ln.startswith("hint:")]
+    return told[0][:limit] if told else fallback
 
 
 def _looks_like_date(text: str) -> bool:
     return any(ch.isdigit() for ch in text) and ("-" in text or "ago" in text or ":" in text)
 
 
+def _stderr(exc: gitpython.CommandError) -> str:
+    """git's own stderr, without GitPython's "\n  stderr: '...'" wrapping."""
+    text = exc.stderr.strip()
+    prefix = "stderr: '"
+    if text.startswith(prefix) and text.endswith("'"):
+        text = text[len(prefix) : -1]
+    return text
+
+
+@contextlib.contextmanager
+def _mapped(
+    what: str, error: type[ModelregError] = GitError, hint: str | None = None
+) -> Iterator[None]:
+    """Turn GitPython's failures into one of ours, worded `what: git's reason`."""
+    import git as gitpython
+
+    try:
+        yield
+    except gitpython.GitCommandNotFound:
+        raise UsageError("git is not installed", hint="install git and re-run") from None
+    except gitpython.GitCommandError as exc:
+        raise error(f"{what}: {first_line(_stderr(exc))}", hint=hint) from None
+
+
 def commit_paths(git: Git, paths: Sequence[str], message: str) -> str:
     """Commit exactly `paths` (other staged changes stay staged); return the new commit."""
-    git.run("add", "-A", "--", *paths)
-    git.run("commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths)
-    return git.run("rev-parse", "HEAD").strip()
+    with _mapped(f"cannot commit {', '.join(paths)}"):
+        git.repo.git.add("-A", "--", *paths)
+        git.repo.git.commit("-q", "--no-verify", "-m", message, "--only", "--", *paths)
+        return str(git.repo.git.rev_parse("HEAD"))
+
+
+def commit(git: Git, message: str, *, amend: bool = False) -> str:
+    """Commit what is staged (or amend HEAD with it) and return the new commit.
+
+    Always `git commit`, never a commit object written by hand, so the user's hooks
+    stay skipped (`--no-verify`) but signing (commit.gpgSign, gpg.format,
+    user.signingKey) applies.
+    """
+    with _mapped("cannot commit"):
+        git.repo.git.commit("-q", "--no-verify", *(["--amend"] if amend else []), "-m", message)
+        return str(git.repo.git.rev_parse("HEAD"))
+
+
+def merge(git: Git, ref: str, message: str) -> bool:
+    """Merge `ref` with a merge commit (signed if the user signs); on a conflict abort
+    the merge and return False."""
+    import git as gitpython
+
+    try:
+        git.repo.git.merge("--no-ff", "--no-verify", "-q", "-m", message, ref)
+    except gitpython.GitCommandError:
+        with contextlib.suppress(gitpython.GitCommandError):
+            git.repo.git.merge("--abort")
+        return False
+    return True
+
+
+def add_note(git: Git, notes_ref: str, sha: str, text: str) -> None:
+    """Make `text` the note on commit `sha` in `notes_ref`, replacing an earlier one."""
+    with _mapped(f"cannot write a note on {sha[:12]}"):
+        git.repo.git.notes(f"--ref={notes_ref}", "add", "-f", "-m", text, sha)
 
 
 def unstage(git: Git, paths: Sequence[str]) -> None:
     """Undo `git add` of paths (best effort, used when a command rolls back)."""
-    if git.has_commits():
-        git.run("reset", "-q", "--", *paths, check=False)
-    else:
-        git.run("rm", "-q", "--cached", "-r", "--ignore-unmatch", "--", *paths, check=False)
+    import git as gitpython
+
+    with contextlib.suppress(gitpython.GitCommandError):
+        if git.has_commits():
+            git.repo.git.reset("-q", "--", *paths)
+        else:
+            git.repo.git.rm("-q", "--cached", "-r", "--ignore-unmatch", "--", *paths)
 
 
 def identity(git: Git) -> str:
-    """The committer's e-mail (or name) for `created_by`."""
-    for key in ("user.email", "user.name"):
-        out = git.run("config", key, check=False).strip()
-        if out:
-            return out
-    raise UsageError("git has no user identity", hint="git config user.email you@example.com")
+    """The author's e-mail (or name) for `created_by`, from wherever git takes it.
+
+    `git var` resolves it as `git commit` does: GIT_AUTHOR_*/GIT_COMMITTER_* in the
+    environment, then the config files, then what git can detect; both identities
+    are checked, as a commit needs both.
+    """
+    hint = "git config user.email you@example.com, or set GIT_AUTHOR_EMAIL"
+    with _mapped("git has no user identity", UsageError, hint):
+        author = str(git.repo.git.var("GIT_AUTHOR_IDENT"))
+        git.repo.git.var("GIT_COMMITTER_IDENT")
+    # "Name <email> 1700000000 +0000"
+    name, _, rest = author.partition(" <")
+    email = rest.partition(">")[0]
+    return email or name.strip()
 
 
 @contextlib.contextmanager
@@ -339,30 +451,32 @@ def temp_worktree(git: Git, rev: str) -> Iterator[Git]:
     Promotion and rollback work here, so the user's checkout, index and branch are
     never touched, and no local branch is created.
     """
+    import git as gitpython
+
     folder = Path(tempfile.mkdtemp(prefix="modelreg-wt-"))
     path = folder / "tree"
-    git.run("worktree", "add", "--detach", "--quiet", str(path), rev)
     try:
+        with _mapped(f"cannot check out {rev} in a temporary worktree"):
+            git.repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
         yield Git(path, git._env)
     finally:
-        git.run("worktree", "remove", "--force", str(path), check=False)
+        with contextlib.suppress(gitpython.GitCommandError):
+            git.repo.git.worktree("remove", "--force", str(path))
         shutil.rmtree(folder, ignore_errors=True)
-        git.run("worktree", "prune", check=False)
+        with contextlib.suppress(gitpython.GitCommandError):
+            git.repo.git.worktree("prune")
 
 
 def fetch(git: Git, remote: str = "origin", *refspecs: str) -> None:
     """Update remote-tracking refs (never the checkout); a failure is a ForgeError."""
-    proc = git._proc(["fetch", "--quiet", "--prune", remote, *refspecs])
-    if proc.returncode != 0:
-        raise ForgeError(
-            f"cannot fetch from {remote}: {_first_line(proc.stderr)}",
-            hint="check the remote URL and your access",
-        )
+    hint = "check the remote URL and your access"
+    with _mapped(f"cannot fetch from {remote}", ForgeError, hint):
+        git.repo.git.fetch("--quiet", "--prune", remote, *refspecs)
 
 
 def fetch_default_branch(git: Git, remote: str = "origin") -> tuple[str, str]:
     """Fetch `remote`; return its default branch's name and commit."""
-    if git.remote_url(remote) is None:
+    if remote not in (r.name for r in git.repo.remotes):
         raise UsageError(
             f"the repository has no remote '{remote}'",
             hint="pull requests need one: git remote add origin PATH_OR_URL",
@@ -377,20 +491,23 @@ def fetch_default_branch(git: Git, remote: str = "origin") -> tuple[str, str]:
 
 def push(git: Git, refspec: str, remote: str = "origin") -> None:
     """Push one refspec; a rejection or network failure is a ForgeError."""
-    proc = git._proc(["push", "--quiet", "--porcelain", remote, refspec])
-    if proc.returncode != 0:
-        reason = _push_reason(proc.stdout + proc.stderr)
+    import git as gitpython
+
+    try:
+        git.repo.git.push("--quiet", remote, refspec)
+    except gitpython.GitCommandError as exc:
         raise ForgeError(
-            f"git push {remote} {refspec} was rejected: {reason}",
+            f"git push {remote} {refspec} was rejected: {_push_reason(_stderr(exc))}",
             hint="fetch and re-run the same command",
-        )
+        ) from None
 
 
-def _push_reason(text: str) -> str:
-    for line in text.splitlines():
-        if line.startswith("!") or "rejected" in line or "fatal:" in line or "error:" in line:
-            return line.lstrip("!\t ").strip()
-    return _first_line(text)
+def _push_reason(stderr: str) -> str:
+    """The ref git refused (` ! [rejected] main -> main (fetch first)`), else its error."""
+    for line in stderr.splitlines():
+        if line.startswith(" ! "):
+            return " ".join(line.split()[1:])
+    return first_line(stderr)
 
 
 def remote_branches(git: Git, prefix: str, remote: str = "origin") -> dict[str, str]:

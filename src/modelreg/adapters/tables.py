@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelreg.adapters.git import first_line
 from modelreg.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,24 +80,19 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
         raise
     except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
         raise UsageError(
-            f"{path}: cannot be read as {_FORMAT_NAMES[fmt]}: {_first_line(exc)} "
+            f"{path}: cannot be read as {_FORMAT_NAMES[fmt]}: {first_line(exc)} "
             f"(check that the file is valid {_FORMAT_NAMES[fmt]})"
         ) from exc
     except Exception as exc:  # pyarrow and pandas raise their own error classes
         if type(exc).__module__.split(".")[0] not in ("pandas", "pyarrow"):
             raise
         raise UsageError(
-            f"{path}: cannot be read as {_FORMAT_NAMES[fmt]}: {_first_line(exc)} "
+            f"{path}: cannot be read as {_FORMAT_NAMES[fmt]}: {first_line(exc)} "
             f"(check that the file is valid {_FORMAT_NAMES[fmt]})"
         ) from exc
 
 
 _FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON Lines", "parquet": "Parquet"}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from modelreg.adapters.git import (
     Git,
+    add_note,
     fetch,
     fetch_default_branch,
+    merge,
     push,
     remote_branches,
     temp_worktree,
@@ -82,7 +84,7 @@ class LocalForge:
         notes = _split_notes(self.git.run("notes", f"--ref={NOTES_REF}", "show", sha, check=False))
         notes[marker] = body
         text = "\n\n".join(f"{m}\n{b.strip()}" for m, b in notes.items())
-        self.git.run("notes", f"--ref={NOTES_REF}", "add", "-f", "-m", text, sha)
+        add_note(self.git, NOTES_REF, sha, text)
         push(self.git, f"{NOTES_REF}:{NOTES_REF}", self.remote)
 
     def upsert_issue(self, *, title: str, body: str, labels: Sequence[str]) -> str:
@@ -111,10 +113,7 @@ class LocalForge:
         base_ref = f"{self.remote}/{pr.base}"
         with temp_worktree(self.git, base_ref) as wt:
             message = f"{MERGE_PREFIX}{pr.head}: {pr.title}\n\n{pr.body}".rstrip() + "\n"
-            if not wt.ok(
-                "merge", "--no-ff", "--no-verify", "-q", "-m", message, f"{self.remote}/{head}"
-            ):
-                wt.run("merge", "--abort", check=False)
+            if not merge(wt, f"{self.remote}/{head}", message):
                 raise CheckFailed(
                     f"{head} conflicts with {pr.base}: another change to the same "
                     "stage landed first",

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from modelreg.adapters.git import fetch_default_branch, push, temp_worktree
+from modelreg.adapters.git import commit, fetch_default_branch, push, temp_worktree
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
 from modelreg.promotion.propose import Change, Proposal, plan_rollback, propose
@@ -152,7 +152,7 @@ def _push_directly(ws: Workspace, change: Change) -> None:
     with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
         (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
         wt.run("add", stages_yaml(change.model))
-        wt.run("commit", "-q", "--no-verify", "-m", f"{change.title}\n\n{change.body}\n")
+        commit(wt, f"{change.title}\n\n{change.body}\n")
         push(wt, f"HEAD:refs/heads/{change.base}")
 
 

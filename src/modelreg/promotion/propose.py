@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from modelreg.adapters.git import Git, fetch_default_branch, push, remote_branches, temp_worktree
+from modelreg.adapters.git import (
+    Git,
+    commit,
+    fetch_default_branch,
+    push,
+    remote_branches,
+    temp_worktree,
+)
 from modelreg.errors import GateFailed, NotFound, UsageError
 from modelreg.forge.base import Forge, PullRequest
 from modelreg.promotion.gate_runs import run_gate
@@ -351,7 +358,7 @@ def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
     with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
         message = f"{change.title}\n\n{change.body}\n"
         if change.revert and _try_revert(wt, change):
-            wt.run("commit", "-q", "--amend", "--no-verify", "-m", message + _reverts(change))
+            commit(wt, message + _reverts(change), amend=True)
         else:
             if change.revert:
                 change = replace(change, revert=None, body=change.body + _pin_note())
@@ -359,7 +366,7 @@ def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
             (wt.root / stages_yaml(change.model)).parent.mkdir(parents=True, exist_ok=True)
             (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
             wt.run("add", stages_yaml(change.model))
-            wt.run("commit", "-q", "--no-verify", "-m", message)
+            commit(wt, message)
         push(wt, f"{'+' if force else ''}HEAD:refs/heads/{change.branch}")
     return change
 

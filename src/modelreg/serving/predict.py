@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelreg.adapters import artifacts
 from modelreg.adapters.files import write_atomic
+from modelreg.adapters.git import first_line
 from modelreg.errors import UsageError
 from modelreg.registry.records import NAME_RE
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
@@ -160,11 +161,6 @@ def load_verified(served: Share, manifest: Path) -> Any:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "(no message)"
-
-
 # -- the input ------------------------------------------------------------------------
 
 
@@ -176,7 +172,7 @@ def _header(path: Path) -> list[str]:
     try:
         return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+        raise UsageError(f"--input {path}: cannot be read as CSV: {first_line(exc)}") from exc
 
 
 def _key_column(header: Sequence[str], key: str | None, path: Path) -> str | None:
@@ -226,7 +222,7 @@ def _read(path: Path, key_col: str | None) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype={key_col: str} if key_col else None)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UsageError(f"--input {path}: cannot be read as CSV: {_first_line(exc)}") from exc
+        raise UsageError(f"--input {path}: cannot be read as CSV: {first_line(exc)}") from exc
 
 
 def _keys(df: pd.DataFrame, key_col: str | None) -> list[str]:
@@ -293,7 +289,7 @@ def _predict_rows(estimator: Any, x: pd.DataFrame, model: str, s: Share) -> np.n
     except Exception as exc:  # scikit-learn raises ValueError, TypeError and friends
         raise UsageError(
             f"{model} {s.version} could not score the input: {type(exc).__name__}: "
-            f"{_first_line(exc)}",
+            f"{first_line(exc)}",
             hint="check the columns' values and types against the model's signature",
         ) from exc
 

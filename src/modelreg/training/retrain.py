@@ -16,6 +16,7 @@ from pathlib import Path
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import (
+    commit,
     commit_paths,
     fetch_default_branch,
     push,
@@ -308,5 +309,5 @@ def _push_branch(
         text = set_stage(current, model, stage, StageAssignment(version), order)
         (wt.root / path).write_text(text)
         wt.run("add", path)
-        wt.run("commit", "-q", "--no-verify", "-m", message)
+        commit(wt, message)
         push(wt, f"+HEAD:refs/heads/{branch}")
