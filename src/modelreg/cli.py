@@ -274,7 +274,22 @@ def validate(base: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["model", "version", "stages", "policy"]))
+def migrate() -> None:
+    """Move a registry written in an older layout to the current one (one commit)."""
+    from modelreg.registry.migrate import migrate as run
+
+    result = run(_ws())
+    if result.commit is None:
+        click.echo("already current; nothing to do")
+    else:
+        click.echo(
+            f"moved {len(result.models)} model(s) to one file per stage "
+            f"in commit {result.commit[:8]}"
+        )
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["model", "version", "stage", "stages", "policy"]))
 def schema(kind: str) -> None:
     """Print the JSON Schema of a file kind (for editors and CI)."""
     import json
@@ -318,9 +333,7 @@ def _print_proposal(proposal: Any, as_json: bool) -> None:
         return
     if proposal.dry_run:
         click.echo(f"would push {change.branch} and open: {change.title}\n\n{change.body}\n")
-        click.echo(
-            f"--- models/{change.model}/stages.yaml after the change ---\n{change.stages_text}"
-        )
+        click.echo(f"--- {change.path} after the change ---\n{change.stage_text}")
         return
     verb = "opened" if proposal.created else "found open"
     click.echo(f"{verb} pull request {pr.ref}: {pr.title}" + (f"\n{pr.url}" if pr.url else ""))
@@ -576,7 +589,7 @@ def retrain(model: str, trigger: str, forge: str | None) -> None:
 
 @cli.group()
 def rollout() -> None:
-    """Canary rollouts recorded in stages.yaml: see one, move it a step."""
+    """Canary rollouts recorded in stage files: see one, move it a step."""
 
 
 @rollout.command("status")

@@ -17,7 +17,7 @@ from modelreg.errors import NotFound, ValidationError
 if TYPE_CHECKING:
     import jsonschema
 
-KINDS = ("model", "version", "stages", "policy")
+KINDS = ("model", "version", "stage", "stages", "policy")
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -1,4 +1,4 @@
-"""`deploy`: reconcile the desired state (every `stages.yaml` at HEAD) into a serving target.
+"""`deploy`: reconcile the desired state (every stage file at HEAD) into a serving target.
 
 Two targets. `local` keeps a deployment folder per stage: the verified artifacts at
 versioned paths plus a `manifest.json` that is swapped in atomically last, so an
@@ -23,7 +23,7 @@ from typing import Any, Literal
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import CheckFailed, ForgeError, ModelregError, NotFound, UsageError
 from modelreg.registry.records import NAME_RE, VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
+from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 
 TARGETS = ("local", "kserve")
@@ -186,9 +186,8 @@ def _record(snap: Snapshot, model: str, stage: str, version: str, key: str) -> V
     try:
         return snap.record(model, version)
     except NotFound as exc:
-        raise NotFound(
-            f"{stages_yaml(model)}: {stage}.{key}: {exc.message}", hint=exc.hint
-        ) from None
+        path, where = snap.stage_key(model, stage, key)
+        raise NotFound(f"{path}: {where}: {exc.message}", hint=exc.hint) from None
 
 
 def _action(current: Sequence[Share], desired: Sequence[Share]) -> Action:
@@ -472,7 +471,9 @@ def render_isvc(model: str, stage: str, wants: Sequence[_Want], remote: str) -> 
         },
         "spec": {"predictor": predictor},
     }
-    return _yaml_doc(f"{GENERATED} from {stages_yaml(model)}; edit that file, not this one.", doc)
+    return _yaml_doc(
+        f"{GENERATED} from {stage_yaml(model, stage)}; edit that file, not this one.", doc
+    )
 
 
 def _model_format(record: VersionRecord) -> str:
