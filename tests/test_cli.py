@@ -53,7 +53,7 @@ def test_every_command_prints_its_help(path: tuple[str, ...]) -> None:
         (["bogus"], "No such command 'bogus'. (see `modelreg --help`)"),
         (["promote", "churn"], "Missing argument 'VERSION'. (see `modelreg promote --help`)"),
         (["status", "--bogus"], "No such option '--bogus'"),
-        (["schema", "nope"], "'nope' is not one of 'model', 'version', 'stages', 'policy'"),
+        (["schema", "nope"], "'nope' is not one of 'model', 'version', 'stage', 'stages'"),
         (["rollout", "advance", "churn"], "Missing option '--metrics'"),
     ],
 )

@@ -15,6 +15,7 @@ from modelreg.errors import UsageError
 from modelreg.registry.records import VersionRecord
 from modelreg.serving import kserve
 from modelreg.serving import local as local_mod
+from stagefiles import write_stages
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 CANARY = "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 20\n"
@@ -32,9 +33,9 @@ def sample_csv(work: Path) -> Path:
 
 
 def set_stages(reg: Registry, model: str, text: str, *, push: bool = True) -> None:
-    """Hand-write a model's stages.yaml and commit it (as a merged promotion would)."""
-    reg.write(f"models/{model}/stages.yaml", text)
-    reg.git("add", f"models/{model}/stages.yaml")
+    """Hand-write a model's stage files and commit them (as a merged promotion would)."""
+    write_stages(reg.root, model, text)
+    reg.git("add", "-A", f"models/{model}/stages")
     reg.git("commit", "-qm", f"stages of {model}")
     if push:
         reg.git("push", "-q", "origin", "main")

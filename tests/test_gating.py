@@ -85,12 +85,12 @@ def test_production_requires_the_version_to_serve_in_staging_first(reg: Registry
 
 def test_validate_gates_a_stage_change_made_by_hand(reg: Registry) -> None:
     reg.git("checkout", "-q", "-b", "sneaky")
-    reg.write("models/churn/stages.yaml", "staging:\n  version: v1.0.0\n")
+    reg.write("models/churn/stages/staging.yaml", "version: v1.0.0\n")
     reg.git("add", "-A")
     reg.git("commit", "-qm", "skip the PR")
     result = reg.run("validate", "--base", "origin/main")
     assert result.exit_code == 1
-    assert "models/churn/stages.yaml: staging: gate failed for v1.0.0" in result.output
+    assert "models/churn/stages/staging.yaml: version: gate failed for v1.0.0" in result.output
 
 
 def test_a_rollback_to_a_version_that_served_before_is_not_gated(registry: Registry) -> None:
@@ -111,7 +111,7 @@ def test_check_is_validate_plus_a_gate_table_for_each_stage_change(
     reg: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reg.git("checkout", "-q", "-b", "feature")
-    reg.write("models/churn/stages.yaml", "staging:\n  version: v1.0.0\n")
+    reg.write("models/churn/stages/staging.yaml", "version: v1.0.0\n")
     reg.git("add", "-A")
     reg.git("commit", "-qm", "stage it")
     md = reg.run("check", "--format", "markdown")
@@ -140,13 +140,13 @@ def test_a_canary_step_in_the_from_stage_does_not_restart_the_soak_clock(
     registry.register("churn", 1)
 
     def commit(text: str, date: str) -> None:
-        registry.write("models/churn/stages.yaml", text)
+        registry.write("models/churn/stages/staging.yaml", text)
         registry.git("add", "-A")
         env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
         subprocess.run(["git", "commit", "-qm", "stage"], cwd=registry.root, env=env, check=True)
 
-    commit("staging:\n  version: v1.0.0\n", "2020-01-01T00:00:00")  # entered staging long ago
-    canary = "staging:\n  version: v1.0.0\n  rollout: {candidate: v1.1.0, weight: 10}\n"
+    commit("version: v1.0.0\n", "2020-01-01T00:00:00")  # entered staging long ago
+    canary = "version: v1.0.0\nrollout: {candidate: v1.1.0, weight: 10}\n"
     commit(canary, "2099-01-01T00:00:00")  # a canary step beside it, much later
     registry.git("push", "-q", "origin", "main")  # the gate reads the state on origin's main
     result = registry.run("gate", "churn", "v1.0.0", "--stage", "production", "--format", "json")

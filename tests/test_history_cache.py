@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import Registry
+from stagefiles import write_stages
 
 
 def _stage(reg: Registry, text: str, message: str) -> str:
-    reg.write("models/churn/stages.yaml", text)
-    reg.git("add", "models/churn/stages.yaml")
+    write_stages(reg.root, "churn", text)
+    reg.git("add", "-A", "models/churn/stages")
     reg.git("commit", "-q", "-m", message)
     return reg.git("rev-parse", "HEAD").strip()
 

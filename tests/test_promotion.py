@@ -61,7 +61,7 @@ def test_promote_then_merge_serves_the_version_with_the_pr_in_history(reg: Regis
     assert _remote_branches(reg) == []
 
 
-def test_promotion_changes_only_its_stage_hunk(reg: Registry) -> None:
+def test_promotion_changes_only_its_stage_file(reg: Registry) -> None:
     reg.ok("promote", "churn", "v1.0.0", "--to", "staging")
     _merge(reg, PROMOTE_V1)
     reg.ok("promote", "churn", "v1.0.0", "--to", "production")
@@ -69,7 +69,9 @@ def test_promotion_changes_only_its_stage_hunk(reg: Registry) -> None:
     reg.ok("promote", "churn", "v1.1.0", "--to", "staging")
     diff = git(reg.origin, "diff", "main", PROMOTE_V2, "--unified=0")
     changed = [ln for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
-    assert changed == ["-  version: v1.0.0", "+  version: v1.1.0"]
+    assert changed == ["-version: v1.0.0", "+version: v1.1.0"]
+    files = git(reg.origin, "diff", "--name-only", "main", PROMOTE_V2).split()
+    assert files == ["models/churn/stages/staging.yaml"]
 
 
 def test_the_pr_body_lets_a_reviewer_decide(reg: Registry) -> None:
@@ -99,7 +101,7 @@ def test_rollback_then_merge_restores_exactly_the_state_before_the_promotion(reg
     reg.ok("promote", "churn", "v1.0.0", "--to", "staging")
     _merge(reg, PROMOTE_V1)
     before_versions = _stage_versions(reg)
-    before_file = (reg.root / "models/churn/stages.yaml").read_bytes()
+    before_file = (reg.root / "models/churn/stages/staging.yaml").read_bytes()
     reg.ok("promote", "churn", "v1.1.0", "--to", "staging")
     _merge(reg, PROMOTE_V2)
     assert _stage_versions(reg) == [("staging", "v1.1.0")]
@@ -107,7 +109,7 @@ def test_rollback_then_merge_restores_exactly_the_state_before_the_promotion(reg
     assert out["method"] == "revert" and out["branch"] == "modelreg/rollback/churn/staging/v1.0.0"
     _merge(reg, "modelreg/rollback/churn/staging/v1.0.0")
     assert _stage_versions(reg) == before_versions
-    assert (reg.root / "models/churn/stages.yaml").read_bytes() == before_file
+    assert (reg.root / "models/churn/stages/staging.yaml").read_bytes() == before_file
     message = reg.git("log", "-1", "--format=%B", "HEAD^2")
     assert "This reverts commit" in message
     assert reg.run("validate").exit_code == 0
@@ -127,7 +129,7 @@ def test_rollback_pins_when_a_revert_would_undo_unrelated_changes(reg: Registry)
     reg.ok("promote", "churn", "v1.0.0", "--to", "staging")
     _merge(reg, PROMOTE_V1)
     # a hand-made commit that promotes and edits model.yaml at once
-    reg.write("models/churn/stages.yaml", "staging:\n  version: v1.1.0\n")
+    reg.write("models/churn/stages/staging.yaml", "version: v1.1.0\n")
     reg.write(
         "models/churn/model.yaml",
         (reg.root / "models/churn/model.yaml").read_text() + "task: churn\n",
@@ -204,7 +206,8 @@ def test_two_promotions_from_one_base_cannot_both_land(reg: Registry) -> None:
 def test_pr_merge_refuses_a_branch_that_fails_validate(reg: Registry, tmp_path: Path) -> None:
     side = tmp_path / "side"
     git(tmp_path, "clone", "-q", str(reg.origin), str(side))
-    (side / "models/churn/stages.yaml").write_text("staging:\n  version: v7.0.0\n")
+    (side / "models/churn/stages").mkdir()
+    (side / "models/churn/stages/staging.yaml").write_text("version: v7.0.0\n")
     git(side, "checkout", "-q", "-b", "bad")
     git(side, "add", "-A")
     git(side, "commit", "-qm", "bad stage")
@@ -221,7 +224,7 @@ def test_pr_list_show_and_close(reg: Registry) -> None:
     listed = json.loads(reg.ok("pr", "list", "--json").output)
     assert [p["head"] for p in listed] == [PROMOTE_V1]
     shown = reg.ok("pr", "show", PROMOTE_V1).output
-    assert "Promote churn v1.0.0 to staging" in shown and "+  version: v1.0.0" in shown
+    assert "Promote churn v1.0.0 to staging" in shown and "+version: v1.0.0" in shown
     reg.ok("pr", "close", PROMOTE_V1)
     assert reg.ok("pr", "list").output.strip() == "no open pull requests"
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import yaml
 
 from conftest import Registry, git, make_registry, tree_state
+from stagefiles import write_stages
 
 
 def _promote_by_hand(reg: Registry, text: str, message: str, date: str | None = None) -> str:
-    reg.write("models/churn/stages.yaml", text)
-    reg.git("add", "models/churn/stages.yaml")
+    write_stages(reg.root, "churn", text)
+    reg.git("add", "-A", "models/churn/stages")
     env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else None
     subprocess.run(["git", "commit", "-q", "-m", message], cwd=reg.root, env=env, check=True)
     return reg.git("rev-parse", "HEAD").strip()
@@ -181,27 +182,29 @@ def test_validate_reports_a_deleted_version_record(registry: Registry) -> None:
 
 def test_validate_reports_a_stage_pointing_at_an_unknown_version(registry: Registry) -> None:
     reg = _pushed_registry(registry)
-    reg.write("models/churn/stages.yaml", "staging:\n  version: v9.0.0\n")
-    _validate_reports(reg, "'v9.0.0' is not a registered version", "models/churn/stages.yaml")
+    reg.write("models/churn/stages/staging.yaml", "version: v9.0.0\n")
+    _validate_reports(
+        reg, "version: 'v9.0.0' is not a registered version", "models/churn/stages/staging.yaml"
+    )
 
 
 def test_validate_reports_a_deprecated_version_in_a_stage(registry: Registry) -> None:
     reg = _pushed_registry(registry)
     spec = reg.root / "models/churn/model.yaml"
     spec.write_text(spec.read_text() + "deprecated:\n  v1.1.0: leaks labels\n")
-    _validate_reports(reg, "is deprecated", "models/churn/stages.yaml")
+    _validate_reports(reg, "is deprecated", "models/churn/stages/staging.yaml")
 
 
 def test_validate_reports_malformed_yaml_with_exit_2(registry: Registry) -> None:
     reg = _pushed_registry(registry)
-    reg.write("models/churn/stages.yaml", "staging:\n  version: [v1.0.0\n")
-    _validate_reports(reg, "not valid YAML", "models/churn/stages.yaml", code=2)
+    reg.write("models/churn/stages/staging.yaml", "version: [v1.0.0\n")
+    _validate_reports(reg, "not valid YAML", "models/churn/stages/staging.yaml", code=2)
 
 
 def test_validate_reports_a_schema_error_with_the_key_path(registry: Registry) -> None:
     reg = _pushed_registry(registry)
-    reg.write("models/churn/stages.yaml", "staging:\n  versoin: v1.0.0\n")
-    _validate_reports(reg, "staging: unknown key 'versoin'", "models/churn/stages.yaml")
+    reg.write("models/churn/stages/staging.yaml", "versoin: v1.0.0\n")
+    _validate_reports(reg, "unknown key 'versoin'", "models/churn/stages/staging.yaml")
 
 
 def test_validate_reports_a_wrong_md5(registry: Registry) -> None:
@@ -215,7 +218,7 @@ def test_validate_reports_a_wrong_md5(registry: Registry) -> None:
 
 def test_validate_reports_every_problem_at_once(registry: Registry) -> None:
     reg = _pushed_registry(registry)
-    reg.write("models/churn/stages.yaml", "staging:\n  version: v9.0.0\n")
+    reg.write("models/churn/stages/staging.yaml", "version: v9.0.0\n")
     (reg.root / "models/churn/versions/v1.0.0.yaml").unlink()
     result = reg.run("validate", "--json")
     problems = json.loads(result.output)["problems"]
@@ -229,7 +232,7 @@ def test_validate_base_checks_only_what_changed(registry: Registry) -> None:
     result = reg.run("validate", "--base", "origin/main", "--json")
     report = json.loads(result.output)
     assert result.exit_code == 0, result.output
-    assert report["incremental"] and report["files_checked"] == 3  # record, model.yaml, stages
+    assert report["incremental"] and report["files_checked"] == 3  # record, model, staging
 
 
 def test_validate_base_catches_a_tampered_record_on_the_branch(registry: Registry) -> None:
@@ -301,7 +304,7 @@ def test_unknown_model_is_one_clear_line(registry: Registry) -> None:
 
 
 def test_schema_prints_each_kind_as_json_schema(registry: Registry) -> None:
-    for kind in ("model", "version", "stages", "policy"):
+    for kind in ("model", "version", "stage", "stages", "policy"):
         doc = json.loads(registry.ok("schema", kind).output)
         assert doc["$schema"].startswith("https://json-schema.org/")
 

@@ -48,7 +48,11 @@ production:
   version: v1.3.0
   rollout: {candidate: v1.4.0, weight: 20, step: 1, started_at: '2026-11-20', failures: 0}
 """
-EXAMPLES = {"version": RECORD, "model": MODEL, "stages": STAGES}
+STAGE = """\
+version: v1.3.0
+rollout: {candidate: v1.4.0, weight: 20, step: 1, started_at: '2026-11-20', failures: 0}
+"""
+EXAMPLES = {"version": RECORD, "model": MODEL, "stage": STAGE, "stages": STAGES}
 
 scalars = st.one_of(
     st.none(),

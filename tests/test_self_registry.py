@@ -69,7 +69,8 @@ def _record(root: Path, model: str, version: str) -> dict[str, Any]:
 def _serving(root: Path, model: str) -> dict[str, str]:
     """Every version a stage assignment points at: `stage` or `stage (canary)` → version."""
     out: dict[str, str] = {}
-    for stage, entry in (_yaml(root / f"models/{model}/stages.yaml") or {}).items():
+    for path in sorted((root / f"models/{model}/stages").glob("*.yaml")):
+        stage, entry = path.stem, _yaml(path)
         out[stage] = entry["version"]
         if entry.get("rollout"):
             out[f"{stage} (canary)"] = entry["rollout"]["candidate"]

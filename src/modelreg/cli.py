@@ -42,6 +42,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.validate:validate",
         "Schemas, references, DVC pointers and immutability of version records.",
     ),
+    "migrate": (
+        "modelreg.commands.migrate:migrate",
+        "Move a registry written in an older layout to the current one (one commit).",
+    ),
     "schema": (
         "modelreg.commands.schema:schema",
         "Print the JSON Schema of a file kind (for editors and CI).",
@@ -72,7 +76,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "rollout": (
         "modelreg.commands.rollout:rollout",
-        "Canary rollouts recorded in stages.yaml: see one, move it a step.",
+        "Canary rollouts recorded in stage files: see one, move it a step.",
     ),
     "pr": ("modelreg.commands.pr:pr", "The local forge's pull requests: branches on origin."),
     "deploy": (

@@ -17,7 +17,7 @@ STAGE_HELP = "Stage of the canary (default: the one that has one)."
 
 @click.group()
 def rollout() -> None:
-    """Canary rollouts recorded in stages.yaml: see one, move it a step."""
+    """Canary rollouts recorded in stage files: see one, move it a step."""
 
 
 @rollout.command("status")

@@ -6,7 +6,7 @@ import click
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(["model", "version", "stages", "policy"]))
+@click.argument("kind", type=click.Choice(["model", "version", "stage", "stages", "policy"]))
 def schema(kind: str) -> None:
     """Print the JSON Schema of a file kind (for editors and CI)."""
     import json

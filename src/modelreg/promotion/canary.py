@@ -1,8 +1,9 @@
 """`rollout status` and `rollout advance`: a canary moved step by step through Git.
 
 Every move (next weight, completion, a recorded failure, the abort) is a change to the
-stage's block in `stages.yaml`, proposed as a PR (or pushed, when the policy lets the
-bot advance on its own), so the canary's whole life is in the audit trail.
+stage's file (`models/<model>/stages/<stage>.yaml`), proposed as a PR (or pushed, when
+the policy lets the bot advance on its own), so the canary's whole life is in the audit
+trail.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from typing import Any
 from modelreg.adapters.git import commit, fetch_default_branch, push, temp_worktree
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
-from modelreg.promotion.propose import Change, Proposal, plan_rollback, propose
+from modelreg.promotion.propose import (
+    Change,
+    Proposal,
+    plan_rollback,
+    propose,
+    write_stage_file,
+)
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.history import stage_events
 from modelreg.registry.policy import RolloutPolicy
 from modelreg.registry.records import Rollout, StageAssignment
-from modelreg.registry.snapshot import Snapshot, stages_yaml
-from modelreg.registry.stages import set_stage
+from modelreg.registry.snapshot import Snapshot
+from modelreg.registry.stages import render_stage, require_stage_files
 from modelreg.registry.workspace import Workspace
 from modelreg.registry.yamlio import read_mapping
 
@@ -97,6 +104,7 @@ def advance(
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     state = _state(snap, model, stage)
+    require_stage_files(snap, model)
     policy = _policy(snap, model, state.stage)
     online, stable = load_online(metrics, model, state.rollout.candidate, state.stable, policy)
     now = datetime.now(timezone.utc)
@@ -130,8 +138,7 @@ def _change(snap: Snapshot, state: CanaryState, d: RolloutDecision, base: str) -
         tail = f"{d.weight}" if d.action == "advance" else f"{d.weight}-failure-{d.failures}"
         if d.action == "wait":
             title = f"Canary {model} {ro.candidate} in {stage}: record failed analysis {d.failures}"
-    order = list(snap.policy(snap.model(model).policy).stage_names)
-    text = set_stage(snap.raw(stages_yaml(model)).decode(), model, stage, new, order)
+    text = render_stage(model, stage, new)
     from modelreg.promotion.rollout import render
 
     body = f"{d.reason}.\n\n{render(d, 'markdown')}"
@@ -150,8 +157,7 @@ def _change(snap: Snapshot, state: CanaryState, d: RolloutDecision, base: str) -
 def _push_directly(ws: Workspace, change: Change) -> None:
     """The policy lets the bot advance without review: commit to the default branch."""
     with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
-        (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
-        wt.run("add", stages_yaml(change.model))
+        write_stage_file(wt, change)
         commit(wt, f"{change.title}\n\n{change.body}\n")
         push(wt, f"HEAD:refs/heads/{change.base}")
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from modelreg.promotion.gates import GateContext, GateReport, evaluate
 from modelreg.registry.history import StageEvent, assignment, stage_events
 from modelreg.registry.records import Stages, VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml
+from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.workspace import Workspace
 
 
@@ -66,9 +66,9 @@ def changed_stage_gates(base: Snapshot, head: Snapshot, models: list[str]) -> li
     """
     runs: list[GateRun] = []
     for model in models:
-        if stages_yaml(model) not in head.files:
+        if not head.has_model(model):
             continue
-        old = base.stages(model) if stages_yaml(model) in base.files else Stages({})
+        old = base.stages(model) if base.has_model(model) else Stages({})
         for stage, version in _new_versions(old, head.stages(model)):
             if _served_before(base, model, stage, version):
                 continue

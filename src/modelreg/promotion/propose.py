@@ -25,14 +25,14 @@ from modelreg.promotion.gates import render
 from modelreg.promotion.pr_body import comparison
 from modelreg.registry.history import StageEvent, assignment, stage_events
 from modelreg.registry.records import ModelSpec, Rollout, StageAssignment, VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
-from modelreg.registry.stages import set_stage
+from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
+from modelreg.registry.stages import render_stage, require_stage_files
 from modelreg.registry.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class Change:
-    """One proposed change to one stage, ready to become a commit and a PR."""
+    """One proposed change to one stage's file, ready to become a commit and a PR."""
 
     model: str
     stage: str
@@ -41,10 +41,15 @@ class Change:
     base: str
     title: str
     body: str
-    stages_text: str
+    stage_text: str  # the stage file after the change
     revert: str | None = None  # commit to `git revert` instead of editing the file
     revert_mainline: bool = False
     gate_passed: bool | None = None
+
+    @property
+    def path(self) -> str:
+        """The one file the change writes."""
+        return stage_yaml(self.model, self.stage)
 
     @property
     def labels(self) -> list[str]:
@@ -80,7 +85,7 @@ def describe(proposal: Proposal) -> str:
     if proposal.dry_run and change is not None:
         return (
             f"would push {change.branch} and open: {change.title}\n\n{change.body}\n\n"
-            f"--- models/{change.model}/stages.yaml after the change ---\n{change.stages_text}"
+            f"--- {change.path} after the change ---\n{change.stage_text}"
         )
     if pr is None:
         return proposal.note
@@ -107,14 +112,15 @@ def plan_promotion(
     """
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
-    spec, stage_order = _model_and_stages(snap, model, stage)
+    spec = _model_in_stage(snap, model, stage)
+    require_stage_files(snap, model)
     candidate = _record_on_base(ws, snap, model, version, base)
     stages = snap.stages(model)
     current = stages.assignments.get(stage)
     if current and current.version == version and current.rollout is None:
         return None
     new = _promoted(snap, spec, stage, version, current)
-    text = set_stage(_text(snap, model), model, stage, new, stage_order)
+    text = render_stage(model, stage, new)
     cur_rec = snap.record(model, current.version) if current else None
     canary = f" (canary at {new.rollout.weight}%)" if new.rollout else ""
     title = f"Promote {model} {version} to {stage}{canary}"
@@ -144,7 +150,8 @@ def plan_promotion(
     )
 
 
-def _model_and_stages(snap: Snapshot, model: str, stage: str) -> tuple[ModelSpec, list[str]]:
+def _model_in_stage(snap: Snapshot, model: str, stage: str) -> ModelSpec:
+    """The model's spec, once its policy is known to have `stage`."""
     snap.require_model(model)
     spec = snap.model(model)
     order = [s.name for s in snap.policy(spec.policy).stages]
@@ -152,7 +159,7 @@ def _model_and_stages(snap: Snapshot, model: str, stage: str) -> tuple[ModelSpec
         raise UsageError(
             f"policy '{spec.policy}' has no stage '{stage}'", hint="stages: " + ", ".join(order)
         )
-    return spec, order
+    return spec
 
 
 def _record_on_base(
@@ -205,11 +212,6 @@ def _promotion_body(
     )
 
 
-def _text(snap: Snapshot, model: str) -> str | None:
-    path = stages_yaml(model)
-    return snap.raw(path).decode() if path in snap.files else None
-
-
 # -- rollback ---------------------------------------------------------------------------
 
 
@@ -217,12 +219,13 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
     """A revert of the change that brought the current version, or a pin when it can't be."""
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
-    spec, order = _model_and_stages(snap, model, stage)
+    spec = _model_in_stage(snap, model, stage)
+    require_stage_files(snap, model)
     current = snap.stages(model).assignments.get(stage)
     if current is None:
         raise UsageError(f"nothing serves {model} in {stage}; there is nothing to roll back")
     if current.rollout and to is None:
-        return _abort_canary(snap, spec, stage, current, order, base)
+        return _abort_canary(snap, spec, stage, current, base)
     brought = assignment(stage_events(snap, model), stage, current.version)
     target = to or (brought.previous if brought else None)
     if target is None:
@@ -235,7 +238,7 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
     snap.record(model, target)
     if target in spec.deprecated:
         raise UsageError(f"{model} {target} is deprecated", hint="roll back --to another version")
-    pinned = set_stage(_text(snap, model), model, stage, StageAssignment(target), order)
+    pinned = render_stage(model, stage, StageAssignment(target))
     title = f"Roll back {model} in {stage} to {target}"
     compare = comparison(snap.record(model, target), snap.record(model, current.version))
     revert = brought if brought and target == brought.previous else None
@@ -274,13 +277,12 @@ def _abort_canary(
     spec: ModelSpec,
     stage: str,
     current: StageAssignment,
-    order: list[str],
     base: str,
 ) -> Change:
     """Revert the change that started the canary (pin the stable version if that is not exact)."""
     assert current.rollout is not None
     model, cand = spec.name, current.rollout.candidate
-    text = set_stage(_text(snap, model), model, stage, StageAssignment(current.version), order)
+    text = render_stage(model, stage, StageAssignment(current.version))
     started = _event_that_started(snap, model, stage, cand)
     title = f"Roll back {model} canary {cand} in {stage}; {current.version} serves all traffic"
     body = (
@@ -363,9 +365,7 @@ def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
             if change.revert:
                 change = replace(change, revert=None, body=change.body + _pin_note())
                 message = f"{change.title}\n\n{change.body}\n"
-            (wt.root / stages_yaml(change.model)).parent.mkdir(parents=True, exist_ok=True)
-            (wt.root / stages_yaml(change.model)).write_text(change.stages_text)
-            wt.run("add", stages_yaml(change.model))
+            write_stage_file(wt, change)
             commit(wt, message)
         push(wt, f"{'+' if force else ''}HEAD:refs/heads/{change.branch}")
     return change
@@ -379,14 +379,22 @@ def _try_revert(wt: Git, change: Change) -> bool:
         wt.run("revert", "--abort", check=False)
         return False
     touched = wt.run("diff", "--name-only", "HEAD~1", "HEAD").split()
-    result = (wt.root / stages_yaml(change.model)).read_text()
-    if touched == [stages_yaml(change.model)] and _same_stages(result, change.stages_text):
+    result = wt.root / change.path
+    if touched == [change.path] and _same_stage(result.read_text(), change.stage_text):
         return True
     wt.run("reset", "-q", "--hard", "HEAD~1")
     return False
 
 
-def _same_stages(a: str, b: str) -> bool:
+def write_stage_file(wt: Git, change: Change) -> None:
+    """Write and stage the one file a change is about."""
+    path = wt.root / change.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(change.stage_text)
+    wt.run("add", change.path)
+
+
+def _same_stage(a: str, b: str) -> bool:
     from modelreg.registry.yamlio import parse_yaml
 
     return bool(parse_yaml(a, "a") == parse_yaml(b, "b"))
@@ -399,5 +407,5 @@ def _reverts(change: Change) -> str:
 def _pin_note() -> str:
     return (
         "\n\n_A plain `git revert` would conflict or also undo unrelated changes, so this "
-        "pins the version in the stage's block instead._"
+        "pins the version in the stage's file instead._"
     )

@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from modelreg.adapters.git import Change, Commit
-from modelreg.registry.records import Stages
-from modelreg.registry.snapshot import Snapshot, stages_yaml
+from modelreg.registry.records import StageAssignment, Stages
+from modelreg.registry.snapshot import Snapshot, legacy_stages_yaml, stages_dir
 
 _PR_RE = re.compile(r"^Merge pull request (#\d+|[^\s:]+)|\((#\d+)\)$")
 
@@ -57,11 +57,11 @@ def stage_events(snap: Snapshot, model: str | None = None) -> list[StageEvent]:
     return [StageEvent(*row) for row in rows if model is None or row[0] == model]
 
 
-# Walking the first-parent history of every stages.yaml costs seconds on a registry of
+# Walking the first-parent history of every stage file costs seconds on a registry of
 # tens of thousands of commits, so the events are cached by the commit they end at.
 # Commit ids are immutable: the events up to a commit never change, and those up to a
 # later commit on the same first-parent line are the cached ones plus the new range.
-_ALL = "*"  # the scope of every model's stages.yaml; otherwise a scope is one model
+_ALL = "*"  # the scope of every model's stage files; otherwise a scope is one model
 _KEEP = 4  # end commits remembered per scope
 
 
@@ -111,15 +111,30 @@ def _first_parent_range(snap: Snapshot, old: str, new: str) -> list[str] | None:
 
 
 def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple[Any, ...]]:
-    paths = [":(glob)models/*/stages.yaml"] if scope == _ALL else [stages_yaml(scope)]
-    log = snap.git.log_changes(rev, paths, since=since)
-    blobs = {b for _, changes in log for c in changes for b in (c.old_blob, c.new_blob) if b}
-    stages = _parse_stage_blobs(snap, blobs)
+    log = snap.git.log_changes(rev, _stage_paths(scope), since=since)
+    blobs = {
+        (b, _kind(c.path))
+        for _, changes in log
+        for c in changes
+        for b in (c.old_blob, c.new_blob)
+        if b
+    }
+    parsed = _parse_stage_blobs(snap, blobs)
     rows: list[tuple[Any, ...]] = []
     for commit, changes in log:
-        for change in changes:
-            rows.extend(_events_of(commit, change, stages))
+        for model, (old, new) in _states(changes, parsed).items():
+            rows.extend(_events_of(commit, model, old, new))
     return rows
+
+
+def _stage_paths(scope: str) -> list[str]:
+    """Both layouts: per-stage files, and the one `stages.yaml` of older revisions."""
+    model = "*" if scope == _ALL else scope
+    return [f":(glob){legacy_stages_yaml(model)}", f":(glob){stages_dir(model)}/*.yaml"]
+
+
+def _kind(path: str) -> str:
+    return "stages" if path.endswith("/stages.yaml") else "stage"
 
 
 def _store(snap: Snapshot, scope: str, rev: str, rows: list[tuple[Any, ...]]) -> None:
@@ -134,21 +149,56 @@ def _key(scope: str, rev: str) -> str:
     return f"events:{scope}:{rev}"
 
 
-def _parse_stage_blobs(snap: Snapshot, blobs: set[str]) -> dict[str, Stages]:
-    loaded = snap.check_blobs("stages", {b: b for b in blobs})
-    return {
-        b: Stages.from_dict(data) if not probs else Stages({})
-        for b, (data, probs) in loaded.items()
-    }
+_State = dict[str, StageAssignment]  # stage → assignment, as one commit's files say
+_Parsed = dict[tuple[str, str], _State]  # (blob, kind) → what that file assigns
 
 
-def _events_of(commit: Commit, change: Change, stages: dict[str, Stages]) -> list[tuple[Any, ...]]:
-    model = change.path.split("/")[1]
-    old = stages[change.old_blob] if change.old_blob else Stages({})
-    new = stages[change.new_blob] if change.new_blob else Stages({})
+def _parse_stage_blobs(snap: Snapshot, blobs: set[tuple[str, str]]) -> _Parsed:
+    """What each file assigns: a stage file its one stage (keyed ""), the old file every
+    stage; a file with problems assigns nothing."""
+    out: _Parsed = {}
+    for kind in ("stage", "stages"):
+        wanted = {b: b for b, k in blobs if k == kind}
+        for blob, (data, probs) in snap.check_blobs(kind, wanted).items():
+            if probs:
+                out[(blob, kind)] = {}
+            elif kind == "stage":
+                out[(blob, kind)] = {"": StageAssignment.from_dict(data)}
+            else:
+                out[(blob, kind)] = dict(Stages.from_dict(data).assignments)
+    return out
+
+
+def _states(changes: list[Change], parsed: _Parsed) -> dict[str, tuple[_State, _State]]:
+    """Model → (before, after) of the stages one commit's changes touch.
+
+    A commit may touch both layouts: the migration deletes `stages.yaml` and adds the
+    per-stage files with the same assignments, so it changes no stage and makes no event.
+    A stage file that exists wins over the old file for its stage, as in a snapshot.
+    """
+    out: dict[str, tuple[_State, _State]] = {}
+    for change in sorted(changes, key=lambda c: _kind(c.path) == "stage"):
+        parts = change.path.split("/")
+        kind = _kind(change.path)
+        old, new = out.setdefault(parts[1], ({}, {}))
+        for blob, state in ((change.old_blob, old), (change.new_blob, new)):
+            if blob is None:
+                continue
+            found = parsed.get((blob, kind), {})
+            if kind == "stages":
+                state.update(found)
+                continue
+            stage = parts[3][: -len(".yaml")]
+            state.pop(stage, None)
+            if "" in found:
+                state[stage] = found[""]
+    return out
+
+
+def _events_of(commit: Commit, model: str, old: _State, new: _State) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
-    for stage in [*new.assignments, *(s for s in old.assignments if s not in new.assignments)]:
-        before, after = old.assignments.get(stage), new.assignments.get(stage)
+    for stage in [*new, *(s for s in old if s not in new)]:
+        before, after = old.get(stage), new.get(stage)
         if before == after:
             continue
         ro = after.rollout if after else None

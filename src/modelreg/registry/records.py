@@ -163,26 +163,28 @@ class Rollout:
 
 @dataclass(frozen=True)
 class StageAssignment:
+    """`models/<model>/stages/<stage>.yaml`: the version serving in one stage."""
+
     version: str
     rollout: Rollout | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StageAssignment:
+        ro = d.get("rollout")
+        return cls(version=d["version"], rollout=Rollout(**ro) if ro else None)
 
 
 @dataclass(frozen=True)
 class Stages:
-    """`models/<model>/stages.yaml`: the desired state, stage name → assignment."""
+    """A model's desired state, stage name → assignment: its stage files, or the one
+    `stages.yaml` of a registry written before one file per stage."""
 
     assignments: Mapping[str, StageAssignment]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Stages:
-        out: dict[str, StageAssignment] = {}
-        for stage, body in (d or {}).items():
-            ro = body.get("rollout")
-            out[stage] = StageAssignment(
-                version=body["version"],
-                rollout=Rollout(**ro) if ro else None,
-            )
-        return cls(out)
+        """From the one-file layout's mapping of stage → assignment."""
+        return cls({stage: StageAssignment.from_dict(body) for stage, body in (d or {}).items()})
 
     def version(self, stage: str) -> str | None:
         a = self.assignments.get(stage)

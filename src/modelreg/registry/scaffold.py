@@ -14,7 +14,7 @@ from pathlib import Path
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity
-from modelreg.registry.snapshot import model_yaml, stages_yaml
+from modelreg.registry.snapshot import Snapshot, model_yaml, stage_yaml, stages_dir
 from modelreg.registry.workspace import Workspace
 
 GITIGNORE_LINES = (".modelreg/", "__pycache__/", ".venv/")
@@ -121,43 +121,67 @@ def owner_handle(owner: str) -> str:
     return f"@{owner}"
 
 
-def codeowners_block(owners: dict[str, list[str]]) -> str:
-    """The generated block: one line per model with an owner, for its stages.yaml."""
+def codeowners_block(owners: dict[str, list[str]], stages: dict[str, list[str]]) -> str:
+    """The generated block: for each model with an owner, one line per stage file (its
+    policy's stages), so a team can require other reviewers for production by hand; the
+    model's whole stages folder when its stages are not known."""
     lines = [
-        f"/{stages_yaml(model)} {' '.join(handles)}"
+        f"/{path} {' '.join(handles)}"
         for model, handles in sorted(owners.items())
         if handles
+        for path in _stage_patterns(model, stages.get(model, []))
     ]
     body = "\n".join(lines) + "\n" if lines else "# (no model declares an `owner` yet)\n"
     return f"{CODEOWNERS_BEGIN}\n{_CODEOWNERS_NOTE}{body}{CODEOWNERS_END}\n"
 
 
-def _owners(ws: Workspace) -> dict[str, list[str]]:
-    """Model → owner handles, read from the working tree (a broken model.yaml is skipped:
-    `validate` is the one that reports it)."""
+def _stage_patterns(model: str, stages: list[str]) -> list[str]:
+    if not stages:
+        return [stages_dir(model) + "/"]
+    return [stage_yaml(model, stage) for stage in stages]
+
+
+def _owners(snap: Snapshot) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Model → owner handles, and model → its stages (its policy's, then any other stage
+    file), read from the working tree. A broken model.yaml is skipped, a broken policy
+    names no stage: `validate` is the one that reports them."""
+    from modelreg.errors import ModelregError
     from modelreg.registry.records import ModelSpec
 
-    snap = ws.snapshot(None)
     paths = [model_yaml(m) for m in snap.models() if model_yaml(m) in snap.files]
-    out: dict[str, list[str]] = {}
+    owners: dict[str, list[str]] = {}
+    stages: dict[str, list[str]] = {}
     for path, (data, problems) in snap.checked_many("model", paths).items():
         if problems or not isinstance(data, dict):
             continue
         spec = ModelSpec.from_dict(data)
+        model = path.split("/")[1]
         handles = [owner_handle(o) for owner in spec.owners for o in owner.split()]
-        out[path.split("/")[1]] = list(dict.fromkeys(handles))
-    return out
+        owners[model] = list(dict.fromkeys(handles))
+        try:
+            named = snap.policy(spec.policy).stage_names
+        except ModelregError:
+            continue  # its whole stages folder then
+        stages[model] = list(dict.fromkeys([*named, *snap.stage_files(model)]))
+    return owners, stages
 
 
-def _codeowners(ws: Workspace, created: list[str]) -> None:
-    """Regenerate the marked block, leaving every other line of the file alone."""
+def has_codeowners_block(root: Path) -> bool:
+    """Whether `.github/CODEOWNERS` holds the block `init` keeps."""
+    path = root / CODEOWNERS
+    return path.exists() and _BLOCK_RE.search(path.read_text()) is not None
+
+
+def _codeowners(ws: Workspace, created: list[str], *, append: bool = True) -> None:
+    """Regenerate the marked block, leaving every other line of the file alone; with
+    `append`, add the block when the file has none yet."""
     path = ws.root / CODEOWNERS
     text = path.read_text() if path.exists() else ""
-    owners = _owners(ws)
-    block = codeowners_block(owners)
+    owners, stages = _owners(ws.snapshot(None))
+    block = codeowners_block(owners, stages)
     if _BLOCK_RE.search(text):
         new = _BLOCK_RE.sub(lambda _m: block, text, count=1)
-    elif any(owners.values()):
+    elif append and any(owners.values()):
         # Appended last: in CODEOWNERS the last matching pattern wins.
         new = text + ("\n" if text and not text.endswith("\n") else "") + block
     else:
@@ -166,6 +190,13 @@ def _codeowners(ws: Workspace, created: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(new)
         created.append(CODEOWNERS)
+
+
+def refresh_codeowners(ws: Workspace) -> bool:
+    """Regenerate the block `init` keeps, if the file has one; whether it changed."""
+    changed: list[str] = []
+    _codeowners(ws, changed, append=False)
+    return bool(changed)
 
 
 # -- README ----------------------------------------------------------------------------
@@ -182,7 +213,7 @@ files are tracked by DVC, a promotion is a pull request and a rollback is `git r
 | `models/<model>/model.yaml` | what the model is: owner, task, policy, pipeline |
 | `models/<model>/versions/<version>.yaml` | one immutable record per registered version |
 | `models/<model>/artifacts/<version>/` | the artifact, tracked by DVC (its `.dvc` pointer in Git) |
-| `models/<model>/stages.yaml` | which version serves in which stage (changed only by PRs) |
+| `models/<model>/stages/<stage>.yaml` | which version serves in that stage (changed only by PRs) |
 | `policies/<policy>.yaml` | stages, promotion gates, rollout, drift and retrain rules |
 | `pipelines/<model>/dvc.yaml` | the DVC pipeline that trains the model |
 | `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift checks, training |

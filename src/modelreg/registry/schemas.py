@@ -15,7 +15,7 @@ from modelreg.errors import NotFound, Where
 if TYPE_CHECKING:
     import jsonschema
 
-KINDS = ("model", "version", "stages", "policy")
+KINDS = ("model", "version", "stage", "stages", "policy")
 
 
 @dataclass(frozen=True)

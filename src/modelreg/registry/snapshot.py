@@ -5,12 +5,18 @@ from __future__ import annotations
 import marshal
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelreg.errors import NotFound, ValidationError
 from modelreg.registry.cache import BlobCache, encode
-from modelreg.registry.records import ModelSpec, Stages, VersionRecord, version_key
+from modelreg.registry.records import (
+    ModelSpec,
+    StageAssignment,
+    Stages,
+    VersionRecord,
+    version_key,
+)
 from modelreg.registry.schemas import Problem, schema_problems
 from modelreg.registry.yamlio import parse_yaml
 
@@ -33,7 +39,17 @@ def model_yaml(model: str) -> str:
     return f"models/{model}/model.yaml"
 
 
-def stages_yaml(model: str) -> str:
+def stage_yaml(model: str, stage: str) -> str:
+    """The file holding the desired state of one stage of a model."""
+    return f"models/{model}/stages/{stage}.yaml"
+
+
+def stages_dir(model: str) -> str:
+    return f"models/{model}/stages"
+
+
+def legacy_stages_yaml(model: str) -> str:
+    """Where registries written before one file per stage kept every stage of a model."""
     return f"models/{model}/stages.yaml"
 
 
@@ -56,8 +72,9 @@ class Pointer:
 @dataclass
 class _ModelFiles:
     versions: dict[str, str]  # version → record path
+    stage_files: dict[str, str] = field(default_factory=dict)  # stage → its file
     has_spec: bool = False
-    has_stages: bool = False
+    has_legacy_stages: bool = False  # the one-file layout: models/<model>/stages.yaml
 
 
 class Snapshot:
@@ -102,6 +119,27 @@ class Snapshot:
             entry = self.index.get(model)
             self._sorted[model] = sorted(entry.versions, key=version_key) if entry else []
         return list(self._sorted[model])
+
+    def stage_files(self, model: str) -> dict[str, str]:
+        """Stage → file of a model's stages in the per-stage layout, by stage name."""
+        entry = self.index.get(model)
+        return dict(sorted(entry.stage_files.items())) if entry else {}
+
+    def has_legacy_stages(self, model: str) -> bool:
+        """Whether the model still has the one-file `stages.yaml` of older registries."""
+        entry = self.index.get(model)
+        return entry is not None and entry.has_legacy_stages
+
+    def stage_key(self, model: str, stage: str, key: str) -> tuple[str, str]:
+        """The file and key path holding `key` of one stage, in the layout this revision has
+        (for messages: `models/churn/stages/production.yaml: version: …`)."""
+        if self.stage_files(model) or not self.has_legacy_stages(model):
+            return stage_yaml(model, stage), key
+        return legacy_stages_yaml(model), f"{stage}.{key}"
+
+    def legacy_layout(self) -> list[str]:
+        """The models still kept in the one-file layout (a registry not yet migrated)."""
+        return [m for m, entry in sorted(self.index.items()) if entry.has_legacy_stages]
 
     def policies(self) -> list[str]:
         names = (p[len("policies/") : -len(".yaml")] for p in self.files if _is_policy(p))
@@ -199,10 +237,42 @@ class Snapshot:
         return ModelSpec.from_dict(self.load("model", path))
 
     def stages(self, model: str) -> Stages:
-        path = stages_yaml(model)
-        if path not in self.files:
-            return Stages({})
-        return Stages.from_dict(self.load("stages", path))
+        """The model's desired state, from whichever layout this revision has (per-stage
+        files win when both are there); ValidationError if a file is not valid."""
+        files = self.stage_files(model)
+        if files:
+            return Stages(
+                {s: StageAssignment.from_dict(self.load("stage", p)) for s, p in files.items()}
+            )
+        if self.has_legacy_stages(model):
+            return Stages.from_dict(self.load("stages", legacy_stages_yaml(model)))
+        return Stages({})
+
+    def preload_stages(self, models: Iterable[str]) -> dict[str, Stages | None]:
+        """Every model's stages in one batch read per layout; None for a model whose
+        stage files have problems (`validate` reports them)."""
+        per_stage: dict[str, tuple[str, str]] = {}
+        legacy: dict[str, str] = {}
+        out: dict[str, Stages | None] = {}
+        for model in models:
+            files = self.stage_files(model)
+            per_stage.update({p: (model, s) for s, p in files.items()})
+            if not files and self.has_legacy_stages(model):
+                legacy[legacy_stages_yaml(model)] = model
+            out[model] = Stages({})
+        found: dict[str, dict[str, StageAssignment]] = {}
+        for path, (data, probs) in self.checked_many("stage", per_stage).items():
+            model, stage = per_stage[path]
+            if probs:
+                out[model] = None
+            elif out[model] is not None:
+                found.setdefault(model, {})[stage] = StageAssignment.from_dict(data)
+        for path, (data, probs) in self.checked_many("stages", legacy).items():
+            out[legacy[path]] = None if probs else Stages.from_dict(data)
+        for model, assignments in found.items():
+            if out[model] is not None:
+                out[model] = Stages(assignments)
+        return out
 
     def record(self, model: str, version: str) -> VersionRecord:
         path = version_yaml(model, version)
@@ -275,7 +345,9 @@ def _index_models(files: Iterable[str]) -> dict[str, _ModelFiles]:
             entry = index[parts[1]] = _ModelFiles({})
         if len(parts) == 3:
             entry.has_spec |= parts[2] == "model.yaml"
-            entry.has_stages |= parts[2] == "stages.yaml"
+            entry.has_legacy_stages |= parts[2] == "stages.yaml"
+        elif len(parts) == 4 and parts[2] == "stages" and parts[3].endswith(".yaml"):
+            entry.stage_files[parts[3][:-5]] = path
         elif len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".yaml"):
             entry.versions[parts[3][:-5]] = path
     return index

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from modelreg.errors import ModelregError, NotFound
 from modelreg.registry.history import StageEvent, stage_events
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
-from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, stages_yaml, version_yaml
+from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 
 
@@ -60,16 +60,15 @@ def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
 def _preload(snap: Snapshot, models: list[str]) -> None:
     """Read and check the files the rows need in three batches rather than three per model."""
     specs = [p for p in map(model_yaml, models) if p in snap.files]
-    staged = [p for p in map(stages_yaml, models) if p in snap.files]
     snap.checked_many("model", specs)
-    loaded = snap.checked_many("stages", staged)
+    loaded = snap.preload_stages(models)
     records = []
     for name in models:
         versions = snap.versions(name)
-        data, problems = loaded.get(stages_yaml(name), (None, []))
-        if not versions or problems:
+        stages = loaded.get(name)
+        if not versions or stages is None:
             continue
-        assignments = Stages.from_dict(data).assignments.values()
+        assignments = stages.assignments.values()
         wanted = {versions[-1], *(a.version for a in assignments)}
         wanted |= {a.rollout.candidate for a in assignments if a.rollout}
         records += [version_yaml(name, v) for v in wanted if version_yaml(name, v) in snap.files]

@@ -13,14 +13,22 @@ from modelreg.registry.drift_rules import (
     SIGNATURE_KINDS,
     methods_for,
 )
-from modelreg.registry.records import ModelSpec, Stages, VersionRecord, version_key
+from modelreg.registry.records import (
+    NAME_RE,
+    ModelSpec,
+    StageAssignment,
+    Stages,
+    VersionRecord,
+    version_key,
+)
 from modelreg.registry.schemas import Problem
 from modelreg.registry.snapshot import (
     Snapshot,
+    legacy_stages_yaml,
     model_roots,
     model_yaml,
     policy_yaml,
-    stages_yaml,
+    stages_dir,
     version_yaml,
 )
 from modelreg.registry.workspace import Workspace
@@ -79,7 +87,7 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
         gates = _gates(ws, snap, base_sha, changed)
-        checker.problems.extend(_gate_problems(gates))
+        checker.problems.extend(_gate_problems(snap, gates))
     return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, gates)
 
 
@@ -131,11 +139,10 @@ def _gates(
     return tuple(runs)
 
 
-def _gate_problems(runs: tuple[GateRun, ...]) -> list[Problem]:
+def _gate_problems(snap: Snapshot, runs: tuple[GateRun, ...]) -> list[Problem]:
     return [
         Problem(
-            stages_yaml(run.model),
-            run.stage,
+            *snap.stage_key(run.model, run.stage, "version"),
             f"gate failed for {run.version}: {r.label}: {r.detail}",
             f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
         )
@@ -150,8 +157,11 @@ def _models_in(changed: list[tuple[str, str]]) -> list[str]:
 
 
 def _is_stages(path: str) -> bool:
+    """A stage file, or the one `stages.yaml` of the older layout."""
     parts = path.split("/")
-    return len(parts) == 3 and parts[0] == "models" and parts[2] == "stages.yaml"
+    if len(parts) < 3 or parts[0] != "models":
+        return False
+    return parts[2] == "stages.yaml" if len(parts) == 3 else parts[2] == "stages"
 
 
 def _is_record(path: str) -> bool:
@@ -178,7 +188,8 @@ class _Checker:
         checks of each model below only look their results up."""
         snap, files = self.snap, self.snap.files
         snap.precheck("model", map(model_yaml, models))
-        snap.precheck("stages", map(stages_yaml, models))
+        snap.precheck("stage", (p for m in models for p in snap.stage_files(m).values()))
+        snap.precheck("stages", map(legacy_stages_yaml, models))
         snap.precheck("version", (p for m in models for p in snap.index[m].versions.values()))
         snap.prefetch(p for p in files if p.startswith("models/") and p.endswith(".dvc"))
 
@@ -351,40 +362,68 @@ class _Checker:
                 )
 
     def _check_stages(self, model: str, spec: ModelSpec) -> None:
-        path = stages_yaml(model)
-        if path not in self.snap.files:
-            return
-        data = self._checked("stages", [path]).get(path, False)
-        if data is False:
-            return
-        stages = Stages.from_dict(data)  # type: ignore[arg-type]
+        files = self.snap.stage_files(model)
+        self._check_stage_folder(model, files)
+        assigned: dict[str, tuple[str, str, StageAssignment]] = {}  # stage → file, key, it
+        for stage, path in files.items():
+            data = self._checked("stage", [path]).get(path, False)
+            if isinstance(data, dict):
+                assigned[stage] = (path, "", StageAssignment.from_dict(data))
+        legacy = legacy_stages_yaml(model)
+        if self.snap.has_legacy_stages(model) and not files:
+            data = self._checked("stages", [legacy]).get(legacy, False)
+            if data is not False:
+                stages = Stages.from_dict(data)  # type: ignore[arg-type]
+                assigned = {s: (legacy, f"{s}.", a) for s, a in stages.assignments.items()}
         known = self.snap.versions(model)
         policy_stages = self._policy_stages(spec)
-        for stage, a in stages.assignments.items():
-            self._check_assignment(path, stage, a.version, known, spec, "version")
+        for stage, (path, prefix, a) in assigned.items():
+            self._check_assignment(path, prefix + "version", a.version, known, spec)
             if a.rollout:
-                self._check_assignment(
-                    path, stage, a.rollout.candidate, known, spec, "rollout.candidate"
-                )
+                key = prefix + "rollout.candidate"
+                self._check_assignment(path, key, a.rollout.candidate, known, spec)
             if policy_stages is not None and stage not in policy_stages:
                 self.problems.append(
                     Problem(
                         path,
-                        stage,
+                        prefix.rstrip("."),
                         f"stage '{stage}' is not in policy '{spec.policy}'",
                         "stages: " + ", ".join(policy_stages),
                     )
                 )
 
+    def _check_stage_folder(self, model: str, files: dict[str, str]) -> None:
+        """Stage files are named after a stage; nothing else lives beside them."""
+        folder = stages_dir(model) + "/"
+        for path in self.snap.files:
+            if path.startswith(folder) and path not in files.values():
+                self.problems.append(
+                    Problem(path, "", "not a stage file", "name it <stage>.yaml in " + folder)
+                )
+        for stage, path in files.items():
+            if not NAME_RE.match(stage):
+                self.problems.append(
+                    Problem(path, "", f"'{stage}' is not a valid stage name", "rename the file")
+                )
+        if files and self.snap.has_legacy_stages(model):
+            self.problems.append(
+                Problem(
+                    legacy_stages_yaml(model),
+                    "",
+                    f"the old one-file layout beside {folder}",
+                    "the stage files win; delete this file",
+                )
+            )
+
     def _check_assignment(
-        self, path: str, stage: str, version: str, known: list[str], spec: ModelSpec, key: str
+        self, path: str, key: str, version: str, known: list[str], spec: ModelSpec
     ) -> None:
         if version not in known:
             tail = ", ".join(known[-6:]) or "none"
             self.problems.append(
                 Problem(
                     path,
-                    f"{stage}.{key}",
+                    key,
                     f"'{version}' is not a registered version",
                     f"known: {tail}",
                 )
@@ -393,7 +432,7 @@ class _Checker:
             self.problems.append(
                 Problem(
                     path,
-                    f"{stage}.{key}",
+                    key,
                     f"'{version}' is deprecated",
                     "promote a supported version or remove it from deprecated: in model.yaml",
                 )

@@ -1,4 +1,4 @@
-"""`deploy`: reconcile the desired state (every `stages.yaml` at HEAD) into a serving target.
+"""`deploy`: reconcile the desired state (every stage file at HEAD) into a serving target.
 
 Two targets: `local` (serving/local.py, a deployment folder `predict` serves from) and
 `kserve` (serving/kserve.py, InferenceService manifests for Argo CD or Flux).

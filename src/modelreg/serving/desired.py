@@ -14,7 +14,7 @@ from typing import Literal
 from modelreg.adapters import artifacts
 from modelreg.errors import ModelregError, NotFound, UsageError
 from modelreg.registry.records import NAME_RE, VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
+from modelreg.registry.snapshot import Snapshot, version_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.serving.manifest import Share
 
@@ -93,13 +93,13 @@ Desired = Mapping[str, tuple[Want, ...]]
 
 
 def stages(snap: Snapshot, only: str | None) -> list[str]:
-    """The stages to reconcile, in policy order: named in a policy or in a stages.yaml."""
+    """The stages to reconcile, in policy order: named in a policy or in a stage file."""
     known: list[str] = []
     for policy in snap.policies():
         try:
             known += [s for s in snap.policy(policy).stage_names if s not in known]
         except ModelregError:
-            continue  # a broken policy is validate's to report; deploy follows stages.yaml
+            continue  # a broken policy is validate's to report; deploy follows the stage files
     for model in snap.models():
         known += sorted(s for s in snap.stages(model).assignments if s not in known)
     if only is None:
@@ -135,7 +135,8 @@ def _record(snap: Snapshot, model: str, stage: str, version: str, key: str) -> V
     try:
         return snap.record(model, version)
     except NotFound as exc:
-        raise exc.within(file=stages_yaml(model), key=f"{stage}.{key}") from None
+        path, where = snap.stage_key(model, stage, key)
+        raise exc.within(file=path, key=where) from None
 
 
 def action(current: Sequence[Share], desired: Sequence[Share]) -> Action:

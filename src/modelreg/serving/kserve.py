@@ -13,7 +13,7 @@ from typing import Any
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import ModelregError, UsageError
 from modelreg.registry.records import VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
+from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.serving.desired import Desired, ModelPlan, StageResult, Want, fetch_verified
 from modelreg.serving.manifest import Share, place
@@ -90,7 +90,9 @@ def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> s
         },
         "spec": {"predictor": predictor},
     }
-    return _yaml_doc(f"{GENERATED} from {stages_yaml(model)}; edit that file, not this one.", doc)
+    return _yaml_doc(
+        f"{GENERATED} from {stage_yaml(model, stage)}; edit that file, not this one.", doc
+    )
 
 
 def _model_format(record: VersionRecord) -> str:

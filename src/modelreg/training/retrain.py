@@ -32,8 +32,8 @@ from modelreg.promotion.pr_body import comparison
 from modelreg.promotion.propose import Proposal
 from modelreg.promotion.propose import describe as describe_proposal
 from modelreg.registry.records import StageAssignment, VersionRecord
-from modelreg.registry.snapshot import Snapshot, stages_yaml
-from modelreg.registry.stages import set_stage
+from modelreg.registry.snapshot import Snapshot, stage_yaml
+from modelreg.registry.stages import render_stage, require_stage_files
 from modelreg.registry.workspace import Workspace
 
 
@@ -99,6 +99,7 @@ def retrain(
     base, base_sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, base_sha, ws.cache)
     snap.require_model(model)
+    require_stage_files(snap, model)  # before training, not after it
     spec = snap.model(model)
     policy = snap.policy(spec.policy)
     window = policy.retrain.window
@@ -147,7 +148,7 @@ def retrain(
     title = f"Retrain {model}: {candidate.version} to {first} ({label or trigger})"
     branch = f"modelreg/retrain/{model}"
     existed = branch in remote_branches(ws.git, branch)
-    _push_branch(ws, snap, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
+    _push_branch(ws, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
     pr, opened = forge.open_or_update(
         head=branch,
         base=base,
@@ -299,15 +300,13 @@ def _same_holdout_table(
 
 
 def _push_branch(
-    ws: Workspace, snap: Snapshot, model: str, stage: str, version: str, branch: str, message: str
+    ws: Workspace, model: str, stage: str, version: str, branch: str, message: str
 ) -> None:
     """The registration commit plus the stage change, force-pushed to the bot's branch."""
-    order = list(snap.policy(snap.model(model).policy).stage_names)
-    path = stages_yaml(model)
+    path = stage_yaml(model, stage)
     with temp_worktree(ws.git, "HEAD") as wt:
-        current = (wt.root / path).read_text() if (wt.root / path).exists() else None
-        text = set_stage(current, model, stage, StageAssignment(version), order)
-        (wt.root / path).write_text(text)
+        (wt.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (wt.root / path).write_text(render_stage(model, stage, StageAssignment(version)))
         wt.run("add", path)
         commit(wt, message)
         push(wt, f"+HEAD:refs/heads/{branch}")
