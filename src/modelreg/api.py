@@ -54,7 +54,7 @@ class Registry:
 
     def close(self) -> None:
         """Save the blob cache (parsed, validated files keyed by Git blob id)."""
-        self.workspace.cache.save()
+        self.workspace.__exit__(None, None, None)
 
     def __enter__(self) -> Registry:
         return self

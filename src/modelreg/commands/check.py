@@ -11,7 +11,7 @@ from modelreg.commands._options import format_option
 
 if TYPE_CHECKING:
     from modelreg.adapters.git import Git
-    from modelreg.registry.validate import Report
+    from modelreg.promotion.pr_check import CheckReport as Report
 
 
 @click.command()

@@ -15,7 +15,7 @@ from modelreg.commands._options import json_option
 def validate(base: str | None, as_json: bool) -> None:
     """Schemas, references, DVC pointers and immutability of version records."""
     from modelreg.output import to_json
-    from modelreg.registry.validate import validate as run
+    from modelreg.promotion.pr_check import validate_and_gate as run
     from modelreg.registry.workspace import Workspace
 
     with Workspace.open() as ws:

@@ -2,22 +2,70 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 from modelreg.adapters.git import Git
+from modelreg.errors import ModelregError
+from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
 from modelreg.registry.cache import BlobCache
 from modelreg.registry.schemas import Problem
+from modelreg.registry.snapshot import Snapshot, model_roots
 from modelreg.registry.validate import Report, validate
 from modelreg.registry.workspace import Workspace
 
 MARKER = "<!-- modelreg:check -->"
 
 
-def check(ws: Workspace, *, base: str | None = None) -> Report:
+@dataclass(frozen=True)
+class CheckReport(Report):
+    """validate's report plus the gate runs of every stage change it saw."""
+
+    gates: tuple[GateRun, ...] = ()
+
+
+def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
+    """`modelreg validate`: the registry checks, then the policy gates of every version the
+    branch newly puts in a stage (a failing gate is one more problem)."""
+    report = validate(ws, base=base)
+    head = Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
+    runs = _gates(ws, head, report)
+    found = {f.name: getattr(report, f.name) for f in fields(Report)}
+    found["problems"] = (*report.problems, *_gate_problems(head, runs))
+    return CheckReport(**found, gates=runs)
+
+
+def check(ws: Workspace, *, base: str | None = None) -> CheckReport:
     """Validate the tree against `base`, gating each version it newly puts in a stage."""
-    return validate(ws, base=ws.base(base))
+    return validate_and_gate(ws, base=ws.base(base))
 
 
-def markdown(report: Report) -> str:
+def _gates(ws: Workspace, head: Snapshot, report: Report) -> tuple[GateRun, ...]:
+    if not report.staged or report.base is None:
+        return ()
+    base_snap = Snapshot(ws.git, report.base, ws.cache, model_roots(*report.staged))
+    runs: list[GateRun] = []
+    for model in report.staged:
+        try:
+            runs.extend(changed_stage_gates(base_snap, head, [model]))
+        except ModelregError:
+            continue  # unknown versions, stages or policies are validate's problems
+    return tuple(runs)
+
+
+def _gate_problems(head: Snapshot, runs: tuple[GateRun, ...]) -> list[Problem]:
+    return [
+        Problem(
+            *head.stage_key(run.model, run.stage, "version"),
+            f"gate failed for {run.version}: {r.label}: {r.detail}",
+            f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
+        )
+        for run in runs
+        for r in run.report.failures
+    ]
+
+
+def markdown(report: CheckReport) -> str:
     """One PR comment: the verdict, validate's problems, then each gate's table."""
     mark = "✅" if report.ok else "❌"
     lines = [MARKER, f"### {mark} modelreg check", ""]
@@ -43,5 +91,5 @@ def _rest(p: Problem) -> str:
 def required(tree: Git, base_ref: str) -> list[str]:
     """Problems that block merging the checked-out tree into `base_ref` (empty: mergeable)."""
     with Workspace(tree, BlobCache.for_git_dir(tree.git_dir)) as ws:
-        report = validate(ws, base=base_ref)
+        report = validate_and_gate(ws, base=base_ref)
     return [str(p) for p in report.problems]

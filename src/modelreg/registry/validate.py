@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from modelreg.errors import ModelregError, NotFound, RuleError
 from modelreg.registry.drift_rules import (
@@ -33,9 +32,6 @@ from modelreg.registry.snapshot import (
 )
 from modelreg.registry.workspace import Workspace
 
-if TYPE_CHECKING:
-    from modelreg.promotion.gate_runs import GateRun
-
 
 @dataclass(frozen=True)
 class Report:
@@ -45,7 +41,8 @@ class Report:
     base: str | None
     incremental: bool
     files_checked: int
-    gates: tuple[GateRun, ...] = ()
+    # Models whose stage files the branch changes: promotion.pr_check gates them.
+    staged: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -83,12 +80,13 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         checker.check_changed([p for _, p in changed])
     else:
         checker.check_all()
-    gates: tuple[GateRun, ...] = ()
+    staged: tuple[str, ...] = ()
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
-        gates = _gates(ws, snap, base_sha, changed)
-        checker.problems.extend(_gate_problems(snap, gates))
-    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, gates)
+        staged = tuple(
+            sorted({p.split("/")[1] for _, p in changed if is_stage_path(p) and p in snap.files})
+        )
+    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, staged)
 
 
 def _resolve_base(ws: Workspace, base: str | None) -> str | None:
@@ -120,43 +118,12 @@ def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> 
     return out
 
 
-def _gates(
-    ws: Workspace, snap: Snapshot, base: str, changed: list[tuple[str, str]]
-) -> tuple[GateRun, ...]:
-    """The policy gates of every version the branch newly puts in a stage."""
-    from modelreg.promotion.gate_runs import changed_stage_gates
-
-    models = sorted({p.split("/")[1] for _, p in changed if _is_stages(p) and p in snap.files})
-    if not models:
-        return ()
-    base_snap = Snapshot(ws.git, base, ws.cache, model_roots(*models))
-    runs: list[GateRun] = []
-    for model in models:
-        try:
-            runs.extend(changed_stage_gates(base_snap, snap, [model]))
-        except ModelregError:
-            continue  # unknown versions, stages or policies are reported by the checks above
-    return tuple(runs)
-
-
-def _gate_problems(snap: Snapshot, runs: tuple[GateRun, ...]) -> list[Problem]:
-    return [
-        Problem(
-            *snap.stage_key(run.model, run.stage, "version"),
-            f"gate failed for {run.version}: {r.label}: {r.detail}",
-            f"see `modelreg gate {run.model} {run.version} --stage {run.stage}`",
-        )
-        for run in runs
-        for r in run.report.failures
-    ]
-
-
 def _models_in(changed: list[tuple[str, str]]) -> list[str]:
     paths = (p for _, p in changed if p.startswith("models/") and p.count("/") > 1)
     return sorted({p.split("/")[1] for p in paths})
 
 
-def _is_stages(path: str) -> bool:
+def is_stage_path(path: str) -> bool:
     """A stage file, or the one `stages.yaml` of the older layout."""
     parts = path.split("/")
     if len(parts) < 3 or parts[0] != "models":
