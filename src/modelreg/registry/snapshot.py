@@ -254,9 +254,6 @@ class Snapshot:
         if wanted:
             text.update(self._fetch(wanted))
 
-    def save_cache(self) -> None:
-        self.cache.save()
-
 
 def _p(problem: Problem) -> tuple[str, str, str | None]:
     return (problem.key, problem.message, problem.fix)
