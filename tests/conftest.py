@@ -13,10 +13,30 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from modelreg.cli import cli
 
 pytest_plugins = ["github_api"]
+
+# Hypothesis profiles: `ci` (the default, and what .ci/run asks for) keeps the fast tier
+# fast; `thorough` runs the long property and statistical runs, outside CI:
+#   HYPOTHESIS_PROFILE=thorough python -m pytest   (or --hypothesis-profile=thorough)
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=False)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global PROFILE
+    PROFILE = config.getoption("hypothesis_profile", None) or PROFILE
+    settings.load_profile(PROFILE)
+
+
+def trials(*, thorough: int, ci: int) -> int:
+    """How often a statistical test repeats: `thorough` times under that profile only."""
+    return thorough if PROFILE == "thorough" else ci
 
 
 @pytest.fixture(autouse=True)
