@@ -176,7 +176,8 @@ class Prebuilt:
     fresh copy of the master put back at the live path, so every absolute path inside --
     origin's URL in .git/config, the DVC remote committed in .dvc/config -- still names
     the test's own copy, and nothing names the master: no test can write to it. Tests in
-    one process run one at a time, so one live copy per build is enough.
+    one process run one at a time, so one live copy per build is enough (asking for the
+    same build again replaces the copy).
     """
 
     def __init__(self, base: Path) -> None:
