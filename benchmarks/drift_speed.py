@@ -5,7 +5,7 @@ plain scipy.stats.ks_2samp loop over the numeric columns and, with --with-eviden
 Evidently's DataDriftPreset in its own venv (benchmarks/.work/evidently-venv), on the
 same frames exchanged as parquet files. Prints a markdown table.
 
-    /work/venv/bin/python benchmarks/drift_speed.py --with-evidently
+    python benchmarks/drift_speed.py --with-evidently
 
 Each measurement runs in a fresh child process, so ru_maxrss is that check's own peak
 resident memory (including both frames held in memory) and nothing else's.

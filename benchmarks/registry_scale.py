@@ -6,8 +6,8 @@ changes interleaved in time -- GitHub merge commits, squash merges and direct co
 Then times the real CLI in subprocesses, with the blob cache cold (`.git/modelreg/`
 deleted) and warm, and reports medians and peak RSS.
 
-    /work/venv/bin/python benchmarks/registry_scale.py            # measure, print the table
-    /work/venv/bin/python benchmarks/registry_scale.py --update-docs  # ...and rewrite docs
+    python benchmarks/registry_scale.py                # measure, print the table
+    python benchmarks/registry_scale.py --update-docs  # ...and rewrite docs
 
 The repositories live under benchmarks/.work/ (gitignored) and are reused while their
 parameters match; `--rebuild` makes them again. gto is installed only into its own
@@ -801,7 +801,7 @@ def render(
         "`benchmarks/.work/gto-venv`):",
         "",
         "```bash",
-        " ".join(["/work/venv/bin/python benchmarks/registry_scale.py", *host["args"]]),
+        " ".join(["python benchmarks/registry_scale.py", *host["args"]]),
         "```",
         "",
         f"Measured {host['date']} on a {host['cpus']}-core machine with {host['mem']} of "

@@ -5,23 +5,47 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from modelreg.cli import cli
 
 pytest_plugins = ["github_api"]
+
+# Hypothesis profiles: `ci` (the default, and what .ci/run asks for) keeps the fast tier
+# fast; `thorough` runs the long property and statistical runs, outside CI:
+#   HYPOTHESIS_PROFILE=thorough python -m pytest   (or --hypothesis-profile=thorough)
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=False)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global PROFILE
+    PROFILE = config.getoption("hypothesis_profile", None) or PROFILE
+    settings.load_profile(PROFILE)
+
+
+def trials(*, thorough: int, ci: int) -> int:
+    """How often a statistical test repeats: `thorough` times under that profile only."""
+    return thorough if PROFILE == "thorough" else ci
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may read the developer's config, tokens or reach the network."""
     home = tmp_path_factory.mktemp("home")
+    # DVC keeps its hash state and data index outside the repository, keyed by the
+    # repository's path; each test gets its own, so no test sees another's.
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / ".cache" / "dvc-site"))
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -127,20 +151,14 @@ def trained_model(seed: int) -> object:
 
 def make_registry(base: Path, *, init: bool = True) -> Registry:
     """A clone of a bare origin, initialised as a registry and pushed."""
-    origin, root, remote, work = (
-        base / "origin.git",
-        base / "repo",
-        base / "dvc-remote",
-        base / "work",
-    )
-    work.mkdir()
-    git(base, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(base, "clone", "-q", str(origin), str(root))
-    reg = Registry(root=root, origin=origin, remote=remote, work=work)
+    reg = _registry_at(base)
+    reg.work.mkdir()
+    git(base, "init", "-q", "--bare", "-b", "main", str(reg.origin))
+    git(base, "clone", "-q", str(reg.origin), str(reg.root))
     if init:
-        reg.ok("init", "--dvc-remote", str(remote))
+        reg.ok("init", "--dvc-remote", str(reg.remote))
         reg.git("push", "-q", "-u", "origin", "main")
-        git(origin, "symbolic-ref", "HEAD", "refs/heads/main")
+        git(reg.origin, "symbolic-ref", "HEAD", "refs/heads/main")
         reg.git("remote", "set-head", "origin", "main")
     return reg
 
@@ -148,3 +166,49 @@ def make_registry(base: Path, *, init: bool = True) -> Registry:
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
     yield make_registry(tmp_path)
+
+
+class Prebuilt:
+    """Registries built once per test run (per xdist worker) and copied for each test.
+
+    A build runs at its live path (repo, bare origin, DVC remote and work folder under one
+    base), and the whole base is then copied aside as the master. Each later test gets a
+    fresh copy of the master put back at the live path, so every absolute path inside --
+    origin's URL in .git/config, the DVC remote committed in .dvc/config -- still names
+    the test's own copy, and nothing names the master: no test can write to it. Tests in
+    one process run one at a time, so one live copy per build is enough (asking for the
+    same build again replaces the copy).
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def registry(self, build: Callable[[Registry], None]) -> Registry:
+        """A private copy of the registry `build` makes from a fresh `make_registry`."""
+        folder = self.base / f"{build.__module__}.{build.__qualname__}"
+        live, master = folder / "live", folder / "master"
+        if live.exists():
+            shutil.rmtree(live)
+        if master.exists():
+            shutil.copytree(master, live, symlinks=True)
+            return _registry_at(live)
+        live.mkdir(parents=True)
+        reg = make_registry(live)
+        build(reg)
+        shutil.copytree(live, master, symlinks=True)
+        return reg
+
+
+def _registry_at(base: Path) -> Registry:
+    return Registry(
+        root=base / "repo",
+        origin=base / "origin.git",
+        remote=base / "dvc-remote",
+        work=base / "work",
+    )
+
+
+@pytest.fixture(scope="session")
+def prebuilt(tmp_path_factory: pytest.TempPathFactory) -> Prebuilt:
+    """Build a registry once per run, copy it per test: `prebuilt.registry(build)`."""
+    return Prebuilt(tmp_path_factory.mktemp("prebuilt"))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 from scipy import stats
 
+from conftest import trials
 from modelreg.errors import UsageError
 from modelreg.monitoring.compare import compare
 from modelreg.monitoring.concept import concept_drift
@@ -54,23 +55,23 @@ def big_pair() -> tuple[Profile, pd.DataFrame]:
 # --------------------------------------------------------------------------- honesty
 
 
-def test_same_distribution_flags_a_column_in_under_5_percent_of_200_trials() -> None:
+def test_same_distribution_flags_a_column_in_under_5_percent_of_trials() -> None:
     rng = np.random.default_rng(2024)
-    flagged = 0
-    for _ in range(200):
+    flagged, n = 0, trials(thorough=200, ci=50)
+    for _ in range(n):
         report = compare(build_profile(sample(rng, 2000)), sample(rng, 500))
         flagged += bool(report.drifted)
-    assert flagged / 200 < 0.05
+    assert flagged / n < 0.05
 
 
 def test_same_distribution_in_minimum_size_windows_stays_under_5_percent() -> None:
     rng = np.random.default_rng(99)
-    flagged = 0
-    for _ in range(200):
+    flagged, n = 0, trials(thorough=200, ci=50)
+    for _ in range(n):
         report = compare(build_profile(sample(rng, 1000)), sample(rng, 100))
         assert report.verdict != "insufficient"
         flagged += bool(report.drifted)
-    assert flagged / 200 < 0.05
+    assert flagged / n < 0.05
 
 
 def test_unchanged_100k_window_is_ok(big_pair: tuple[Profile, pd.DataFrame]) -> None:
@@ -561,7 +562,7 @@ small_frames = data_frames(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frame=small_frames)
 def test_profile_to_dict_from_dict_round_trip(frame: pd.DataFrame) -> None:
     profile = build_profile(frame)
@@ -569,7 +570,7 @@ def test_profile_to_dict_from_dict_round_trip(frame: pd.DataFrame) -> None:
     assert Profile.from_dict(json.loads(text)) == profile
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reference=small_frames, current=small_frames, min_rows=st.integers(1, 5))
 def test_compare_never_raises_on_arbitrary_small_frames(
     reference: pd.DataFrame, current: pd.DataFrame, min_rows: int

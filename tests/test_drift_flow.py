@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Registry, git
+from conftest import Prebuilt, Registry, git
 from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset, recalibrated
 
@@ -22,9 +22,13 @@ RETRAIN = "modelreg/retrain/cancer"
 
 
 @pytest.fixture
-def prod(registry: Registry) -> Registry:
-    """cancer v1.0.0 trained by its DVC pipeline and serving in production."""
-    reg = registry
+def prod(prebuilt: Prebuilt) -> Registry:
+    """cancer v1.0.0 trained by its DVC pipeline and serving in production (a copy)."""
+    return prebuilt.registry(serving_cancer)
+
+
+def serving_cancer(reg: Registry) -> None:
+    """Train cancer v1.0.0 by its DVC pipeline and promote it to production."""
     policy = reg.root / "policies/default.yaml"
     text = policy.read_text().replace(
         "  action: retrain_pr", "  critical_columns: [mean_radius]\n  action: retrain_pr"
@@ -38,7 +42,6 @@ def prod(registry: Registry) -> Registry:
         reg.ok("promote", "cancer", "v1.0.0", "--to", stage)
         reg.ok("pr", "merge", f"modelreg/promote/cancer/{stage}/v1.0.0")
         reg.git("pull", "-q")
-    return reg
 
 
 def _log(reg: Registry, name: str, *, shift: float = 1.0, rows: int = 400) -> Path:

@@ -449,7 +449,7 @@ def test_the_sentinel_catches_eval() -> None:
         eval("1")
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     gate=gates,
     requires=st.lists(names.filter(NAME.match), max_size=2),
@@ -501,7 +501,6 @@ def test_the_schema_refuses_code_as_a_bound(metric: str) -> None:
     assert not SCHEMA.is_valid({"stages": [{"name": "production", "gates": [gate]}]})
 
 
-@settings(max_examples=300)
 @given(
     value=st.floats(allow_nan=False, allow_infinity=False),
     low=st.floats(allow_nan=False, allow_infinity=False),
@@ -514,7 +513,6 @@ def test_a_min_gate_passes_exactly_when_the_value_reaches_the_bound(
     assert (result.verdict == "pass") == (value >= low or close)
 
 
-@settings(max_examples=300)
 @given(
     base=st.floats(-1e6, 1e6),
     value=st.floats(-1e6, 1e6),

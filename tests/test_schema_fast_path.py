@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from modelreg.registry.schemas import _fast_check, validator
@@ -128,7 +128,6 @@ def test_the_examples_are_valid_and_take_the_fast_path() -> None:
         assert check(parse_yaml(text, kind)) and validator(kind).is_valid(parse_yaml(text, kind))
 
 
-@settings(max_examples=3000, deadline=None)
 @given(mutated())
 def test_the_fast_path_agrees_with_jsonschema(case: tuple[str, Any]) -> None:
     kind, data = case

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import Registry, git, tree_state
+from conftest import Prebuilt, Registry, git, tree_state
 from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset
 
@@ -42,6 +42,25 @@ def _one_line_error(reg: Registry, args: list[str], code: int) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("modelreg: error: "), result.stderr
     return lines[0]
+
+
+def trained_classifier(reg: Registry) -> None:
+    _example(reg)
+    _train(reg, "m", "--register")
+
+
+def trained_regressor(reg: Registry) -> None:
+    _example(reg, kind="regressor")
+    _train(reg, "m", "--register")
+
+
+TRAINED = {"classifier": trained_classifier, "regressor": trained_regressor}
+
+
+@pytest.fixture
+def trained(prebuilt: Prebuilt) -> Registry:
+    """m, a classifier scaffolded at NOW, trained and registered as v1.0.0 (a copy)."""
+    return prebuilt.registry(trained_classifier)
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
@@ -81,10 +100,10 @@ def test_train_register_records_the_pipeline_lineage_metrics_and_signature(
 
 
 def test_a_second_train_with_nothing_changed_runs_no_stage_and_adds_no_version(
-    registry: Registry,
+    trained: Registry,
 ) -> None:
-    _example(registry)
-    first = _train(registry, "m", "--register")
+    registry = trained
+    first = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
     head = registry.git("rev-parse", "HEAD")
 
     again = _train(registry, "m", "--register")
@@ -92,7 +111,7 @@ def test_a_second_train_with_nothing_changed_runs_no_stage_and_adds_no_version(
     assert again["stages_run"] == []
     assert again["registered"]["already"] is True
     assert again["registered"]["record"]["version"] == "v1.0.0"
-    assert again["dvc_lock_md5"] == first["dvc_lock_md5"]
+    assert again["dvc_lock_md5"] == first["lineage"]["dvc_lock_md5"]
     assert registry.git("rev-parse", "HEAD") == head
     assert registry.git("status", "--porcelain") == ""
     text = registry.ok("train", "m").output
@@ -101,10 +120,9 @@ def test_a_second_train_with_nothing_changed_runs_no_stage_and_adds_no_version(
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_set_retrains_and_registers_a_child_version_with_the_new_params(
-    registry: Registry, kind: str
+    prebuilt: Prebuilt, kind: str
 ) -> None:
-    _example(registry, kind=kind)
-    _train(registry, "m", "--register")
+    registry = prebuilt.registry(TRAINED[kind])
     key, value = RETUNE[kind]
 
     out = _train(registry, "m", "--register", "--set", f"{key}={value}")
@@ -121,10 +139,9 @@ def test_set_retrains_and_registers_a_child_version_with_the_new_params(
 
 
 def test_setting_params_back_finds_the_version_with_those_bytes_and_says_what_is_left(
-    registry: Registry,
+    trained: Registry,
 ) -> None:
-    _example(registry)
-    _train(registry, "m", "--register")
+    registry = trained
     _train(registry, "m", "--register", "--set", "train.C=0.1")
     head = registry.git("rev-parse", "HEAD")
 
@@ -136,9 +153,9 @@ def test_setting_params_back_finds_the_version_with_those_bytes_and_says_what_is
     assert set(back["uncommitted"]) == {"pipelines/m/dvc.lock", "pipelines/m/params.yaml"}
 
 
-def test_a_new_batch_and_a_window_change_the_data_digest(registry: Registry) -> None:
-    _example(registry)
-    first = _train(registry, "m", "--register")["registered"]["record"]
+def test_a_new_batch_and_a_window_change_the_data_digest(trained: Registry) -> None:
+    registry = trained
+    first = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
     newer = dataset("classifier", now=NOW + timedelta(days=10)).tail(100)
     add_batch(registry.root, "m", newer, "batch-0002")
 
