@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, versi
 from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
-from modelreg.registry.yamlio import dump_yaml, parse_yaml
+from modelreg.registry.yamlio import dump_yaml, parse_json, parse_yaml
 
 FORMATS = {
     ".pkl": "sklearn-pickle",
@@ -343,10 +342,8 @@ def _push(ws: Workspace, record: VersionRecord) -> None:
 def read_mapping(path: Path, label: str) -> dict[str, Any]:
     """A JSON or YAML file holding one mapping."""
     text = read_text(path, label)
-    try:
-        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, str(path))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{label} {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    json_ = path.suffix == ".json"
+    data = parse_json(text, f"{label} {path}") if json_ else parse_yaml(text, f"{label} {path}")
     if not isinstance(data, dict):
         raise UsageError(f"{label} {path}: expected a mapping of names to values")
     return data
