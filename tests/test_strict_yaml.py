@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Registry, tree_state
 from modelreg.errors import ValidationError
+from modelreg.registry.schemas import KINDS, _ecma, _fast_check, schema, schema_problems, validator
 from modelreg.registry.yamlio import dump_yaml, parse_json, parse_yaml
 from modelreg.training.register import read_mapping
 
@@ -212,3 +215,121 @@ def test_a_second_stages_key_appended_to_a_policy_fails_validate(registry: Regis
         result = registry.run(command, "--base", "origin/main")
         assert result.exit_code == 2, result.output
         assert "policies/default.yaml:9: duplicate key 'stages'" in result.output
+
+
+# -- what an editor reads is what modelreg reads ---------------------------------------
+
+RECORD = """\
+model: churn
+version: v1.0.0
+created_at: '2026-11-20T09:12:44Z'
+created_by: ana@example.com
+code_commit: 3f2c9e1
+artifact: {path: a/model.pkl, md5: 9b1e4c0a9b1e4c0a9b1e4c0a9b1e4c0a, size: 1, format: x}
+metrics: {accuracy: 0.9}
+"""
+
+
+def _record_problems(**changes: Any) -> list[str]:
+    data = {**parse_yaml(RECORD, "r"), **changes}
+    fast = _fast_check("version")
+    assert fast is not None
+    assert fast(data) == validator("version").is_valid(data)
+    return [str(p) for p in schema_problems("version", data, "r.yaml")]
+
+
+def test_a_valid_record_has_no_schema_problem() -> None:
+    assert _record_problems() == []
+
+
+@pytest.mark.parametrize(
+    "created_at", ["yesterday", "2026-02-30T00:00:00Z", "2026-11-20 09:12:44Z", "2026-11-20"]
+)
+def test_created_at_must_be_an_rfc3339_date_time(created_at: str) -> None:
+    """Issue 10, what an editor reads: `created_at: 'yesterday'` ignored `format: date-time`."""
+    (problem,) = _record_problems(created_at=created_at)
+    assert problem.startswith("r.yaml: created_at:") and "date-time" in problem
+
+
+@pytest.mark.parametrize("version", ["v1.0.0\n", "v\u0661.0.0", "v1.\u0660.0"])
+def test_a_version_with_a_trailing_newline_or_non_ascii_digits_is_refused(version: str) -> None:
+    """Issue 10, what an editor reads: Python's `$` and `\\d` let these through."""
+    (problem,) = _record_problems(version=version)
+    assert problem.startswith("r.yaml: version:") and "does not match" in problem
+
+
+def test_auto_advance_yes_is_a_string_not_a_boolean(tmp_path: Path) -> None:
+    """Issue 10, what an editor reads: `auto_advance: yes` was read as YAML 1.1's true."""
+    text = GATED.replace(
+        "    from: staging\n",
+        "    from: staging\n    rollout:\n      strategy: canary\n      steps: [{weight: 100}]\n"
+        "      auto_advance: yes\n",
+    )
+    data = parse_yaml(text, "p")
+    assert data["stages"][1]["rollout"]["auto_advance"] == "yes"
+    (problem,) = schema_problems("policy", data, "policies/default.yaml")
+    assert "stages[1].rollout.auto_advance" in str(problem)
+
+
+def _published_patterns() -> list[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.add(node["pattern"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for kind in KINDS:
+        walk(schema(kind))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("pattern", _published_patterns())
+def test_published_patterns_are_ascii_and_read_as_ecmascript_reads_them(pattern: str) -> None:
+    regress = pytest.importorskip("regress")
+    assert "\\d" not in pattern and "\\s" not in pattern
+    ecma = regress.Regex(pattern, flags="u")
+    ours = _ecma(pattern)
+    alphabet = "v0189.-_ azAZ\n\t\r\u0661\u00a0%dhms:*"
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.text(alphabet=alphabet, max_size=14))
+    def agree(text: str) -> None:
+        assert (ecma.find(text) is not None) == (ours.search(text) is not None), repr(text)
+
+    agree()
+
+
+@pytest.mark.parametrize(
+    ("tail", "code", "needle"),
+    [("oops: [\n", 2, "not valid YAML"), ("model: churn\n", 2, "duplicate key 'model'")],
+)
+def test_status_names_a_committed_record_that_does_not_parse(
+    registry: Registry, tail: str, code: int, needle: str
+) -> None:
+    """Issue 10, a committed record that does not parse: status showed blank metrics, exit 0."""
+    registry.register("churn", 0)
+    path = registry.root / "models/churn/versions/v1.0.0.yaml"
+    path.write_text(path.read_text() + tail)
+    registry.git("commit", "-qam", "break the record")
+    result = registry.run("status")
+    assert result.exit_code == code, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "models/churn/versions/v1.0.0.yaml:" in line and needle in line
+
+
+def test_status_names_a_committed_record_that_breaks_its_schema(registry: Registry) -> None:
+    """Issue 10, a committed record that does not parse: a schema problem exits 1."""
+    registry.register("churn", 0)
+    path = registry.root / "models/churn/versions/v1.0.0.yaml"
+    path.write_text(path.read_text().replace("accuracy: 0.9", "accuracy: high"))
+    registry.git("commit", "-qam", "break the record")
+    result = registry.run("status")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("modelreg: error: models/churn/versions/v1.0.0.yaml: metrics.accuracy")
