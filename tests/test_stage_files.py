@@ -149,7 +149,8 @@ def test_migrate_refuses_uncommitted_edits_of_the_stages(reg: Registry) -> None:
 def test_migrate_moves_the_codeowners_block_to_the_stage_files(registry: Registry) -> None:
     model = registry.root / "models/churn/model.yaml"
     registry.register("churn", 0)
-    model.write_text(model.read_text() + "owner: ana\n")
+    lines = [ln for ln in model.read_text().splitlines() if not ln.startswith("owner:")]
+    model.write_text("\n".join([*lines, "owner: ana"]) + "\n")
     registry.git("commit", "-qam", "owner")
     registry.ok("init")
     codeowners = registry.root / ".github/CODEOWNERS"

@@ -48,3 +48,55 @@ class Forge(Protocol):
     def upsert_issue(self, *, title: str, body: str, labels: Sequence[str]) -> str:
         """Create or update the one open tracking issue titled `title`; returns its ref."""
         ...
+
+
+# GitHub refuses a body or comment over 65,536 characters; leave room for markers.
+BODY_LIMIT = 60_000
+
+
+def cap_body(text: str, limit: int = BODY_LIMIT) -> str:
+    """`text` within `limit` characters: the longest tables lose their last rows, with a
+    note saying how many were left out; only if that is not enough is the text cut."""
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    tables = _tables(lines)
+    kept = {start: end for start, end in tables}
+    rows = {start: sum(len(x) + 1 for x in lines[start + 2 : end]) for start, end in tables}
+    size = len(text) + 120 * len(tables)  # room for one note per table
+    while size > limit and rows and max(rows.values()) > 0:
+        start = max(rows, key=rows.__getitem__)
+        kept[start] -= 1
+        cut = len(lines[kept[start]]) + 1
+        rows[start] -= cut
+        size -= cut
+    out: list[str] = []
+    i = 0
+    for start, end in tables:
+        out += lines[i : kept[start]]
+        if kept[start] < end:
+            left = end - kept[start]
+            out += ["", f"_… {left:,} more row(s) left out: a body holds {limit:,} characters._"]
+        i = end
+    out += lines[i:]
+    capped = "\n".join(out)
+    if len(capped) <= limit:
+        return capped
+    note = f"\n\n_… cut here: a body holds {limit:,} characters._"
+    return capped[: limit - len(note)] + note
+
+
+def _tables(lines: list[str]) -> list[tuple[int, int]]:
+    """(first line, end) of each markdown table: a header row, a rule, then rows."""
+    found: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|") and lines[i + 1 : i + 2] and lines[i + 1].startswith("|--"):
+            end = i + 2
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            found.append((i, end))
+            i = end
+        else:
+            i += 1
+    return found

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from modelreg import __version__
 from modelreg.errors import ForgeError, UsageError
-from modelreg.forge.base import PullRequest
+from modelreg.forge.base import PullRequest, cap_body
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -325,7 +325,7 @@ class GitHubForge:
         created: set[int] = set()  # filled by an attempt that opened the PR
 
         def run() -> tuple[PullRequest, bool]:
-            pr = self._open_or_update(head, base, title, body, list(labels), created)
+            pr = self._open_or_update(head, base, title, cap_body(body), list(labels), created)
             return pr, pr.number in created
 
         return self._run(run)
@@ -348,12 +348,12 @@ class GitHubForge:
         to `body` when missing, so that the next call finds the comment again.
         """
         number = _number_of(pr)
-        text = body if marker in body else f"{marker}\n{body}"
+        text = cap_body(body if marker in body else f"{marker}\n{body}")
         self._run(lambda: self._upsert_comment(number, marker, text))
 
     def upsert_issue(self, *, title: str, body: str, labels: Sequence[str]) -> str:
         """Create or update the one open issue titled `title`; returns "#N"."""
-        return self._run(lambda: self._upsert_issue(title, body, list(labels)))
+        return self._run(lambda: self._upsert_issue(title, cap_body(body), list(labels)))
 
     # ------------------------------------------------------------------ operations
 

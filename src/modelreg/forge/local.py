@@ -21,7 +21,7 @@ from modelreg.adapters.git import (
     temp_worktree,
 )
 from modelreg.errors import CheckFailed, ForgeError, NotFound, UsageError
-from modelreg.forge.base import PullRequest
+from modelreg.forge.base import PullRequest, cap_body
 
 NOTES_REF = "refs/notes/modelreg"
 MERGE_PREFIX = "Merge pull request "
@@ -82,7 +82,7 @@ class LocalForge:
             raise NotFound(f"no open pull request {pr.head}")
         self._fetch_notes()
         notes = _split_notes(self.git.run("notes", f"--ref={NOTES_REF}", "show", sha, check=False))
-        notes[marker] = body
+        notes[marker] = cap_body(body)
         text = "\n\n".join(f"{m}\n{b.strip()}" for m, b in notes.items())
         add_note(self.git, NOTES_REF, sha, text)
         push(self.git, f"{NOTES_REF}:{NOTES_REF}", self.remote)

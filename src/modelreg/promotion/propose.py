@@ -19,7 +19,7 @@ from modelreg.adapters.git import (
     temp_worktree,
 )
 from modelreg.errors import GateFailed, NotFound, UsageError
-from modelreg.forge.base import Forge, PullRequest
+from modelreg.forge.base import Forge, PullRequest, cap_body
 from modelreg.promotion.gate_runs import run_gate
 from modelreg.promotion.gates import render
 from modelreg.promotion.pr_body import comparison
@@ -336,6 +336,7 @@ def propose(
     A branch already on origin and not merged is the earlier run's work: it is reused, so
     a run that pushed but failed to open the PR is completed, never duplicated.
     """
+    change = replace(change, body=cap_body(change.body))  # the local forge's PR body too
     if dry_run or forge is None:
         return Proposal(change, None, False, "dry run: nothing pushed", dry_run=True)
     existing = remote_branches(ws.git, change.branch).get(change.branch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -46,11 +46,100 @@ def schema(kind: str) -> dict[str, Any]:
 
 @cache
 def validator(kind: str) -> jsonschema.protocols.Validator:
-    """A pre-built validator for a kind (building one costs far more than using it)."""
+    """A pre-built validator for a kind (building one costs far more than using it) that
+    reads patterns as ECMAScript and checks formats, as editors and check-jsonschema do."""
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(schema(kind))
-    return cls(schema(kind))
+    base = jsonschema.validators.validator_for(schema(kind))
+    cls = jsonschema.validators.extend(base, {"pattern": _pattern_keyword})
+    checker = jsonschema.FormatChecker()
+    checker.checks("date-time")(is_date_time)
+    return cls(schema(kind), format_checker=checker)
+
+
+def _pattern_keyword(
+    validator: Any, pattern: str, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    import jsonschema
+
+    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# -- ECMAScript patterns and RFC 3339 date-times ---------------------------------------
+#
+# JSON Schema patterns are ECMAScript regexes: `$` is the end of the text (Python's also
+# matches before a final newline), `\d` is ASCII (Python's takes any Unicode digit) and
+# `.` stops at any line terminator. The published patterns are written in the part of
+# the language both agree on once these few tokens are translated.
+
+_ECMA_SPACE = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _ECMA_SPACE}
+
+
+@cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    """A Python regex matching exactly what the ECMAScript `pattern` matches."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c, nxt = pattern[i], pattern[i + 1 : i + 2]
+        if c == "\\":
+            out.append(_ecma_escape(nxt, in_class))
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            if nxt == "]" or pattern[i + 1 : i + 3] == "^]":
+                raise re.error(f"empty class in {pattern!r}")  # differs between the two
+            in_class = True
+            out.append(c)
+        elif c == "(" and pattern[i + 1 : i + 3] == "?<" and pattern[i + 3 : i + 4] not in "=!":
+            raise re.error(f"named group in {pattern!r}")
+        else:
+            out.append({"$": r"\Z", ".": r"[^\n\r\u2028\u2029]"}.get(c, c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def _ecma_escape(letter: str, in_class: bool) -> str:
+    if letter.lower() in _ECMA_CLASSES:
+        chars = _ECMA_CLASSES[letter.lower()]
+        if letter.isupper():
+            if in_class:
+                raise re.error(f"\\{letter} inside a class")
+            return f"[^{chars}]"
+        return chars if in_class else f"[{chars}]"
+    if letter in "bB":
+        raise re.error(f"\\{letter}")  # word boundaries: Unicode in Python, ASCII in ECMAScript
+    return "\\" + letter
+
+
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-[0-3][0-9][Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:[.,][0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+
+
+def is_date_time(value: object) -> bool:
+    """RFC 3339 `date-time`, as check-jsonschema checks it (no leap second)."""
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    year, month, day = int(value[:4]), int(value[5:7]), int(value[8:10])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = 29 if month == 2 and leap else _DAYS[month]
+    return 1 <= day <= days
+
+
+_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+_FORMATS: dict[str, Callable[[object], bool]] = {"date-time": is_date_time}
 
 
 def schema_problems(kind: str, data: Any, path: str) -> list[Problem]:
@@ -77,7 +166,6 @@ def schema_problems(kind: str, data: Any, path: str) -> list[Problem]:
 _Check = Callable[[Any], bool]
 _IGNORED = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default"}
-    | {"format"}  # an annotation only: jsonschema asserts formats only when asked to
 )
 
 
@@ -161,8 +249,14 @@ def _required(value: Any, node: Any, root: Any) -> _Check:
 
 
 def _pattern(value: Any, node: Any, root: Any) -> _Check:
-    search = re.compile(value).search
+    search = _ecma(value).search
     return lambda x: not isinstance(x, str) or search(x) is not None
+
+
+def _format(value: Any, node: Any, root: Any) -> _Check:
+    if value not in _FORMATS:
+        raise _Unsupported(f"format {value}")
+    return _FORMATS[value]
 
 
 def _enum(value: Any, node: Any, root: Any) -> _Check:
@@ -212,6 +306,7 @@ _KEYWORDS: dict[str, Callable[[Any, Any, Any], _Check]] = {
     "additionalProperties": _additional,
     "required": _required,
     "pattern": _pattern,
+    "format": _format,
     "enum": _enum,
     "minimum": _minimum,
     "maximum": _maximum,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from modelreg.errors import ModelregError, NotFound
+from modelreg.errors import CheckFailed, ModelregError, NotFound, ValidationError
 from modelreg.registry.history import StageEvent, stage_events
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
@@ -93,6 +93,7 @@ def _model_rows(
     latest = versions[-1] if versions else None
     wanted = serving | ({latest} if latest else set())
     records = snap.records(model, (v for v in wanted if v in versions))
+    _refuse_unreadable(snap, model, [v for v in wanted if v in versions and v not in records])
     rows = [
         _stage_row(spec, stage, stages, records, last.get((model, stage)))
         for stage in stage_order(snap, spec, stages)
@@ -110,6 +111,16 @@ def _model_rows(
             )
         )
     return rows
+
+
+def _refuse_unreadable(snap: Snapshot, model: str, versions: list[str]) -> None:
+    """A record status needs but cannot read is an error, never a row with blank metrics:
+    exit 2 when it is not YAML, 1 when it breaks its schema (as `validate` exits)."""
+    for version in sorted(versions):
+        _, problems = snap.checked("version", version_yaml(model, version))
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise (ValidationError if problems[0].syntax else CheckFailed)(str(problems[0]) + more)
 
 
 def _stage_row(
