@@ -81,6 +81,7 @@ class Want:
             weight=self.weight,
             role=self.role,
             md5=rec.artifact.md5,
+            sha256=rec.artifact.sha256,
             artifact=self.rel,
             size=rec.artifact.size,
             format=rec.artifact.format,
@@ -151,7 +152,7 @@ def expected(record: VersionRecord) -> artifacts.Expected:
     return artifacts.Expected(
         md5=record.artifact.md5,
         source=f"the record {version_yaml(record.model, record.version)}",
-        sha256=getattr(record.artifact, "sha256", None),  # records gain it with SHA-256 pinning
+        sha256=record.artifact.sha256,
         format=record.artifact.format,
         name=record.version,
     )

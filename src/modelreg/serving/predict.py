@@ -151,7 +151,11 @@ def read_served(manifest: Path, model: str, stage: str) -> list[Share]:
 def load_verified(served: Share, manifest: Path) -> Any:
     """Load a deployed artifact through the verified loader, if it matches the manifest."""
     expected = artifacts.Expected(
-        md5=served.md5, source=str(manifest), format=served.format, name=served.version
+        md5=served.md5,
+        source=str(manifest),
+        sha256=served.sha256,
+        format=served.format,
+        name=served.version,
     )
     return artifacts.load(
         served.path(manifest.parent),

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from modelreg.adapters import artifacts
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.files import read_text
 from modelreg.adapters.git import commit_paths, identity, push, unstage
@@ -162,9 +163,11 @@ def _same_artifact(snap: Snapshot, reg: Registration, existing: list[str]) -> Ve
     """The version already holding these exact bytes, if any (a re-run after a failure)."""
     if not existing:
         return None
-    md5 = dvcio.md5_file(reg.artifact)
+    md5, sha256 = dvcio.md5_file(reg.artifact), artifacts.sha256_of(reg.artifact)
     records = snap.records(reg.model, existing)
-    same = [r for r in records.values() if r.artifact.md5 == md5]
+    same = [
+        r for r in records.values() if r.artifact.md5 == md5 and r.artifact.sha256 in (None, sha256)
+    ]
     if not same:
         return None
     if reg.version and reg.version not in [r.version for r in same]:
@@ -260,6 +263,7 @@ def _record(
         "message": reg.message,
         "artifact": {
             "path": str(target.relative_to(root)),
+            "sha256": artifacts.sha256_of(target),
             "md5": md5,
             "size": size,
             "format": reg.fmt or FORMATS.get(target.suffix, "file"),

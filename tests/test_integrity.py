@@ -1,0 +1,204 @@
+"""Issue 10, "Hostile and malformed input": SHA-256 pinning, DVC pointers, names, push errors."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Registry
+from modelreg.adapters import artifacts
+from modelreg.adapters.artifacts import Expected
+from modelreg.errors import CheckFailed
+from test_artifacts import MarkerPickle
+from test_deploy import set_stages
+
+ARTIFACT = "models/churn/artifacts/v1.0.0/model.pkl"
+RECORD = "models/churn/versions/v1.0.0.yaml"
+
+
+def record_of(reg: Registry, rel: str = RECORD) -> dict[str, object]:
+    data: dict[str, object] = yaml.safe_load((reg.root / rel).read_text())
+    return data
+
+
+def commit_all(reg: Registry, message: str) -> None:
+    reg.git("add", "-A", "models")
+    reg.git("commit", "-qm", message)
+
+
+def cache_object(root: Path, md5: str) -> Path:
+    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]  # DVC 3's layout
+
+
+# -- SHA-256 in every version record ----------------------------------------------------
+
+
+def test_register_records_the_sha256_of_the_artifact(registry: Registry) -> None:
+    """MD5 alone guards the pickles: register records a SHA-256 beside the md5."""
+    registry.register("churn", 0)
+    artifact = record_of(registry)["artifact"]
+    assert isinstance(artifact, dict)
+    data = (registry.root / ARTIFACT).read_bytes()
+    assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
+    assert artifact["md5"] == hashlib.md5(data).hexdigest()
+    assert list(artifact) == ["path", "sha256", "md5", "size", "format"]
+
+
+def simulate_md5_collision(reg: Registry, evil: bytes) -> None:
+    """Make every md5 in the registry vouch for `evil` while the record keeps the SHA-256 of
+    what was registered: what a chosen-prefix md5 collision on the DVC remote amounts to.
+
+    A real collision keeps the md5 and swaps the bytes; this keeps the bytes' md5 honest and
+    rewrites the md5s instead, which every md5 check sees the same way.
+    """
+    md5, size = hashlib.md5(evil).hexdigest(), len(evil)
+    for store in (reg.root / ".dvc" / "cache", reg.remote):
+        obj = store / "files" / "md5" / md5[:2] / md5[2:]
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        obj.write_bytes(evil)
+    pointer = reg.root / (ARTIFACT + ".dvc")
+    data = yaml.safe_load(pointer.read_text())
+    data["outs"][0].update(md5=md5, size=size)
+    pointer.write_text(yaml.safe_dump(data, sort_keys=False))
+    record = record_of(reg)
+    assert isinstance(record["artifact"], dict)
+    record["artifact"].update(md5=md5, size=size)
+    (reg.root / RECORD).write_text(yaml.safe_dump(record, sort_keys=False))
+    (reg.root / ARTIFACT).unlink()
+    commit_all(reg, "colliding bytes")
+
+
+def test_deploy_refuses_bytes_whose_md5_matches_but_sha256_does_not(registry: Registry) -> None:
+    """MD5 alone guards the pickles: bytes that pass every md5 check but not the record's
+    SHA-256 are never deployed."""
+    registry.register("churn", 0, "--push")
+    good_sha = hashlib.sha256((registry.root / ARTIFACT).read_bytes()).hexdigest()
+    evil = pickle.dumps(MarkerPickle(registry.work / "code-ran"))
+    simulate_md5_collision(registry, evil)
+    set_stages(registry, "churn", "production:\n  version: v1.0.0\n", push=False)
+    result = registry.run("deploy", "--stage", "production")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"modelreg: error: {ARTIFACT}: sha256 is {hashlib.sha256(evil).hexdigest()} but the "
+        f"record {RECORD} says {good_sha}"
+    )
+    assert not (registry.root / ".modelreg/deploy/production/manifest.json").exists()
+    assert not (registry.work / "code-ran").exists()
+
+
+def test_predict_refuses_a_deployed_file_whose_md5_matches_but_sha256_does_not(
+    registry: Registry,
+) -> None:
+    """MD5 alone guards the pickles: predict checks the SHA-256 the deployment recorded."""
+    registry.register("churn", 0)
+    set_stages(registry, "churn", "production:\n  version: v1.0.0\n", push=False)
+    registry.ok("deploy", "--stage", "production")
+    folder = registry.root / ".modelreg/deploy/production"
+    deployed = folder / "churn/v1.0.0/model.pkl"
+    good_sha = hashlib.sha256(deployed.read_bytes()).hexdigest()
+    marker = registry.work / "code-ran"
+    evil = pickle.dumps(MarkerPickle(marker))
+    deployed.write_bytes(evil)
+    manifest = (folder / "manifest.json").read_text()
+    assert good_sha in manifest
+    md5 = record_of(registry)["artifact"]["md5"]  # type: ignore[index]
+    (folder / "manifest.json").write_text(manifest.replace(md5, hashlib.md5(evil).hexdigest()))
+    csv = registry.work / "in.csv"
+    csv.write_text("a,b,c,d,e\n1,2,3,4,5\n")
+    result = registry.run("predict", "churn", "--stage", "production", "--input", str(csv))
+    assert result.exit_code == 1, result.output
+    assert f"{deployed}: sha256 is {hashlib.sha256(evil).hexdigest()} but " in result.stderr
+    assert not marker.exists()
+
+
+def test_the_loader_refuses_a_folder_whose_sha256_differs(tmp_path: Path) -> None:
+    """MD5 alone guards the pickles: a folder artifact is checked by its SHA-256 too."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.bin").write_bytes(b"registered")
+    md5 = _dvc_dir_md5(tmp_path / "m")
+    sha = artifacts.folder_sha256(tmp_path / "m")
+    ok = Expected(md5=md5, source="r.yaml", sha256=sha)
+    assert artifacts.verify_path(tmp_path / "m", ok, hint="h") is None
+    wrong = Expected(md5=md5, source="r.yaml", sha256=hashlib.sha256(b"x").hexdigest())
+    with pytest.raises(CheckFailed, match=r"sha256 is .* but r\.yaml says"):
+        artifacts.verify_path(tmp_path / "m", wrong, hint="h")
+
+
+def _dvc_dir_md5(folder: Path) -> str:
+    import json
+
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+    listing = [{"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": r} for r, p in files]
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+_NAMES = st.text(alphabet="abcxyz019_-.é", min_size=1, max_size=6).filter(
+    lambda s: s not in (".", "..")
+)
+_TREES = st.dictionaries(
+    st.lists(_NAMES, min_size=1, max_size=3).map("/".join), st.binary(max_size=64), max_size=6
+).filter(lambda tree: _no_prefix_clash(list(tree)))
+
+
+def _no_prefix_clash(paths: list[str]) -> bool:
+    """No path is also a folder of another (a file cannot be both)."""
+    return not any(b.startswith(a + "/") for a in paths for b in paths)
+
+
+def _write_tree(folder: Path, tree: dict[str, bytes], order: list[str]) -> None:
+    folder.mkdir()
+    for rel in order:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(tree[rel])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tree=_TREES, data=st.data())
+def test_a_folder_digest_does_not_depend_on_the_order_files_were_made(
+    tmp_path_factory: pytest.TempPathFactory, tree: dict[str, bytes], data: st.DataObject
+) -> None:
+    """MD5 alone guards the pickles: folder artifacts are hashed deterministically."""
+    base = tmp_path_factory.mktemp("tree")
+    order = data.draw(st.permutations(list(tree)))
+    _write_tree(base / "a", tree, list(tree))
+    _write_tree(base / "b", tree, list(order))
+    assert artifacts.folder_sha256(base / "a") == artifacts.folder_sha256(base / "b")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tree=_TREES.filter(bool), data=st.data())
+def test_any_byte_change_in_a_folder_changes_its_digest(
+    tmp_path_factory: pytest.TempPathFactory, tree: dict[str, bytes], data: st.DataObject
+) -> None:
+    """MD5 alone guards the pickles: no change to a folder's files keeps its digest."""
+    base = tmp_path_factory.mktemp("tree")
+    rel = data.draw(st.sampled_from(sorted(tree)))
+    changed = data.draw(st.binary(max_size=64).filter(lambda b: b != tree[rel]))
+    _write_tree(base / "a", tree, list(tree))
+    _write_tree(base / "b", {**tree, rel: changed}, list(tree))
+    assert artifacts.folder_sha256(base / "a") != artifacts.folder_sha256(base / "b")
+
+
+def test_the_folder_digest_is_what_sha256sum_gives_as_documented(tmp_path: Path) -> None:
+    """MD5 alone guards the pickles: docs/formats.md's shell line reproduces the digest."""
+    folder = tmp_path / "m"
+    _write_tree(
+        folder,
+        {"b.bin": b"2", "a/x.json": b"{}", "Z": b"", "é.txt": b"3"},
+        ["b.bin", "a/x.json", "Z", "é.txt"],
+    )
+    shell = "find . -type f | cut -c3- | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
+    out = subprocess.run(shell, shell=True, cwd=folder, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == artifacts.folder_sha256(folder)
