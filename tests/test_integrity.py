@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Registry
+from conftest import Registry, git
 from modelreg.adapters import artifacts
 from modelreg.adapters.artifacts import Expected
 from modelreg.errors import CheckFailed
@@ -202,3 +202,109 @@ def test_the_folder_digest_is_what_sha256sum_gives_as_documented(tmp_path: Path)
     shell = "find . -type f | cut -c3- | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
     out = subprocess.run(shell, shell=True, cwd=folder, capture_output=True, text=True, check=True)
     assert out.stdout.split()[0] == artifacts.folder_sha256(folder)
+
+
+def test_validate_warns_about_records_that_carry_only_an_md5(registry: Registry) -> None:
+    """MD5 alone guards the pickles: older records stay valid, reported as weaker."""
+    registry.register("churn", 0)
+    registry.register("churn", 1)
+    path = registry.root / RECORD
+    path.write_text("".join(ln for ln in path.read_text().splitlines(True) if "sha256:" not in ln))
+    commit_all(registry, "a record from before SHA-256 pinning")
+    result = registry.run("validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "registry is valid (4 files checked)"
+    assert result.stderr.strip() == (
+        f"warning: 1 record(s) carry only an md5, no sha256 (weaker; see docs/formats.md): {RECORD}"
+    )
+
+
+# -- DVC pointers -----------------------------------------------------------------------
+
+
+def edit_pointer(reg: Registry, **out: str) -> None:
+    pointer = reg.root / (ARTIFACT + ".dvc")
+    data = yaml.safe_load(pointer.read_text())
+    data["outs"][0].update(out)
+    pointer.write_text(yaml.safe_dump(data, sort_keys=False))
+    commit_all(reg, "edit the pointer")
+
+
+def test_validate_refuses_a_pointer_whose_path_was_edited(registry: Registry) -> None:
+    """DVC pointers: an edited `path:` no longer passes validate."""
+    registry.register("churn", 0, "--push")
+    edit_pointer(registry, path="../../../../../etc/passwd")
+    result = registry.run("validate")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{ARTIFACT}.dvc: outs[0].path: '../../../../../etc/passwd' is not the artifact's "
+        "file name 'model.pkl' beside it (the pointer's path was edited) (restore it: "
+        f"`git checkout <base> -- {ARTIFACT}.dvc`; never edit a registered pointer)"
+    )
+
+
+def test_deploy_names_an_edited_pointer_path_as_the_reason(registry: Registry) -> None:
+    """DVC pointers: deploy refuses an edited path for what it is, not as a missing object."""
+    registry.register("churn", 0, "--push")
+    edit_pointer(registry, path="../../../../../etc/passwd")
+    set_stages(registry, "churn", "production:\n  version: v1.0.0\n", push=False)
+    result = registry.run("deploy", "--stage", "production")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"modelreg: error: {ARTIFACT}.dvc: outs[0].path: '../../../../../etc")
+    assert "refusing to fetch it" in line and "neither in the DVC cache" not in line
+
+
+def test_deploy_names_a_pointer_md5_that_differs_from_the_record(registry: Registry) -> None:
+    """DVC pointers: a pointer md5 other than the record's is named as such."""
+    registry.register("churn", 0, "--push")
+    want = record_of(registry)["artifact"]["md5"]  # type: ignore[index]
+    other = hashlib.md5(b"other bytes").hexdigest()
+    edit_pointer(registry, md5=other)
+    set_stages(registry, "churn", "production:\n  version: v1.0.0\n", push=False)
+    result = registry.run("deploy", "--stage", "production")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"modelreg: error: {RECORD}: artifact.md5: record says {want} but {ARTIFACT}.dvc "
+        f"says {other}; refusing to fetch it"
+    )
+
+
+def test_deploy_says_an_object_is_missing_only_when_it_is(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """DVC pointers: with an intact pointer, a missing object is named as missing."""
+    registry.register("churn", 0, "--push")
+    md5 = str(record_of(registry)["artifact"]["md5"])  # type: ignore[index]
+    set_stages(registry, "churn", "production:\n  version: v1.0.0\n")
+    (registry.remote / "files" / "md5" / md5[:2] / md5[2:]).unlink()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(registry.origin), str(clone))
+    result = registry.run("deploy", "--stage", "production", cwd=clone)
+    assert result.exit_code == 1
+    assert f"{ARTIFACT}: md5 {md5} is neither in the DVC cache nor on the remote" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (None, "artifact.path"),
+        (b"outs: [", "outs"),
+        (b"outs: []\n", "outs"),
+        (b"outs:\n- {md5: x, path: model.pkl}\n- {md5: x, path: b}\n", "outs"),
+        (b"outs:\n- {md5: MD5, path: sub/model.pkl}\n", "outs[0].path"),
+        (b"outs:\n- {md5: MD5, path: ..}\n", "outs[0].path"),
+        (b"outs:\n- {md5: MD5}\n", "outs[0].path"),
+        (b"outs:\n- {md5: other, path: model.pkl}\n", "artifact.md5"),
+        (b"- a list\n", "outs"),
+    ],
+)
+def test_every_malformed_pointer_has_its_own_reason(text: bytes | None, key: str) -> None:
+    """DVC pointers: each way a pointer can be wrong is named, and a good one passes."""
+    md5 = "0" * 32
+    body = text.replace(b"MD5", md5.encode()) if text else None
+    found = artifacts.pointer_problem(body, ARTIFACT, md5, RECORD)
+    assert found is not None and found.key == key
+    good = f"outs:\n- md5: {md5}\n  size: 3\n  hash: md5\n  path: model.pkl\n".encode()
+    assert artifacts.pointer_problem(good, ARTIFACT, md5, RECORD) is None

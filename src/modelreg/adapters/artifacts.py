@@ -47,11 +47,23 @@ def _compare(where: str, algo: str, got: str, want: str, expected: Expected, hin
 
 
 def fetch_verified(
-    root: Path, rev: str | None, path: str, expected: Expected, *, hint: str
+    root: Path,
+    rev: str | None,
+    path: str,
+    expected: Expected,
+    *,
+    pointer: bytes | None,
+    record: str,
+    hint: str,
 ) -> bytes:
-    """A DVC-tracked artifact's bytes at `rev` (cache, else remote), verified."""
+    """A DVC-tracked artifact's bytes at `rev` (cache, else remote), verified.
+
+    `pointer` is the text of `path.dvc` at `rev`: it must track exactly this artifact by
+    the md5 of the version record `record` (`check_pointer`) before DVC is asked for anything.
+    """
     from modelreg.adapters import dvc as dvcio
 
+    check_pointer(pointer, path, expected.md5, record)
     try:
         data = dvcio.read_at(root, path, rev)
     except ForgeError as exc:
@@ -62,6 +74,68 @@ def fetch_verified(
         ) from exc
     verify(data, path, expected, hint=hint)
     return data
+
+
+@dataclass(frozen=True)
+class PointerProblem:
+    """What is wrong with a version's DVC pointer: the key in it, what, and the fix."""
+
+    file: str
+    key: str
+    message: str
+    fix: str
+
+
+def pointer_problem(text: bytes | None, path: str, md5: str, record: str) -> PointerProblem | None:
+    """Why `path.dvc` does not track exactly the artifact at `path` with the `md5` that the
+    version record `record` holds, if it does not.
+
+    A version's pointer names one output: the file beside it (`outs[0].path` is the
+    artifact's own file name: no '/', no '..'), with the md5 its record holds.
+    """
+    import yaml
+
+    file, name = path + ".dvc", path.rsplit("/", 1)[-1]
+    restore = f"restore it: `git checkout <base> -- {file}`; never edit a registered pointer"
+    if text is None:
+        return PointerProblem(
+            record, "artifact.path", f"no DVC pointer {file}", "commit the .dvc file register wrote"
+        )
+    try:
+        # Every scalar as a string: an all-digit md5 must not turn into a number.
+        outs = (yaml.load(text, Loader=yaml.BaseLoader) or {}).get("outs")
+    except (yaml.YAMLError, AttributeError, RecursionError):
+        outs = None
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
+        return PointerProblem(file, "outs", "is not one DVC output", restore)
+    out_path, out_md5 = outs[0].get("path"), outs[0].get("md5")
+    if out_path != name or name in ("", ".", ".."):
+        return PointerProblem(
+            file,
+            "outs[0].path",
+            f"{str(out_path)[:80]!r} is not the artifact's file name {name!r} beside it "
+            "(the pointer's path was edited)",
+            restore,
+        )
+    if out_md5 != md5:
+        return PointerProblem(
+            record,
+            "artifact.md5",
+            f"record says {md5} but {file} says {str(out_md5)[:40]}",
+            "the artifact or its record was altered; register a new version instead",
+        )
+    return None
+
+
+def check_pointer(text: bytes | None, path: str, md5: str, record: str) -> None:
+    """CheckFailed with the true reason unless `path.dvc` tracks exactly this artifact."""
+    problem = pointer_problem(text, path, md5, record)
+    if problem is not None:
+        key = f": {problem.key}" if problem.key else ""
+        raise CheckFailed(
+            f"{problem.file}{key}: {problem.message}; refusing to fetch it",
+            hint=problem.fix,
+        )
 
 
 def verify_path(path: Path, expected: Expected, *, hint: str) -> bytes | None:

@@ -160,10 +160,13 @@ def expected(record: VersionRecord) -> artifacts.Expected:
 
 def fetch_verified(ws: Workspace, rev: str, record: VersionRecord) -> bytes:
     """An artifact's bytes at `rev` through DVC (cache, else remote), checked against its record."""
+    path = record.artifact.path
     return artifacts.fetch_verified(
         ws.root,
         rev,
-        record.artifact.path,
+        path,
         expected(record),
+        pointer=ws.git.show(rev, path + ".dvc"),
+        record=version_yaml(record.model, record.version),
         hint="refusing to deploy; re-register or fix the DVC remote",
     )
