@@ -308,3 +308,163 @@ def test_every_malformed_pointer_has_its_own_reason(text: bytes | None, key: str
     assert found is not None and found.key == key
     good = f"outs:\n- md5: {md5}\n  size: 3\n  hash: md5\n  path: model.pkl\n".encode()
     assert artifacts.pointer_problem(good, ARTIFACT, md5, RECORD) is None
+
+
+# -- Names ------------------------------------------------------------------------------
+
+BAD_WRITES = [
+    ("register", "churn\n"),
+    ("register", "a..b"),
+    ("register", "x.lock"),
+    ("register", "churn.v2"),
+    ("version", "v2.0.0\n"),
+    ("version", "v1.0.0-rc.lock"),
+    ("version", "v١.0.0"),
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), BAD_WRITES)
+def test_register_refuses_a_bad_name_before_writing_anything(
+    registry: Registry, kind: str, name: str
+) -> None:
+    """Names: a name that would commit an unparsable file or an invalid ref is refused."""
+    head = registry.git("rev-parse", "HEAD")
+    art, met = registry.artifact("m"), registry.metrics("m", accuracy=0.9)
+    model, extra = (name, []) if kind == "register" else ("churn", ["--version", name])
+    result = registry.run("register", model, "--artifact", str(art), "--metrics", str(met), *extra)
+    assert result.exit_code == 2, result.output
+    assert "is not allowed" in result.stderr and "Traceback" not in result.output
+    assert registry.git("rev-parse", "HEAD") == head
+    assert registry.git("status", "--porcelain") == ""
+
+
+def test_every_command_refuses_a_bad_name_before_reading_or_writing(registry: Registry) -> None:
+    """Names: reads refuse what no release could have written, writes follow the name rule,
+    and nothing reaches git with a raw path."""
+    registry.register("churn", 0, "--push")
+    head = registry.git("rev-parse", "HEAD")
+    csv = registry.work / "in.csv"
+    csv.write_text("a\n1\n")
+    cases = [
+        ["status", "../../etc"],
+        ["status", "churn\n"],
+        ["history", "../../etc"],
+        ["history", "churn", "--stage", "a/b"],
+        ["history", "churn", "--stage", "prod..x"],
+        ["gate", "churn", "v1.0.0\n", "--stage", "production"],
+        ["gate", "../x", "v1.0.0", "--stage", "production"],
+        ["promote", "churn", "v1.0.0", "--to", "prod.lock"],
+        ["promote", "churn", "v1.0.0-rc.lock", "--to", "production"],
+        ["promote", "churn.v2", "v1.0.0", "--to", "production"],
+        ["rollback", "churn", "--stage", "a..b"],
+        ["rollback", "churn", "--stage", "production", "--to", "v1\n"],
+        ["rollout", "status", "../churn"],
+        ["rollout", "advance", "churn", "--stage", "x.lock", "--metrics", str(csv)],
+        ["deploy", "--stage", "x.lock"],
+        ["predict", "churn", "--stage", "../prod", "--input", str(csv)],
+        ["predict", "chu rn", "--stage", "production", "--input", str(csv)],
+        ["train", "a..b"],
+        ["retrain", "a..b", "--trigger", "schedule"],
+        ["drift", "../churn", "--current", str(csv)],
+        ["example", "x.lock", "--kind", "classifier"],
+    ]
+    for args in cases:
+        result = registry.run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, lines)
+        line = lines[0]
+        assert "is not a" in line or "is not allowed" in line, (args, line)
+    assert registry.git("rev-parse", "HEAD") == head
+    assert registry.git("status", "--porcelain") == ""
+
+
+def test_a_name_an_older_release_allowed_stays_readable_and_validate_says_so(
+    registry: Registry,
+) -> None:
+    """Names: `churn.v2` (a dot) is refused for new writes but still read and reported."""
+    registry.register("churn", 0)
+    registry.git("mv", "models/churn", "models/churn.v2")
+    for path in (registry.root / "models/churn.v2").rglob("*.yaml"):
+        path.write_text(path.read_text().replace("churn", "churn.v2"))
+    commit_all(registry, "a model named by an older release")
+    result = registry.run("status", "churn.v2")
+    assert result.exit_code == 0, result.output
+    assert "churn.v2" in result.stdout
+    result = registry.run("validate")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: models/churn.v2/model.yaml: model name 'churn.v2' is not allowed for new "
+        "writes (still readable; see docs/formats.md, Names)"
+    ) in result.stderr.splitlines()
+
+
+names_st = st.from_regex(r"[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?", fullmatch=True)
+versions_st = st.builds(
+    lambda a, b, c, pre: f"v{a}.{b}.{c}" + (f"-{pre}" if pre else ""),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.one_of(st.none(), st.from_regex(r"rc\.[0-9]{1,3}|[a-z]{1,8}", fullmatch=True)),
+)
+
+
+@given(model=names_st, version=versions_st, stage=names_st)
+def test_model_at_x_reads_a_version_when_it_looks_like_one_else_a_stage(
+    model: str, version: str, stage: str
+) -> None:
+    """Names: MODEL@X parsing; no stage name is ever read as a version."""
+    from modelreg.registry.names import is_name, is_version, parse_ref
+
+    assert is_name(model) and is_name(stage) and is_version(version)
+    assert parse_ref(model) == (model, None, None)
+    assert parse_ref(f"{model}@{version}") == (model, version, None)
+    assert parse_ref(f"{model}@{stage}") == (model, None, stage)
+
+
+@given(ref=st.text(max_size=30))
+def test_model_at_x_refuses_anything_unsafe_with_one_usage_error(ref: str) -> None:
+    """Names: whatever is typed, MODEL@X gives names safe as paths or exit 2."""
+    from modelreg.errors import UsageError
+    from modelreg.registry.names import is_readable_name, is_readable_version, parse_ref
+
+    try:
+        model, version, stage = parse_ref(ref)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert is_readable_name(model) and "/" not in ref
+    assert version is None or is_readable_version(version)
+    assert stage is None or is_readable_name(stage)
+
+
+DNS_1035 = r"[a-z]([-a-z0-9]*[a-z0-9])?"
+
+
+@given(pairs=st.lists(st.tuples(names_st, names_st), min_size=2, max_size=30, unique=True))
+def test_kubernetes_names_fit_every_kserve_suffix_and_never_collide(
+    pairs: list[tuple[str, str]],
+) -> None:
+    """Names: derived Kubernetes names are DNS-1035 labels with room for KServe's suffixes,
+    and distinct (model, stage) pairs get distinct names."""
+    import re
+
+    from modelreg.registry.names import KSERVE_SUFFIX_MAX, k8s_name
+
+    names = [k8s_name(m, s) for m, s in pairs]
+    for name in names:
+        assert re.fullmatch(DNS_1035, name), name
+        assert len(name + "-predictor-default-00001-deployment") <= 63
+        assert len(name) + KSERVE_SUFFIX_MAX <= 63
+    assert len(set(names)) == len(pairs)
+    assert names == [k8s_name(m, s) for m, s in pairs]  # stable
+
+
+def test_kubernetes_names_stay_readable_where_they_can() -> None:
+    """Names: plain pairs keep their plain name; the rest are hashed, never confusable."""
+    from modelreg.registry.names import k8s_name
+
+    assert k8s_name("churn", "production") == "churn-production"
+    assert k8s_name("churn_a", "prod") != k8s_name("churn-a", "prod")
+    assert k8s_name("a-b", "c") != k8s_name("a", "b-c")
+    assert k8s_name("2fa", "prod").startswith("m2fa-prod--")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import UsageError
+from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, VersionRecord
 from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.workspace import Workspace
@@ -45,6 +46,7 @@ def check_drift(
     """Judge `current` (a file or folder of logs) against the serving version's reference."""
     from modelreg.monitoring.drift import DriftRules, compare
 
+    check_readable_name(model)
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
     spec = snap.model(model)

@@ -13,7 +13,8 @@ from typing import Literal
 
 from modelreg.adapters import artifacts
 from modelreg.errors import ModelregError, NotFound, UsageError
-from modelreg.registry.records import NAME_RE, VersionRecord
+from modelreg.registry.names import check_name
+from modelreg.registry.records import VersionRecord
 from modelreg.registry.snapshot import Snapshot, stages_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.serving.manifest import Share
@@ -105,8 +106,7 @@ def stages(snap: Snapshot, only: str | None) -> list[str]:
         known += sorted(s for s in snap.stages(model).assignments if s not in known)
     if only is None:
         return known
-    if not NAME_RE.match(only):
-        raise UsageError(f"--stage {only!r} is not a stage name (lowercase letters, digits, ._-)")
+    check_name(only, "--stage")
     if only not in known:
         raise UsageError(f"--stage {only!r} is not a stage (known: {', '.join(known) or 'none'})")
     return [only]

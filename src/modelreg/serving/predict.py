@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from modelreg.adapters import artifacts
 from modelreg.adapters.files import write_atomic
 from modelreg.errors import UsageError
-from modelreg.registry.records import NAME_RE
+from modelreg.registry.names import check_name
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def predict(
     deploy_dir: Path | None = None,
 ) -> PredictResult:
     """Score a CSV with the versions deployed for `model` in `stage`; write output and log."""
-    _check_name("model", model)
-    _check_name("--stage", stage)
+    check_name(model)
+    check_name(stage, "--stage")
     manifest = find_manifest(root, stage, deploy_dir)
     served = read_served(manifest, model, stage)
     header = _header(input)
@@ -105,11 +105,6 @@ def predict(
 
 
 # -- the deployment -------------------------------------------------------------------
-
-
-def _check_name(label: str, name: str) -> None:
-    if not NAME_RE.match(name):
-        raise UsageError(f"{label} {name!r} is not a name (lowercase letters, digits, ._-)")
 
 
 def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
