@@ -20,7 +20,13 @@ from modelreg.adapters.git import commit_paths, identity, push, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
 from modelreg.registry.names import check_name, check_version
-from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.records import (
+    TRIGGERS,
+    VERSION_RE,
+    Artifact,
+    VersionRecord,
+    version_key,
+)
 from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -261,13 +267,13 @@ def _record(
         "trigger": reg.trigger,
         "parent": reg.parent or (max(existing, key=version_key) if existing else None),
         "message": reg.message,
-        "artifact": {
-            "path": str(target.relative_to(root)),
-            "sha256": artifacts.sha256_of(target),
-            "md5": md5,
-            "size": size,
-            "format": reg.fmt or FORMATS.get(target.suffix, "file"),
-        },
+        "artifact": Artifact(
+            path=str(target.relative_to(root)),
+            sha256=artifacts.sha256_of(target),
+            md5=md5,
+            size=size,
+            format=reg.fmt or FORMATS.get(target.suffix, "file"),
+        ).to_dict(),
         "data": _data_ref(root, reg.data, reg.data_rows) if reg.data else None,
         "params": read_mapping(reg.params, "--params") if reg.params else {},
         "metrics": metrics,
