@@ -420,6 +420,7 @@ def test_model_at_x_reads_a_version_when_it_looks_like_one_else_a_stage(
     assert parse_ref(model) == (model, None, None)
     assert parse_ref(f"{model}@{version}") == (model, version, None)
     assert parse_ref(f"{model}@{stage}") == (model, None, stage)
+    assert parse_ref(f"{model}@v2") == (model, None, "v2")
 
 
 @given(ref=st.text(max_size=30))

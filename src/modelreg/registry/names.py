@@ -106,15 +106,16 @@ def check_readable_version(text: str, what: str = "version") -> str:
 def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
     """`churn`, `churn@v1.4.0` or `churn@production` as (model, version, stage).
 
-    X after `@` is a version when it looks like one (`v` and a digit: no stage name does,
-    as stage names hold no '.'), else a stage. Names are checked as readers check them.
+    X after `@` is a version when it looks like one (`vMAJOR.MINOR.PATCH[-pre]`, as any
+    release wrote them; no stage name does, as stage names hold no '.'), else a stage
+    (so `churn@v2` is the stage `v2`). Names are checked as readers check them.
     """
     model, at, x = ref.partition("@")
     check_readable_name(model, "model name")
     if not at:
         return model, None, None
-    if re.fullmatch(r"v[0-9].*", x, re.DOTALL):
-        return model, check_readable_version(x, f"version in {_shown(ref)}"), None
+    if is_readable_version(x):
+        return model, x, None
     return model, None, check_readable_name(x, f"stage in {_shown(ref)}")
 
 
