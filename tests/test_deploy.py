@@ -379,7 +379,7 @@ def test_storage_uri_names_the_published_folder_and_rejects_unreadable_remotes()
     assert kserve.storage_uri("s3://bucket/dvc/", rec) == "s3://bucket/dvc/serving/churn/v1.4.0/"
     with pytest.raises(UsageError, match="not storage KServe can read"):
         kserve.storage_uri("ssh://host/dvc", rec)
-    assert kserve.isvc_name("2fa_model", "prod.eu") == "m-2fa-model-prod-eu"
+    assert kserve.isvc_name("2fa_model", "prod.eu") == "m2fa-model-prod-eu--29de8a32"
 
 
 def test_a_malformed_manifest_is_replaced_by_a_full_deploy(reg: Registry) -> None:

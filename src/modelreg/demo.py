@@ -253,7 +253,10 @@ def _first_version(run: _Run) -> None:
     run.cli("deploy", "--stage", "production")
     manifest = _manifest(run.root)
     run.expect(_served(manifest) == {"v1.0.0": 100}, "deploy serves v1.0.0")
-    run.done("deploy", "artifact pulled through DVC, md5 verified, .modelreg/deploy/production")
+    run.done(
+        "deploy",
+        "artifact pulled through DVC, sha256 and md5 verified, .modelreg/deploy/production",
+    )
 
 
 def _production_traffic(run: _Run, folder: Path) -> Path:

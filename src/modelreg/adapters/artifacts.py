@@ -48,11 +48,23 @@ def _compare(where: str, algo: str, got: str, want: str, expected: Expected, hin
 
 
 def fetch_verified(
-    root: Path, rev: str | None, path: str, expected: Expected, *, hint: str
+    root: Path,
+    rev: str | None,
+    path: str,
+    expected: Expected,
+    *,
+    pointer: bytes | None,
+    record: str,
+    hint: str,
 ) -> bytes:
-    """A DVC-tracked artifact's bytes at `rev` (cache, else remote), verified."""
+    """A DVC-tracked artifact's bytes at `rev` (cache, else remote), verified.
+
+    `pointer` is the text of `path.dvc` at `rev`: it must track exactly this artifact by
+    the md5 of the version record `record` (`check_pointer`) before DVC is asked for anything.
+    """
     from modelreg.adapters import dvc as dvcio
 
+    check_pointer(pointer, path, expected.md5, record)
     try:
         data = dvcio.read_at(root, path, rev)
     except ForgeError as exc:
@@ -65,11 +77,73 @@ def fetch_verified(
     return data
 
 
+@dataclass(frozen=True)
+class PointerProblem:
+    """What is wrong with a version's DVC pointer: the key in it, what, and the fix."""
+
+    file: str
+    key: str
+    message: str
+    fix: str
+
+
+def pointer_problem(text: bytes | None, path: str, md5: str, record: str) -> PointerProblem | None:
+    """Why `path.dvc` does not track exactly the artifact at `path` with the `md5` that the
+    version record `record` holds, if it does not.
+
+    A version's pointer names one output: the file beside it (`outs[0].path` is the
+    artifact's own file name: no '/', no '..'), with the md5 its record holds.
+    """
+    import yaml
+
+    file, name = path + ".dvc", path.rsplit("/", 1)[-1]
+    restore = f"restore it: `git checkout <base> -- {file}`; never edit a registered pointer"
+    if text is None:
+        return PointerProblem(
+            record, "artifact.path", f"no DVC pointer {file}", "commit the .dvc file register wrote"
+        )
+    try:
+        # Every scalar as a string: an all-digit md5 must not turn into a number.
+        outs = (yaml.load(text, Loader=yaml.BaseLoader) or {}).get("outs")
+    except (yaml.YAMLError, AttributeError, RecursionError):
+        outs = None
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
+        return PointerProblem(file, "outs", "is not one DVC output", restore)
+    out_path, out_md5 = outs[0].get("path"), outs[0].get("md5")
+    if out_path != name or name in ("", ".", ".."):
+        return PointerProblem(
+            file,
+            "outs[0].path",
+            f"{str(out_path)[:80]!r} is not the artifact's file name {name!r} beside it "
+            "(the pointer's path was edited)",
+            restore,
+        )
+    if out_md5 != md5:
+        return PointerProblem(
+            record,
+            "artifact.md5",
+            f"record says {md5} but {file} says {str(out_md5)[:40]}",
+            "the artifact or its record was altered; register a new version instead",
+        )
+    return None
+
+
+def check_pointer(text: bytes | None, path: str, md5: str, record: str) -> None:
+    """CheckFailed with the true reason unless `path.dvc` tracks exactly this artifact."""
+    problem = pointer_problem(text, path, md5, record)
+    if problem is not None:
+        key = f": {problem.key}" if problem.key else ""
+        raise CheckFailed(
+            f"{problem.file}{key}: {problem.message}; refusing to fetch it",
+            hint=problem.fix,
+        )
+
+
 def verify_path(path: Path, expected: Expected, *, hint: str) -> bytes | None:
     """Check a local file or folder against `expected`; a file's bytes, None for a folder.
 
     A folder is hashed as DVC hashes a directory (the md5 of its sorted file list, with a
-    `.dir` suffix); its SHA-256 is over the sorted `path sha256` lines of its files.
+    `.dir` suffix), and by `folder_sha256`.
     """
     if path.is_dir():
         _verify_folder(path, expected, hint)
@@ -91,22 +165,51 @@ def matches(path: Path, expected: Expected) -> bool:
 
 
 def _verify_folder(path: Path, expected: Expected, hint: str) -> None:
-    files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
-    listing = [{"md5": _file_md5(p), "relpath": rel} for rel, p in files]
+    files = _folder_files(path)
+    listing = [{"md5": _file_hash(p, hashlib.md5()), "relpath": rel} for rel, p in files]
     md5 = hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
     _compare(str(path), "md5", md5, expected.md5, expected, hint)
     if expected.sha256:
-        lines = "".join(f"{rel} {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for rel, p in files)
-        got = hashlib.sha256(lines.encode("utf-8")).hexdigest()
-        _compare(str(path), "sha256", got, expected.sha256, expected, hint)
+        _compare(str(path), "sha256", folder_sha256(path), expected.sha256, expected, hint)
 
 
-def _file_md5(path: Path) -> str:
-    h = hashlib.md5()
+def sha256_of(path: Path) -> str:
+    """The SHA-256 a version record holds for an artifact: of a file's bytes, or of a folder
+    as `folder_sha256` defines it."""
+    return folder_sha256(path) if path.is_dir() else _file_hash(path, hashlib.sha256())
+
+
+def folder_sha256(folder: Path) -> str:
+    """SHA-256 of a folder artifact (docs/formats.md, "Artifact hashes").
+
+    One line per file below `folder`, `<sha256 of its bytes>  <path relative to the folder,
+    '/'-separated>` and a newline, sorted by path (Unicode code points, which is the byte
+    order of their UTF-8); the digest is the SHA-256 of those lines, UTF-8 encoded. It
+    equals `find . -type f | cut -c3- | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum`
+    run inside the folder. A path holding a newline or a backslash is refused (sha256sum
+    would escape it, and a newline would make the listing ambiguous).
+    """
+    lines = []
+    for rel, file in _folder_files(folder):
+        if "\n" in rel or "\r" in rel or "\\" in rel:
+            raise UsageError(
+                f"{folder}: file name {rel!r} holds a newline or backslash",
+                hint="rename it: folder artifacts are hashed by a listing of their paths",
+            )
+        lines.append(f"{_file_hash(file, hashlib.sha256())}  {rel}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def _folder_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every file below `folder`, sorted by relative path."""
+    return sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+
+
+def _file_hash(path: Path, h: Any) -> str:
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
 def load(path: Path, expected: Expected, *, hint: str) -> Any:

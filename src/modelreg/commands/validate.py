@@ -25,6 +25,8 @@ def validate(base: str | None, as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(str(problem))
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
         summary = f"{len(report.problems)} problem(s)" if report.problems else "registry is valid"
         click.echo(f"{summary} ({report.files_checked} files checked)", err=bool(report.problems))
     sys.exit(report.exit_code)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import UsageError
+from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, VersionRecord
 from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.workspace import Workspace
@@ -47,6 +48,7 @@ def check_drift(
     """Judge `current` (a file or folder of logs) against the serving version's reference."""
     from modelreg.monitoring.compare import compare
 
+    check_readable_name(model)
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
     spec = snap.model(model)

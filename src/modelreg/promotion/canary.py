@@ -27,6 +27,7 @@ from modelreg.promotion.propose import (
 )
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.history import stage_events
+from modelreg.registry.names import check_name, check_readable_name
 from modelreg.registry.policy import RolloutPolicy
 from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.snapshot import Snapshot
@@ -55,6 +56,9 @@ class Advance:
 
 def status(ws: Workspace, *, model: str, stage: str | None = None) -> CanaryState:
     """The canary in progress for a model (in `stage`, or the one stage that has one)."""
+    check_readable_name(model)
+    if stage is not None:
+        check_readable_name(stage, "--stage")
     snap = ws.snapshot("HEAD")
     return _state(snap, model, stage)
 
@@ -101,6 +105,9 @@ def advance(
     dry_run: bool = False,
 ) -> Advance:
     """Evaluate the current step's analysis and propose the next move."""
+    check_name(model)
+    if stage is not None:
+        check_name(stage, "--stage")
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     state = _state(snap, model, stage)

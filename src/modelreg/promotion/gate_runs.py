@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from modelreg.promotion.gates import GateContext, GateReport, evaluate
 from modelreg.registry.history import StageEvent, assignment, stage_events
+from modelreg.registry.names import check_readable_name, check_readable_version
 from modelreg.registry.records import Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.workspace import Workspace
@@ -106,6 +107,9 @@ def gate_version(
     ws: Workspace, *, model: str, version: str, stage: str, base: str | None = None
 ) -> GateReport:
     """`modelreg gate`: the candidate from the working tree, the rest from the base branch."""
+    check_readable_name(model)
+    check_readable_version(version)
+    check_readable_name(stage, "--stage")
     head = ws.snapshot(None)
     head.require_model(model)
     candidate = head.record(model, version)

@@ -24,6 +24,7 @@ from modelreg.promotion.gate_runs import run_gate
 from modelreg.promotion.gates import render
 from modelreg.promotion.pr_body import comparison
 from modelreg.registry.history import StageEvent, assignment, stage_events
+from modelreg.registry.names import check_name, check_version
 from modelreg.registry.records import ModelSpec, Rollout, StageAssignment, VersionRecord
 from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
 from modelreg.registry.stages import render_stage, require_stage_files
@@ -110,6 +111,9 @@ def plan_promotion(
     The policy's gates run here and their report goes in the PR body; with `strict`, a
     failing gate refuses before anything is pushed.
     """
+    check_name(model)
+    check_version(version)
+    check_name(stage, "--to stage")
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     spec = _model_in_stage(snap, model, stage)
@@ -217,6 +221,10 @@ def _promotion_body(
 
 def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = None) -> Change:
     """A revert of the change that brought the current version, or a pin when it can't be."""
+    check_name(model)
+    check_name(stage, "--stage")
+    if to is not None:
+        check_version(to, "--to")
     base, sha = fetch_default_branch(ws.git)
     snap = Snapshot(ws.git, sha, ws.cache)
     spec = _model_in_stage(snap, model, stage)

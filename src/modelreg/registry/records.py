@@ -23,10 +23,35 @@ def version_key(version: str) -> tuple[int, int, int, int, str]:
 
 @dataclass(frozen=True)
 class Artifact:
+    """The registered bytes: where DVC tracks them and the hashes that vouch for them.
+
+    `sha256` is None only in records made before modelreg recorded it (md5 alone, weaker).
+    """
+
     path: str
     md5: str
     size: int
     format: str
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record's `artifact:` mapping (sha256 left out when there is none)."""
+        out: dict[str, Any] = {"path": self.path}
+        if self.sha256 is not None:
+            out["sha256"] = self.sha256
+        out.update(md5=self.md5, size=self.size, format=self.format)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Artifact:
+        sha = d.get("sha256")
+        return cls(
+            path=str(d["path"]),
+            md5=str(d["md5"]),
+            size=int(d["size"]),
+            format=str(d["format"]),
+            sha256=str(sha) if sha is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +118,7 @@ class VersionRecord:
             code_commit=d.get("code_commit"),
             trigger=d.get("trigger", "manual"),
             parent=d.get("parent"),
-            artifact=Artifact(**d["artifact"]),
+            artifact=Artifact.from_dict(d["artifact"]),
             metrics={k: float(v) for k, v in metrics.items()},
             dataset=dataset,
             params=dict(d.get("params") or {}),

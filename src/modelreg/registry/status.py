@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from modelreg.errors import CheckFailed, ModelregError, NotFound, ValidationError
 from modelreg.registry.history import StageEvent, stage_events
+from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -36,6 +37,8 @@ class Status:
 
 def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Status:
     """Every model × stage → version at revision or date `at`, read from Git objects."""
+    if model is not None:
+        check_readable_name(model)
     snap = _snapshot(ws, at, model)
     models = [model] if model else snap.models()
     last = _last_assignment(stage_events(snap, model))
@@ -166,6 +169,9 @@ def history(
     ws: Workspace, *, model: str, stage: str | None = None, at: str = "HEAD"
 ) -> list[StageEvent]:
     """Every change to the model's stages, oldest first, in commit order."""
+    check_readable_name(model)
+    if stage is not None:
+        check_readable_name(stage, "--stage")
     snap = _snapshot(ws, at, model)
     events = stage_events(snap, model)
     if stage:

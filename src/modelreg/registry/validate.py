@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from modelreg.adapters.artifacts import pointer_problem
 from modelreg.errors import ModelregError, NotFound, RuleError
 from modelreg.registry.drift_rules import (
     CLASSIFICATION_METRICS,
@@ -12,6 +13,7 @@ from modelreg.registry.drift_rules import (
     SIGNATURE_KINDS,
     methods_for,
 )
+from modelreg.registry.names import is_name, is_version
 from modelreg.registry.records import (
     NAME_RE,
     ModelSpec,
@@ -43,6 +45,8 @@ class Report:
     files_checked: int
     # Models whose stage files the branch changes: promotion.pr_check gates them.
     staged: tuple[str, ...] = ()
+    # Not problems (exit 0): what is weaker than new writes make, e.g. md5-only records.
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -62,6 +66,7 @@ class Report:
             "incremental": self.incremental,
             "files_checked": self.files_checked,
             "problems": [str(p) for p in self.problems],
+            "warnings": list(self.warnings),
         }
 
 
@@ -86,7 +91,14 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         staged = tuple(
             sorted({p.split("/")[1] for _, p in changed if is_stage_path(p) and p in snap.files})
         )
-    return Report(tuple(checker.problems), base_sha, incremental, checker.files_checked, staged)
+    return Report(
+        tuple(checker.problems),
+        base_sha,
+        incremental,
+        checker.files_checked,
+        staged,
+        checker.warnings(),
+    )
 
 
 def _resolve_base(ws: Workspace, base: str | None) -> str | None:
@@ -141,6 +153,8 @@ class _Checker:
         self.snap = snap
         self.problems: list[Problem] = []
         self.files_checked = 0
+        self.md5_only: list[str] = []
+        self.legacy_names: list[str] = []
 
     def check_all(self) -> None:
         for name in self.snap.policies():
@@ -180,6 +194,7 @@ class _Checker:
         spec = self._spec(model)
         records = self._records(model, versions)
         self._check_pointers(records)
+        self._note_weaker(model, records)
         if spec is not None:
             self._check_stages(model, spec)
             self._check_drift_rules(spec, records)
@@ -234,6 +249,41 @@ class _Checker:
     def _once(self, problem: Problem) -> None:
         if problem not in self.problems:
             self.problems.append(problem)
+
+    def _note_weaker(self, model: str, records: list[VersionRecord]) -> None:
+        """Records checked by md5 alone, and names an older release allowed (warnings)."""
+        self.md5_only += [version_yaml(model, r.version) for r in records if not r.artifact.sha256]
+        found = [("model", model, model_yaml(model))] if not is_name(model) else []
+        found += [
+            ("version", r.version, version_yaml(model, r.version))
+            for r in records
+            if not is_version(r.version)
+        ]
+        try:
+            stages = list(self.snap.stages(model).assignments)
+        except ModelregError:
+            stages = []  # a broken stages file is reported as a problem elsewhere
+        found += [
+            ("stage", s, self.snap.stage_key(model, s, "version")[0])
+            for s in stages
+            if not is_name(s)
+        ]
+        self.legacy_names += [
+            f"{path}: {kind} name {name!r} is not allowed for new writes (still readable; "
+            "see docs/formats.md, Names)"
+            for kind, name, path in found
+        ]
+
+    def warnings(self) -> tuple[str, ...]:
+        """One line per kind of weakness found, then one per legacy name."""
+        out = []
+        if self.md5_only:
+            shown = ", ".join(self.md5_only[:3]) + (", ..." if len(self.md5_only) > 3 else "")
+            out.append(
+                f"{len(self.md5_only)} record(s) carry only an md5, no sha256 "
+                f"(weaker; see docs/formats.md): {shown}"
+            )
+        return (*out, *self.legacy_names)
 
     def _checked(self, kind: str, paths: list[str]) -> dict[str, object]:
         loaded = self.snap.checked_many(kind, paths)
@@ -296,35 +346,25 @@ class _Checker:
         return out
 
     def _check_pointers(self, records: list[VersionRecord]) -> None:
-        pointers = self.snap.pointers(r.artifact.path for r in records)
-        for rec in records:
-            path = version_yaml(rec.model, rec.version)
-            ptr = pointers.get(rec.artifact.path)
-            if ptr is None:
+        """Each version's pointer tracks exactly its artifact: the file beside it, by the
+        record's md5 and size (artifacts.pointer_problem)."""
+        paths = [r.artifact.path + ".dvc" for r in records]
+        self.snap.prefetch(paths)
+        for rec, dvc_file in zip(records, paths, strict=True):
+            text = self.snap.raw(dvc_file) if dvc_file in self.snap.files else None
+            found = pointer_problem(
+                text, rec.artifact.path, rec.artifact.md5, version_yaml(rec.model, rec.version)
+            )
+            if found is not None:
+                self.problems.append(Problem(found.file, found.key, found.message, found.fix))
+                continue
+            size = self.snap.pointer(rec.artifact.path)
+            if size is not None and size.size is not None and size.size != rec.artifact.size:
                 self.problems.append(
                     Problem(
-                        path,
-                        "artifact.path",
-                        f"no DVC pointer {rec.artifact.path}.dvc",
-                        "commit the .dvc file that `modelreg register` wrote",
-                    )
-                )
-            elif ptr.md5 != rec.artifact.md5:
-                self.problems.append(
-                    Problem(
-                        path,
-                        "artifact.md5",
-                        f"record says {rec.artifact.md5} but "
-                        f"{rec.artifact.path}.dvc says {ptr.md5}",
-                        "the artifact or its record was altered; register a new version instead",
-                    )
-                )
-            elif ptr.size is not None and ptr.size != rec.artifact.size:
-                self.problems.append(
-                    Problem(
-                        path,
+                        version_yaml(rec.model, rec.version),
                         "artifact.size",
-                        f"record says {rec.artifact.size} bytes but the pointer says {ptr.size}",
+                        f"record says {rec.artifact.size} bytes but the pointer says {size.size}",
                     )
                 )
 

@@ -13,7 +13,8 @@ from typing import Literal
 
 from modelreg.adapters import artifacts
 from modelreg.errors import ModelregError, NotFound, UsageError
-from modelreg.registry.records import NAME_RE, VersionRecord
+from modelreg.registry.names import check_name
+from modelreg.registry.records import VersionRecord
 from modelreg.registry.snapshot import Snapshot, version_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.serving.manifest import Share
@@ -81,6 +82,7 @@ class Want:
             weight=self.weight,
             role=self.role,
             md5=rec.artifact.md5,
+            sha256=rec.artifact.sha256,
             artifact=self.rel,
             size=rec.artifact.size,
             format=rec.artifact.format,
@@ -104,8 +106,7 @@ def stages(snap: Snapshot, only: str | None) -> list[str]:
         known += sorted(s for s in snap.stages(model).assignments if s not in known)
     if only is None:
         return known
-    if not NAME_RE.match(only):
-        raise UsageError(f"--stage {only!r} is not a stage name (lowercase letters, digits, ._-)")
+    check_name(only, "--stage")
     if only not in known:
         raise UsageError(f"--stage {only!r} is not a stage (known: {', '.join(known) or 'none'})")
     return [only]
@@ -152,7 +153,7 @@ def expected(record: VersionRecord) -> artifacts.Expected:
     return artifacts.Expected(
         md5=record.artifact.md5,
         source=f"the record {version_yaml(record.model, record.version)}",
-        sha256=getattr(record.artifact, "sha256", None),  # records gain it with SHA-256 pinning
+        sha256=record.artifact.sha256,
         format=record.artifact.format,
         name=record.version,
     )
@@ -160,10 +161,13 @@ def expected(record: VersionRecord) -> artifacts.Expected:
 
 def fetch_verified(ws: Workspace, rev: str, record: VersionRecord) -> bytes:
     """An artifact's bytes at `rev` through DVC (cache, else remote), checked against its record."""
+    path = record.artifact.path
     return artifacts.fetch_verified(
         ws.root,
         rev,
-        record.artifact.path,
+        path,
         expected(record),
+        pointer=ws.git.show(rev, path + ".dvc"),
+        record=version_yaml(record.model, record.version),
         hint="refusing to deploy; re-register or fix the DVC remote",
     )

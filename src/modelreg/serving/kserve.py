@@ -12,6 +12,7 @@ from typing import Any
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import ModelregError, UsageError
+from modelreg.registry.names import k8s_name
 from modelreg.registry.records import VersionRecord
 from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -50,9 +51,9 @@ def storage_uri(remote: str, record: VersionRecord) -> str:
 
 
 def isvc_name(model: str, stage: str) -> str:
-    """A DNS-1035 InferenceService name for a model in a stage."""
-    name = f"{model}-{stage}".replace(".", "-").replace("_", "-")
-    return name if name[0].isalpha() else f"m-{name}"
+    """The InferenceService name of a model in a stage: names.k8s_name, short enough for
+    every name KServe derives from it, distinct for distinct pairs."""
+    return k8s_name(model, stage)
 
 
 def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> str:

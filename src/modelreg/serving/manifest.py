@@ -29,6 +29,8 @@ class Share:
     weight: int
     role: str  # "stable" or "candidate"
     md5: str
+    # Not compared: a version's SHA-256 is fixed by its immutable record, like its md5.
+    sha256: str | None = field(default=None, compare=False)
     artifact: str = field(default="", compare=False)  # relative to the deployment folder
     size: int | None = field(default=None, compare=False)
     format: str = field(default="", compare=False)
@@ -61,6 +63,7 @@ class Share:
             "weight": self.weight,
             "artifact": self.artifact,
             "md5": self.md5,
+            "sha256": self.sha256,
             "size": self.size,
             "format": self.format,
             "record": self.record,
@@ -77,6 +80,7 @@ class Share:
             weight=int(v["weight"]),
             role=str(v["role"]),
             md5=str(v["md5"]),
+            sha256=str(v["sha256"]) if v.get("sha256") else None,
             artifact=str(v["artifact"]),
             size=int(size) if size is not None else None,
             format=str(v.get("format") or ""),

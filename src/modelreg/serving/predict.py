@@ -19,7 +19,7 @@ from modelreg.adapters import artifacts
 from modelreg.adapters.files import write_atomic
 from modelreg.adapters.git import first_line
 from modelreg.errors import UsageError
-from modelreg.registry.records import NAME_RE
+from modelreg.registry.names import check_name
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
 
 if TYPE_CHECKING:
@@ -75,8 +75,8 @@ def predict(
     deploy_dir: Path | None = None,
 ) -> PredictResult:
     """Score a CSV with the versions deployed for `model` in `stage`; write output and log."""
-    _check_name("model", model)
-    _check_name("--stage", stage)
+    check_name(model)
+    check_name(stage, "--stage")
     manifest = find_manifest(root, stage, deploy_dir)
     served = read_served(manifest, model, stage)
     header = _header(input)
@@ -106,11 +106,6 @@ def predict(
 
 
 # -- the deployment -------------------------------------------------------------------
-
-
-def _check_name(label: str, name: str) -> None:
-    if not NAME_RE.match(name):
-        raise UsageError(f"{label} {name!r} is not a name (lowercase letters, digits, ._-)")
 
 
 def find_manifest(root: Path, stage: str, deploy_dir: Path | None) -> Path:
@@ -152,7 +147,11 @@ def read_served(manifest: Path, model: str, stage: str) -> list[Share]:
 def load_verified(served: Share, manifest: Path) -> Any:
     """Load a deployed artifact through the verified loader, if it matches the manifest."""
     expected = artifacts.Expected(
-        md5=served.md5, source=str(manifest), format=served.format, name=served.version
+        md5=served.md5,
+        source=str(manifest),
+        sha256=served.sha256,
+        format=served.format,
+        name=served.version,
     )
     return artifacts.load(
         served.path(manifest.parent),

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity
 from modelreg.errors import UsageError
-from modelreg.registry.names import check_name
-from modelreg.registry.records import NAME_RE
+from modelreg.registry.names import check_name, is_readable_name
 from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import model_yaml, policy_yaml
 from modelreg.registry.yamlio import dump_yaml
@@ -136,7 +135,7 @@ def add_batch(
             hint=f"scaffold the model first: `modelreg example {model} --kind classifier`",
         )
     stem = name[:-4] if name.endswith(".csv") else name
-    if not NAME_RE.match(stem):
+    if not is_readable_name(stem):
         raise UsageError(f"batch name '{name}' is not allowed", hint="e.g. batch-0002")
     target = folder / f"{stem}.csv"
     if target.exists():

@@ -13,13 +13,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from modelreg.adapters import artifacts
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.files import read_text
 from modelreg.adapters.git import commit_paths, identity, push, unstage
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
 from modelreg.registry.names import check_name, check_version
-from modelreg.registry.records import TRIGGERS, VERSION_RE, VersionRecord, version_key
+from modelreg.registry.records import (
+    TRIGGERS,
+    VERSION_RE,
+    Artifact,
+    VersionRecord,
+    version_key,
+)
 from modelreg.registry.schemas import schema_problems
 from modelreg.registry.snapshot import Snapshot, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -162,9 +169,11 @@ def _same_artifact(snap: Snapshot, reg: Registration, existing: list[str]) -> Ve
     """The version already holding these exact bytes, if any (a re-run after a failure)."""
     if not existing:
         return None
-    md5 = dvcio.md5_file(reg.artifact)
+    md5, sha256 = dvcio.md5_file(reg.artifact), artifacts.sha256_of(reg.artifact)
     records = snap.records(reg.model, existing)
-    same = [r for r in records.values() if r.artifact.md5 == md5]
+    same = [
+        r for r in records.values() if r.artifact.md5 == md5 and r.artifact.sha256 in (None, sha256)
+    ]
     if not same:
         return None
     if reg.version and reg.version not in [r.version for r in same]:
@@ -257,12 +266,13 @@ def _record(
         "trigger": reg.trigger,
         "parent": reg.parent or (max(existing, key=version_key) if existing else None),
         "message": reg.message,
-        "artifact": {
-            "path": str(target.relative_to(root)),
-            "md5": md5,
-            "size": size,
-            "format": reg.fmt or FORMATS.get(target.suffix, "file"),
-        },
+        "artifact": Artifact(
+            path=str(target.relative_to(root)),
+            sha256=artifacts.sha256_of(target),
+            md5=md5,
+            size=size,
+            format=reg.fmt or FORMATS.get(target.suffix, "file"),
+        ).to_dict(),
         "data": _data_ref(root, reg.data, reg.data_rows) if reg.data else None,
         "params": read_mapping(reg.params, "--params") if reg.params else {},
         "metrics": metrics,

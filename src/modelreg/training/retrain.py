@@ -31,6 +31,7 @@ from modelreg.promotion.gates import render as render_gate
 from modelreg.promotion.pr_body import comparison
 from modelreg.promotion.propose import Proposal
 from modelreg.promotion.propose import describe as describe_proposal
+from modelreg.registry.names import check_name
 from modelreg.registry.records import StageAssignment, VersionRecord
 from modelreg.registry.snapshot import Snapshot, stage_yaml
 from modelreg.registry.stages import render_stage, require_stage_files
@@ -94,6 +95,7 @@ def retrain(
     label: str | None = None,
 ) -> Outcome:
     """Train on the policy's window, register, and open or update the model's retrain PR."""
+    check_name(model)
     from modelreg.training.train import read_pipeline, train
 
     base, base_sha = fetch_default_branch(ws.git)
@@ -201,6 +203,7 @@ def new_rows(ws: Workspace, model: str) -> tuple[int, int] | None:
 
 def scheduled(ws: Workspace, forge: Forge, *, model: str, trigger: str) -> Outcome:
     """`modelreg retrain`: the schedule or data-volume trigger of the model's policy."""
+    check_name(model)
     snap = ws.snapshot("HEAD")
     snap.require_model(model)
     policy = snap.policy(snap.model(model).policy)

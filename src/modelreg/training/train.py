@@ -10,7 +10,8 @@ from typing import Any
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, NotFound, UsageError
-from modelreg.registry.records import NAME_RE, TRIGGERS
+from modelreg.registry.names import check_name
+from modelreg.registry.records import TRIGGERS
 from modelreg.registry.snapshot import model_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.registry.yamlio import dump_yaml, parse_yaml
@@ -97,11 +98,7 @@ def train(
 
 def read_pipeline(ws: Workspace, model: str) -> Pipeline:
     """The pipeline section of models/MODEL/model.yaml as it is on disk."""
-    if not NAME_RE.match(model):
-        raise UsageError(
-            f"model name '{model}' is not allowed",
-            hint="use lowercase letters, digits, '.', '_' and '-'",
-        )
+    check_name(model)
     path = model_yaml(model)
     scaffold = f"scaffold one with `modelreg example {model} --kind classifier`"
     if not (ws.root / path).exists():
