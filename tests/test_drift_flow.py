@@ -187,3 +187,15 @@ def test_critical_drift_without_new_data_opens_nothing_and_leaves_the_tree_clean
     assert "retraining reproduced cancer v1.0.0" in result.output
     assert prod.ok("pr", "list").output.strip() == "no open pull requests"
     assert prod.git("status", "--porcelain") == "" and prod.git("rev-parse", "HEAD") == before
+
+
+def test_an_unwritable_drift_output_is_one_line_and_exit_2(prod: Registry) -> None:
+    """Issue 9: an unwritable `drift -o` path raised a traceback."""
+    blocker = prod.work / "not-a-folder"
+    blocker.write_text("a file where a folder is needed")
+    logs = _log(prod, "today.csv")
+    result = prod.run("drift", "cancer", "--current", str(logs), "-o", str(blocker / "r.html"))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--output" in lines[0] and "cannot write" in lines[0]
