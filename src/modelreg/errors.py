@@ -8,7 +8,7 @@ or refused, 130 interrupted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -18,8 +18,7 @@ EXIT_SERVICE = 4
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """Where a problem is: a file (repository-relative or as typed), a line, a key path."""
 
     file: str | None = None
