@@ -8,7 +8,6 @@ trail.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -208,23 +207,12 @@ def _numbers(d: Mapping[str, Any], source: str) -> dict[str, float]:
 
 
 def _prometheus(url: str, names: list[str], model: str, version: str) -> dict[str, float]:
-    """Instant queries `NAME{model="M",version="V"}` against Prometheus's HTTP API."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from modelreg.errors import ForgeError
+    """Instant queries `NAME{model="M",version="V"}`; the first series of each answers."""
+    from modelreg.adapters.prometheus import instant_query
 
     out: dict[str, float] = {}
     for name in names:
-        query = f'{name}{{model="{model}",version="{version}"}}'
-        full = url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
-        try:
-            with urllib.request.urlopen(full, timeout=10) as resp:
-                body = json.load(resp)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ForgeError(f"cannot query Prometheus at {url}: {exc}") from None
-        result = body.get("data", {}).get("result", [])
-        if result:
-            out[name] = float(result[0]["value"][1])
+        found = instant_query(url, f'{name}{{model="{model}",version="{version}"}}')
+        if found:
+            out[name] = found[0].value
     return out
