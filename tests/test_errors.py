@@ -100,14 +100,16 @@ def test_an_injected_internal_error_exits_3_in_one_line(
 
 
 def test_an_unreachable_origin_exits_4(registry: Registry) -> None:
-    """A push that cannot reach origin is an outside service failing (4), not a failed check."""
+    """An origin `register --push` cannot reach is an outside service failing (4), not a
+    failed check; it fetches first, so nothing is written."""
     shutil.move(registry.origin, registry.origin.with_name("moved.git"))
     art, met = registry.artifact("m"), registry.metrics("m", accuracy=0.9)
     result = registry.run(
         "register", "churn", "--artifact", str(art), "--metrics", str(met), "--push"
     )
     line = one_line_error(result, 4)
-    assert "registered churn v1.0.0 locally, but git push origin" in line
+    assert "cannot fetch from origin: " in line
+    assert registry.git("status", "--porcelain", "--untracked-files=all") == ""
 
 
 def test_exit_codes_belong_to_the_error_classes() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import Registry, git
-from modelreg.adapters.git import first_line
+from modelreg.adapters.git import Git, first_line, push
 from modelreg.errors import ForgeError
 
 # Runs the CLI in a fresh interpreter, then says whether GitPython's `git` was imported.
@@ -132,14 +132,16 @@ def test_a_rejected_push_shows_the_refused_ref_not_a_hint(
     git(side, "add", "NOTES.md")
     git(side, "commit", "-qm", "unrelated")
     git(side, "push", "-q", "origin", "main")
-    art, met = registry.artifact("c", 0), registry.metrics("c", accuracy=0.9)
-    args = ["register", "churn", "--artifact", str(art), "--metrics", str(met), "--push"]
-    result = registry.run(*args)
-    assert result.exit_code == 4, result.output
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "registered churn v1.0.0 locally, but git push origin" in result.stderr
-    assert "[rejected] HEAD -> main (fetch first)" in result.stderr
-    assert "hint" not in result.stderr
+    registry.write("MINE.md", "mine\n")
+    registry.git("add", "MINE.md")
+    registry.git("commit", "-qm", "mine")
+    # `register --push` fetches first, so the adapter is driven directly to lose the race.
+    with pytest.raises(ForgeError) as caught:
+        push(Git(registry.root), "HEAD:refs/heads/main")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "[rejected] HEAD -> main (fetch first)" in message
+    assert "hint" not in message
 
 
 _UNREACHABLE = """\

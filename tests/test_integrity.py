@@ -477,13 +477,10 @@ def test_kubernetes_names_stay_readable_where_they_can() -> None:
 def test_a_push_origin_refuses_shows_gits_reason_not_its_hint(
     registry: Registry, tmp_path: Path
 ) -> None:
-    """Errors that lie: a rejected push names the rejection, not git's fast-forward hint."""
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(registry.origin), str(other))
-    (other / "README.md").write_text("someone else's change\n")
-    git(other, "add", "README.md")
-    git(other, "commit", "-qm", "elsewhere")
-    git(other, "push", "-q", "origin", "main")
+    """Errors that lie: a rejected push names the rejection, not git's advice."""
+    hook = registry.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
     art, met = registry.artifact("m"), registry.metrics("m", accuracy=0.9)
     result = registry.run(
         "register", "churn", "--artifact", str(art), "--metrics", str(met), "--push"
@@ -491,6 +488,6 @@ def test_a_push_origin_refuses_shows_gits_reason_not_its_hint(
     assert result.exit_code == 4, result.output
     (line,) = result.stderr.strip().splitlines()
     reason = line.split(" was rejected: ", 1)[1]
-    assert "[rejected]" in reason and "(fetch first)" in reason, line
+    assert "[remote rejected]" in reason and "(pre-receive hook declined)" in reason, line
     assert not reason.startswith("To "), line  # git's "To <url>" line is not the reason
     assert "hint:" not in line and "Note about fast-forwards" not in line, line

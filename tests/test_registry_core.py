@@ -284,12 +284,14 @@ def test_register_keeps_other_staged_changes_out_of_its_commit(registry: Registr
 
 
 def test_register_rerun_after_a_failed_push_completes_it(registry: Registry) -> None:
-    registry.git("remote", "set-url", "origin", str(registry.root.parent / "nowhere.git"))
+    hook = registry.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are paused' >&2\nexit 1\n")
+    hook.chmod(0o755)
     art, met = registry.artifact("c", 0), registry.metrics("c", accuracy=0.9)
     args = ["register", "churn", "--artifact", str(art), "--metrics", str(met), "--push"]
     failed = registry.run(*args)
     assert failed.exit_code == 4 and "registered churn v1.0.0 locally" in failed.stderr
-    registry.git("remote", "set-url", "origin", str(registry.origin))
+    hook.unlink()
     again = registry.run(*args)
     assert again.exit_code == 0 and "already registered churn v1.0.0 and pushed" in again.output
     assert git(registry.origin, "rev-parse", "main") == registry.git("rev-parse", "HEAD")

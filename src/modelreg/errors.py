@@ -114,6 +114,17 @@ class ForgeError(ServiceError):
     """A git push or fetch, the forge's API, the DVC remote or Prometheus failed: exit 4."""
 
 
+class LockTimeout(ModelregError):
+    """Another modelreg held the repository's write lock past the timeout: exit 4.
+
+    Exit 4, not 1 or 2: nothing was checked and the user did nothing wrong; like an
+    unreachable service it is temporary, nothing changed, and re-running succeeds, so
+    retry logic written for exit 4 covers it too.
+    """
+
+    exit_code = EXIT_SERVICE
+
+
 class GitError(ModelregError):
     """A local git command failed where it should not have: an internal error, exit 3."""
 

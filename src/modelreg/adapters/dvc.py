@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelreg.adapters.git import first_line
+from modelreg.adapters.lock import writing_in
 from modelreg.errors import ForgeError, UsageError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -96,7 +97,7 @@ def remote_in_repo(root: Path) -> str | None:
 
 def add(root: Path, path: Path) -> tuple[str, int]:
     """Track one file with DVC; return (md5, size) as its pointer records them."""
-    with _quiet("add"):
+    with writing_in(root), _quiet("add"):
         _repo(root).add(str(path.resolve()))
     pointer = read_pointer(Path(str(path) + ".dvc"))
     if pointer is None:
@@ -120,7 +121,7 @@ def push(root: Path, paths: Sequence[Path]) -> None:
     """Upload tracked files to the default remote."""
     if not paths:
         return
-    with _quiet("push"):
+    with writing_in(root), _quiet("push"):
         _repo(root).push(targets=[str(p.resolve()) for p in paths])
 
 
@@ -128,7 +129,7 @@ def pull(root: Path, paths: Sequence[Path]) -> None:
     """Fetch tracked files from the default remote into the workspace."""
     if not paths:
         return
-    with _quiet("pull"):
+    with writing_in(root), _quiet("pull"):
         _repo(root).pull(targets=[str(p.resolve()) for p in paths])
 
 
@@ -174,7 +175,7 @@ def reproduce(root: Path, dvc_yaml: Path) -> tuple[str, ...]:
     from dvc.exceptions import DvcException, ReproductionError
     from dvc.repo import Repo
 
-    with _python_on_path(), _captured() as err:
+    with writing_in(root), _python_on_path(), _captured() as err:
         try:
             with Repo(str(root)) as repo:
                 stages = repo.reproduce(targets=[str(dvc_yaml)])
@@ -184,6 +185,24 @@ def reproduce(root: Path, dvc_yaml: Path) -> tuple[str, ...]:
             rel = dvc_yaml.relative_to(root) if dvc_yaml.is_relative_to(root) else dvc_yaml
             raise UsageError(f"{rel}: {first_line(exc)}") from None
     return tuple(str(getattr(s, "name", None) or s.addressing) for s in stages)
+
+
+def ignore_outputs(root: Path, dvc_yaml: Path) -> None:
+    """Git-ignore every cached output of a pipeline, as a successful `dvc repro` does.
+
+    A failed `dvc repro` takes back the ignore entries of the stages that did run, and
+    a killed one never writes them, leaving data splits and a model for the next
+    `git add` of the pipeline folder to commit.
+    """
+    from dvc.repo import Repo
+
+    with writing_in(root), _quiet("ignore"), Repo(str(root)) as repo:
+        for stage in repo.stage.collect(str(dvc_yaml)):
+            for out in stage.outs:
+                if not out.use_scm_ignore or not os.path.isdir(os.path.dirname(out.fspath)):
+                    continue  # nothing there for git to pick up
+                if not repo.scm.is_tracked(out.fspath):
+                    repo.scm_context.ignore(out.fspath)
 
 
 def _stage_failed(exc: BaseException, stderr: str) -> StageFailed:

@@ -444,27 +444,91 @@ def identity(git: Git) -> str:
     return email or name.strip()
 
 
+_WORKTREE_PREFIX = "modelreg-wt-"
+_WORKTREE_REASON = "modelreg pid "
+
+
 @contextlib.contextmanager
 def temp_worktree(git: Git, rev: str) -> Iterator[Git]:
     """A detached worktree at `rev` in a temp dir, removed afterwards whatever happens.
 
     Promotion and rollback work here, so the user's checkout, index and branch are
-    never touched, and no local branch is created.
+    never touched, and no local branch is created. The repository's write lock is held
+    throughout. The worktree is locked with this process's pid as the reason, so a later
+    run can tell one left by a killed process (`kill -9` skips every `finally`) and
+    prune it.
     """
+
+    from modelreg.adapters.lock import writing
+
+    with writing(git.git_dir):
+        prune_stale_worktrees(git)
+        folder = Path(tempfile.mkdtemp(prefix=_WORKTREE_PREFIX))
+        path = folder / "tree"
+        try:
+            with _mapped(f"cannot check out {rev} in a temporary worktree"):
+                reason = f"{_WORKTREE_REASON}{os.getpid()}"
+                git.repo.git.worktree(
+                    "add", "--detach", "--quiet", "--lock", "--reason", reason, str(path), rev
+                )
+            yield Git(path, git._env)
+        finally:
+            _remove_worktree(git, path)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_worktree(git: Git, path: Path) -> None:
     import git as gitpython
 
-    folder = Path(tempfile.mkdtemp(prefix="modelreg-wt-"))
-    path = folder / "tree"
+    with contextlib.suppress(gitpython.GitCommandError):
+        git.repo.git.worktree("remove", "--force", "--force", str(path))
+    with contextlib.suppress(gitpython.GitCommandError):
+        git.repo.git.worktree("prune")
+
+
+def prune_stale_worktrees(git: Git) -> list[str]:
+    """Remove temporary worktrees modelreg made whose folder is gone or whose process died.
+
+    Only worktrees under a `modelreg-wt-` folder are touched; one locked by a live
+    process is left alone. Returns the paths removed.
+    """
+    removed = []
+    for path, locked in _worktrees(git):
+        if path.parent.name.startswith(_WORKTREE_PREFIX) and not _alive(locked):
+            _remove_worktree(git, path)
+            shutil.rmtree(path.parent, ignore_errors=True)
+            removed.append(str(path))
+    return removed
+
+
+def _worktrees(git: Git) -> list[tuple[Path, str | None]]:
+    """(path, lock reason) of each linked worktree."""
+    out = git.run("worktree", "list", "--porcelain")
+    found: list[tuple[Path, str | None]] = []
+    for block in out.split("\n\n")[1:]:  # the first is the main worktree
+        lines = block.splitlines()
+        if not lines or not lines[0].startswith("worktree "):
+            continue
+        path = Path(lines[0][len("worktree ") :])
+        locked = next(
+            (ln[len("locked") :].strip() for ln in lines if ln.startswith("locked")), None
+        )
+        found.append((path, locked))
+    return found
+
+
+def _alive(reason: str | None) -> bool:
+    """Whether the process a worktree's lock reason names still runs."""
+    if not reason or not reason.startswith(_WORKTREE_REASON):
+        return False
     try:
-        with _mapped(f"cannot check out {rev} in a temporary worktree"):
-            git.repo.git.worktree("add", "--detach", "--quiet", str(path), rev)
-        yield Git(path, git._env)
-    finally:
-        with contextlib.suppress(gitpython.GitCommandError):
-            git.repo.git.worktree("remove", "--force", str(path))
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(gitpython.GitCommandError):
-            git.repo.git.worktree("prune")
+        pid = int(reason[len(_WORKTREE_REASON) :])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def fetch(git: Git, remote: str = "origin", *refspecs: str) -> None:
@@ -494,12 +558,66 @@ def push(git: Git, refspec: str, remote: str = "origin") -> None:
     import git as gitpython
 
     try:
-        git.repo.git.push("--quiet", remote, refspec)
+        git.repo.git.push("--quiet", remote, refspec, env=_push_url_env(git, remote))
     except gitpython.GitCommandError as exc:
         raise ForgeError(
             f"git push {remote} {refspec} was rejected: {_push_reason(_stderr(exc))}",
             hint="fetch and re-run the same command",
         ) from None
+
+
+def _push_url_env(git: Git, remote: str) -> dict[str, str]:
+    """Config for pushing from a linked worktree to a remote given as a relative path.
+
+    `git remote add origin ../origin.git` means a path from the main checkout's root,
+    but git reads it from the worktree's own root, a temporary folder when promoting;
+    so the push URL is made absolute against the main checkout.
+    """
+    proc = git._proc(["remote", "get-url", "--push", remote])
+    url = proc.stdout.strip()
+    if proc.returncode != 0 or not _is_relative_path(url):
+        return {}
+    main = _main_root(git)
+    if main is None or main == git.root.resolve():
+        return {}
+    n = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+    return {
+        "GIT_CONFIG_COUNT": str(n + 1),
+        f"GIT_CONFIG_KEY_{n}": f"remote.{remote}.pushurl",
+        f"GIT_CONFIG_VALUE_{n}": str((main / url).resolve()),
+    }
+
+
+def _is_relative_path(url: str) -> bool:
+    """A local path that is not absolute (not a URL, nor scp-like `host:path`)."""
+    if not url or "://" in url or os.path.isabs(url) or url.startswith("~"):
+        return False
+    return ":" not in url.split("/", 1)[0]
+
+
+def _main_root(git: Git) -> Path | None:
+    """The main checkout's root (None for a bare main repository)."""
+    first = git.run("worktree", "list", "--porcelain").split("\n\n", 1)[0].splitlines()
+    if not first or not first[0].startswith("worktree ") or "bare" in first:
+        return None
+    return Path(first[0][len("worktree ") :]).resolve()
+
+
+def fast_forward(git: Git, rev: str, branch: str) -> None:
+    """Move the checked-out `branch` forward to `rev`; refuse when that is not a fast-forward
+    or would overwrite local changes."""
+    with _mapped(
+        f"cannot bring {branch} up to {rev}",
+        UsageError,
+        "commit or stash your changes, then `git pull --ff-only` and re-run",
+    ):
+        git.repo.git.merge("--ff-only", "--quiet", rev)
+
+
+def reset_soft(git: Git, rev: str) -> None:
+    """Move the branch back to `rev`, keeping the files and the index (undo a commit)."""
+    with _mapped(f"cannot move HEAD back to {rev[:12]}"):
+        git.repo.git.reset("--soft", "-q", rev)
 
 
 def _push_reason(stderr: str) -> str:

@@ -8,7 +8,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,16 @@ from typing import Any
 from modelreg.adapters import artifacts
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.files import read_text
-from modelreg.adapters.git import commit_paths, identity, push, unstage
+from modelreg.adapters.git import (
+    commit_paths,
+    fast_forward,
+    fetch,
+    identity,
+    push,
+    reset_soft,
+    unstage,
+)
+from modelreg.adapters.lock import writing
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
 from modelreg.registry.names import check_name, check_version
@@ -74,33 +83,63 @@ class Registered:
 
 
 def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registered:
-    """Register one version; re-running after a failed push finishes the push."""
+    """Register one version; re-running after a failed push finishes the push.
+
+    Holds the repository's write lock throughout. With `push`, origin is fetched first
+    and the branch brought up to it, so the version is numbered against what origin
+    holds; if another clone pushes first, the commit is taken back and the registration
+    redone on top of theirs.
+    """
     _check_inputs(reg)
-    root = ws.root
-    snap = ws.snapshot(None)
-    existing = snap.versions(reg.model) if snap.has_model(reg.model) else []
-    same = _same_artifact(snap, reg, existing)
+    with writing(ws.git.git_dir):
+        branch = _branch_to_push(ws) if push else None
+        for _attempt in range(_PUSH_ATTEMPTS - 1):
+            try:
+                return _register_once(ws, reg, branch)
+            except _Raced:
+                continue
+        return _register_once(ws, reg, branch, last=True)
+
+
+_PUSH_ATTEMPTS = 5
+
+
+class _Raced(Exception):
+    """origin moved between our fetch and our push; the local commit was taken back."""
+
+
+def _register_once(
+    ws: Workspace, reg: Registration, branch: str | None, *, last: bool = False
+) -> Registered:
+    if branch:
+        _catch_up(ws, branch)
+    # Only committed state counts: files a killed run wrote or staged are not a version.
+    snap = ws.snapshot("HEAD") if ws.git.has_commits() else None
+    existing = snap.versions(reg.model) if snap and snap.has_model(reg.model) else []
+    same = _same_artifact(snap, reg, existing) if snap else None
     if same:
-        return _already(ws, same, push)
-    version = _pick_version(reg, existing)
-    if version in existing:
-        raise UsageError(
-            f"{version_yaml(reg.model, version)}: {reg.model} {version} is already "
-            "registered with a different artifact",
-            hint="use --bump or a new --version",
-        )
+        return _already(ws, same, branch)
+    taken = _taken(ws, reg.model, existing, branch)
+    version = _pick_version(reg, list(taken))
+    if version in taken:
+        raise _held(ws, reg, version, taken)
     extra = _extra_paths(ws, reg.extra_paths)
-    storage = dvcio.remote_in_repo(root) if push else None
+    if (ws.root / model_yaml(reg.model)).exists() and ws.git.show(
+        "HEAD", model_yaml(reg.model)
+    ) is None:
+        extra.append(model_yaml(reg.model))  # written by hand, or by a run that was killed
+    storage = dvcio.remote_in_repo(ws.root) if branch else None
+    before = ws.git.head()
     created: list[Path] = []
     try:
         record = _write_version(ws, reg, version, existing, created)
         if storage:
             # The remote is a folder of this repository: its new objects ship in the commit.
-            dvcio.push(root, [root / p for p in tracked(record)])
+            dvcio.push(ws.root, [ws.root / p for p in tracked(record)])
             extra.append(storage)
         commit = commit_paths(
             ws.git,
-            [str(p.relative_to(root)) for p in created] + extra,
+            [str(p.relative_to(ws.root)) for p in created] + extra,
             reg.message or f"register {reg.model} {version}",
         )
     except BaseException:
@@ -108,9 +147,94 @@ def register(ws: Workspace, reg: Registration, *, push: bool = False) -> Registe
         if extra:
             unstage(ws.git, extra)
         raise
-    if push:
-        _push(ws, record)
-    return Registered(record, commit, push)
+    if branch:
+        _push_or_take_back(ws, record, branch, before, created, extra, last)
+    return Registered(record, commit, branch is not None)
+
+
+def _branch_to_push(ws: Workspace) -> str:
+    """The branch `--push` sends, checked before anything is written."""
+    branch = ws.git.current_branch()
+    if branch is None:
+        raise UsageError(
+            "HEAD is detached: --push needs a branch to push",
+            hint="check out a branch (git switch main) and re-run; nothing was written",
+        )
+    return branch
+
+
+def _catch_up(ws: Workspace, branch: str) -> None:
+    """Fetch origin and bring `branch` up to origin's tip; refuse if the two diverged."""
+    fetch(ws.git)
+    tip = ws.git.resolve(f"refs/remotes/origin/{branch}")
+    if tip is None or ws.git.ok("merge-base", "--is-ancestor", tip, "HEAD"):
+        return
+    if ws.git.ok("merge-base", "--is-ancestor", "HEAD", tip):
+        fast_forward(ws.git, f"origin/{branch}", branch)
+        return
+    raise UsageError(
+        f"{branch} has diverged from origin/{branch}: a registration must be based on "
+        "origin's tip; nothing was written",
+        hint=f"git pull --rebase origin {branch}, then re-run",
+    )
+
+
+def _taken(ws: Workspace, model: str, existing: list[str], branch: str | None) -> dict[str, str]:
+    """Version → where it is registered: this branch, and with --push origin's default branch."""
+    taken = dict.fromkeys(existing, "HEAD")
+    default = ws.git.default_branch() if branch else None
+    ref = f"refs/remotes/origin/{default}" if default and default != branch else None
+    sha = ws.git.resolve(ref) if ref else None
+    if ref and sha:
+        snap = Snapshot(ws.git, sha, ws.cache)
+        if snap.has_model(model):
+            for v in snap.versions(model):
+                taken.setdefault(v, ref)
+    return taken
+
+
+def _held(ws: Workspace, reg: Registration, version: str, taken: dict[str, str]) -> UsageError:
+    path = version_yaml(reg.model, version)
+    ref = taken[version]
+    holder = ws.git.run("log", "-1", "--format=%h", ref, "--", path).strip() or ref
+    where = "" if ref == "HEAD" else f" on {ref.removeprefix('refs/remotes/')}"
+    free = _pick_version(replace(reg, version=None), list(taken))
+    return UsageError(
+        f"{path}: {reg.model} {version} is already registered by commit {holder}{where} "
+        "with a different artifact",
+        hint=f"the next free version is {free}: use --version {free}, or --bump",
+    )
+
+
+def _push_or_take_back(
+    ws: Workspace,
+    record: VersionRecord,
+    branch: str,
+    before: str | None,
+    created: list[Path],
+    extra: list[str],
+    last: bool,
+) -> None:
+    """Push; if another clone pushed first, undo the local commit and let the caller redo it."""
+    try:
+        _push(ws, record, branch)
+    except ForgeError:
+        if last or before is None or not _origin_moved(ws, branch):
+            raise
+        reset_soft(ws.git, before)
+        _undo(ws, created)
+        unstage(ws.git, extra)
+        raise _Raced from None
+
+
+def _origin_moved(ws: Workspace, branch: str) -> bool:
+    """Whether origin's branch now holds commits this one lacks (a lost race)."""
+    try:
+        fetch(ws.git)
+    except ForgeError:
+        return False
+    tip = ws.git.resolve(f"refs/remotes/origin/{branch}")
+    return tip is not None and not ws.git.ok("merge-base", "--is-ancestor", tip, "HEAD")
 
 
 def _check_inputs(reg: Registration) -> None:
@@ -184,11 +308,11 @@ def _same_artifact(snap: Snapshot, reg: Registration, existing: list[str]) -> Ve
     return same[0]
 
 
-def _already(ws: Workspace, record: VersionRecord, push: bool) -> Registered:
+def _already(ws: Workspace, record: VersionRecord, branch: str | None) -> Registered:
     """These bytes are registered already: finish the push a failed run left undone."""
-    if push:
-        _push(ws, record)
-    return Registered(record, ws.git.head() or "", push, already=True)
+    if branch:
+        _push(ws, record, branch)
+    return Registered(record, ws.git.head() or "", branch is not None, already=True)
 
 
 def _write_version(
@@ -334,18 +458,16 @@ def tracked(record: VersionRecord) -> list[str]:
     return [record.artifact.path, *([record.profile] if record.profile else [])]
 
 
-def _push(ws: Workspace, record: VersionRecord) -> None:
+def _push(ws: Workspace, record: VersionRecord, branch: str) -> None:
+    """The artifact to the DVC remote first, then the commit that points at it."""
     root = ws.root
     dvcio.push(root, [root / p for p in tracked(record)])
-    branch = ws.git.current_branch()
-    if branch is None:
-        raise UsageError("HEAD is detached", hint="check out a branch before --push")
     try:
         push(ws.git, f"HEAD:refs/heads/{branch}")
     except ForgeError as exc:
         raise ForgeError(
             f"registered {record.model} {record.version} locally, but {exc.message}",
-            hint="pull, then re-run the same command to push",
+            hint=f"git pull --rebase origin {branch}, then re-run the same command to push",
         ) from None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelreg.adapters import dvc as dvcio
+from modelreg.adapters.lock import writing
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, NotFound, UsageError
 from modelreg.registry.names import check_name
@@ -76,11 +77,12 @@ def train(
         if window_days < 0:
             raise UsageError(f"--window {window_days}: must be 0 (all data) or more days")
         changes.append(("prepare.window_days", window_days))
-    params_set = update_params(root / pipe.params, pipe.params, changes)
-    stages = reproduce(root, pipe, model)
-    metrics = read_metrics(root / pipe.metrics)
-    lock_md5 = dvcio.md5_file(root / pipe.dvc_lock)
-    done = _register(ws, model, pipe, trigger, message, push, lock_md5) if register else None
+    with writing(ws.git.git_dir):
+        params_set = update_params(root / pipe.params, pipe.params, changes)
+        stages = reproduce(root, pipe, model)
+        metrics = read_metrics(root / pipe.metrics)
+        lock_md5 = dvcio.md5_file(root / pipe.dvc_lock)
+        done = _register(ws, model, pipe, trigger, message, push, lock_md5) if register else None
     return TrainResult(
         model=model,
         pipeline=pipe.folder,
@@ -192,10 +194,17 @@ def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 def reproduce(root: Path, pipe: Pipeline, model: str) -> tuple[str, ...]:
-    """`dvc repro` the pipeline; the names of the stages that ran (not cached)."""
+    """`dvc repro` the pipeline; the names of the stages that ran (not cached).
+
+    Whatever happens, every output ends up git-ignored (a run killed earlier may have
+    left some that are not), so no later commit of the pipeline folder takes them in.
+    """
+    dvc_yaml = root / pipe.dvc_yaml
+    dvcio.ignore_outputs(root, dvc_yaml)
     try:
-        return dvcio.reproduce(root, root / pipe.dvc_yaml)
+        return dvcio.reproduce(root, dvc_yaml)
     except dvcio.StageFailed as exc:
+        dvcio.ignore_outputs(root, dvc_yaml)
         raise CheckFailed(
             f"{pipe.dvc_yaml}: stage '{exc.stage}' failed: {exc.cause}",
             hint=f"nothing was registered; fix it and re-run `modelreg train {model}`",
