@@ -243,3 +243,16 @@ def test_a_problem_echoing_a_long_or_hostile_value_stays_one_short_line(reg: Reg
     assert problems[0].startswith(f"{POLICY}: (top level): unknown key 'k\\ny\\x1b[2J'")
     assert problems[1].startswith(f"{STAGE}: version: 'v1.0.0xxx")
     assert "(100008 characters)" in problems[1] and len(problems[1]) < 300
+
+
+def test_a_long_artifact_path_in_a_record_stays_one_short_line(reg: Registry) -> None:
+    """Issue 10, Must show (fuzz test), one line per problem: the missing pointer of an
+    edited `artifact.path` was named in full, one problem line as long as the path."""
+    record = reg.root / FILES["version record"]
+    text = record.read_text().replace("/model.pkl\n", "/model.pkl" + "x" * 50_000 + "\n")
+    record.write_text(text)
+    result = _validate(reg)
+    assert_one_line_per_problem(result)
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"{FILES['version record']}: artifact.path: no DVC pointer models/")
+    assert first.endswith("characters)") and len(first) <= 600

@@ -31,7 +31,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = Where(self.file, self.key or None, self.line)
-        return f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
+        text = f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
+        return brief_text(text, _LINE)  # one line, whatever a hostile file holds
 
 
 @cache
@@ -336,6 +337,7 @@ def _problem(path: str, err: jsonschema.ValidationError) -> Problem:
 
 
 _BRIEF = 80  # characters of a value a problem may echo
+_LINE = 600  # characters of a whole problem line
 
 
 def brief(value: Any) -> str:
