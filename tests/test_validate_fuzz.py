@@ -3,7 +3,9 @@ never a traceback, a hang or a write; conflict markers are reported with file an
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import threading
 import traceback
 from collections.abc import Callable
@@ -256,3 +258,69 @@ def test_a_long_artifact_path_in_a_record_stays_one_short_line(reg: Registry) ->
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"{FILES['version record']}: artifact.path: no DVC pointer models/")
     assert first.endswith("characters)") and len(first) <= 600
+
+
+# -- a real `git merge` conflict left in the checkout -----------------------------------------
+
+
+def _conflict(reg: Registry, rel: str, old: str, ours: str, theirs: str) -> None:
+    """Two branches change the same line of `rel`; `git merge` fails and leaves markers."""
+    path = reg.root / rel
+    reg.git("checkout", "-q", "-b", "theirs")
+    path.write_text(path.read_text().replace(old, theirs, 1))
+    reg.git("commit", "-qam", f"theirs: {theirs}")
+    reg.git("checkout", "-q", "main")
+    path.write_text(path.read_text().replace(old, ours, 1))
+    reg.git("commit", "-qam", f"ours: {ours}")
+    merge = subprocess.run(["git", "merge", "theirs"], cwd=reg.root, capture_output=True)
+    assert merge.returncode != 0
+    assert b"CONFLICT (content)" in merge.stdout
+    assert path.read_bytes().count(b"<<<<<<< HEAD\n") == 1
+
+
+def _marker_line(reg: Registry, rel: str) -> int:
+    lines = (reg.root / rel).read_text().splitlines()
+    return lines.index("<<<<<<< HEAD") + 1
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "ours", "theirs"),
+    [
+        (STAGE, "version: v1.0.0", "version: v1.0.0  # hold: incident 42", "version: v1.1.0"),
+        (POLICY, "reviews: 1 ", "reviews: 2 ", "reviews: 0 "),
+    ],
+    ids=["stage file", "policy"],
+)
+def test_a_merge_conflict_left_in_a_file_is_reported_with_file_and_marker_line(
+    reg: Registry, rel: str, old: str, ours: str, theirs: str
+) -> None:
+    """Issue 11 §1, second bullet: conflict markers and other unparsable YAML are reported
+    with file and line. Today the parser names a later line, or none."""
+    _conflict(reg, rel, old, ours, theirs)
+    line = _marker_line(reg, rel)
+    before = tree_state(reg.root)
+    result = _validate(reg)
+    assert_one_line_per_problem(result)
+    assert result.exit_code == 2
+    assert result.stdout.splitlines()[0] == (
+        f"{rel}:{line}: a merge conflict marker (<<<<<<<) is left in the file (resolve the "
+        "conflict: keep one side, delete the marker lines, then `git add` it)"
+    )
+    assert tree_state(reg.root) == before
+
+
+def test_status_in_a_checkout_with_a_conflict_shows_the_committed_state(reg: Registry) -> None:
+    """Issue 11 §1, second bullet: status reads committed state, so a conflict left in the
+    working tree neither breaks it nor shows in it."""
+    _conflict(
+        reg, STAGE, "version: v1.0.0", "version: v1.0.0  # hold: incident 42", "version: v1.1.0"
+    )
+    before = tree_state(reg.root)
+    result = reg.run("status", "--json")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    rows = json.loads(result.stdout)["rows"]
+    staged = {(r["model"], r["stage"], r["version"]) for r in rows if r["stage"]}
+    assert staged == {("churn", "staging", "v1.0.0"), ("iris", "staging", "v1.0.0")}
+    assert tree_state(reg.root) == before
+    assert "<<<<<<< HEAD" in (reg.root / STAGE).read_text()
