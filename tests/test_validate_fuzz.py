@@ -324,3 +324,17 @@ def test_status_in_a_checkout_with_a_conflict_shows_the_committed_state(reg: Reg
     assert staged == {("churn", "staging", "v1.0.0"), ("iris", "staging", "v1.0.0")}
     assert tree_state(reg.root) == before
     assert "<<<<<<< HEAD" in (reg.root / STAGE).read_text()
+
+
+@pytest.mark.parametrize("bad", [b"\x00", b"\xff", b"\xc3("], ids=["NUL", "0xff", "cut UTF-8"])
+def test_a_byte_the_reader_refuses_is_reported_with_its_line(reg: Registry, bad: bytes) -> None:
+    """Issue 11 §1, second bullet: unparsable YAML is reported with file and line. A NUL
+    or a non-UTF-8 byte was reported with the file alone."""
+    rel = FILES["version record"]
+    lines = (reg.root / rel).read_bytes().splitlines(keepends=True)
+    lines[5] = lines[5].replace(b": ", b": " + bad, 1)
+    (reg.root / rel).write_bytes(b"".join(lines))
+    result = _validate(reg)
+    assert_one_line_per_problem(result)
+    assert result.exit_code == 2
+    assert result.stdout.startswith(f"{rel}:6:"), result.output

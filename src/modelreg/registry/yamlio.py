@@ -145,7 +145,7 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
         _refuse_anchors(text)
         return yaml.load(text, Loader=_Loader)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or _reader_mark(exc, text)
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
         refused = isinstance(exc, _Refused)
         raise ValidationError(
@@ -155,6 +155,17 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
+
+
+def _reader_mark(exc: BaseException, text: str | bytes) -> Any:
+    """Where a byte the reader refuses (NUL, invalid UTF-8) is: it gives only an offset,
+    into the UTF-8 bytes."""
+    position = getattr(exc, "position", None)
+    if not isinstance(exc, yaml.reader.ReaderError) or not isinstance(position, int):
+        return None
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    line_start = data.rfind(b"\n", 0, position) + 1
+    return yaml.Mark("", position, data.count(b"\n", 0, position), position - line_start, None, 0)
 
 
 # What `git merge` leaves around a conflict: <<<<<<< ours, ||||||| base (diff3), =======,
