@@ -31,7 +31,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = Where(self.file, self.key or None, self.line)
-        return f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
+        text = f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
+        return brief_text(text, _LINE)  # one line, whatever a hostile file holds
 
 
 @cache
@@ -325,18 +326,41 @@ def _problem(path: str, err: jsonschema.ValidationError) -> Problem:
         allowed = sorted((err.schema.get("properties") or {}).keys())
         extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
         fix = "allowed: " + ", ".join(allowed) if allowed else None
-        keys = ", ".join(f"'{k}'" for k in extra)
+        keys = ", ".join(brief(str(k)) for k in extra)
         return Problem(path, key or "(top level)", f"unknown key {keys}", fix)
     if validator_name == "required":
         return Problem(path, key or "(top level)", err.message, "add it")
     if validator_name == "pattern":
-        return Problem(path, key, f"{err.instance!r} does not match {err.validator_value}")
-    return Problem(path, key or "(top level)", err.message)
+        return Problem(path, key, f"{brief(err.instance)} does not match {err.validator_value}")
+    message = err.message.replace(repr(err.instance), brief(err.instance))
+    return Problem(path, key or "(top level)", brief_text(message))
+
+
+_BRIEF = 80  # characters of a value a problem may echo
+_LINE = 600  # characters of a whole problem line
+
+
+def brief(value: Any) -> str:
+    """A value as a problem echoes it: its repr (one line, escapes shown), cut in the
+    middle with the full length noted when long, so a 100 kB value stays one short line."""
+    text = repr(value)
+    if len(text) <= _BRIEF:
+        return text
+    return f"{text[: _BRIEF - 20]}...{text[-8:]} ({len(text)} characters)"
+
+
+def brief_text(text: str, limit: int = 4 * _BRIEF) -> str:
+    """A message on one line: line breaks and control characters escaped, cut when long."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else f"{text[: limit - 30]}... ({len(text)} characters)"
 
 
 def key_path(parts: Any) -> str:
     """Render a JSON path like ['stages', 0, 'gates'] as 'stages[0].gates'."""
     out = ""
     for part in parts:
+        if not isinstance(part, int) and (len(str(part)) > _BRIEF or not str(part).isprintable()):
+            part = brief(str(part))  # a hostile key stays one short line
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out

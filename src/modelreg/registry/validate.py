@@ -22,7 +22,7 @@ from modelreg.registry.records import (
     VersionRecord,
     version_key,
 )
-from modelreg.registry.schemas import Problem
+from modelreg.registry.schemas import Problem, brief, brief_text
 from modelreg.registry.snapshot import (
     Snapshot,
     legacy_stages_yaml,
@@ -269,7 +269,7 @@ class _Checker:
             if not is_name(s)
         ]
         self.legacy_names += [
-            f"{path}: {kind} name {name!r} is not allowed for new writes (still readable; "
+            f"{path}: {kind} name {brief(name)} is not allowed for new writes (still readable; "
             "see docs/formats.md, Names)"
             for kind, name, path in found
         ]
@@ -311,7 +311,7 @@ class _Checker:
                 Problem(
                     path,
                     "name",
-                    f"'{spec.name}' differs from folder '{model}'",
+                    f"{brief(spec.name)} differs from folder '{model}'",
                     f"set name: {model}",
                 )
             )
@@ -320,7 +320,7 @@ class _Checker:
                 Problem(
                     path,
                     "policy",
-                    f"no policy file {policy_yaml(spec.policy)}",
+                    f"no policy file {brief_text(policy_yaml(spec.policy), 120)}",
                     "create it or name an existing policy",
                 )
             )
@@ -335,12 +335,14 @@ class _Checker:
             out.append(rec)
             if rec.model != model:
                 self.problems.append(
-                    Problem(path, "model", f"'{rec.model}' differs from folder '{model}'")
+                    Problem(path, "model", f"{brief(rec.model)} differs from folder '{model}'")
                 )
             if rec.version != paths[path]:
                 self.problems.append(
                     Problem(
-                        path, "version", f"'{rec.version}' differs from file name '{paths[path]}'"
+                        path,
+                        "version",
+                        f"{brief(rec.version)} differs from file name '{paths[path]}'",
                     )
                 )
         return out
@@ -431,7 +433,7 @@ class _Checker:
                 Problem(
                     path,
                     key,
-                    f"'{version}' is not a registered version",
+                    f"{brief(version)} is not a registered version",
                     f"known: {tail}",
                 )
             )

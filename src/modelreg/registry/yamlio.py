@@ -141,10 +141,11 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
     """Parse YAML text strictly; raise ValidationError naming the file and line if it is
     malformed or uses a duplicate key, an anchor, an alias or a merge key."""
     try:
+        _refuse_conflict_markers(text)
         _refuse_anchors(text)
         return yaml.load(text, Loader=_Loader)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or _reader_mark(exc, text)
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
         refused = isinstance(exc, _Refused)
         raise ValidationError(
@@ -156,7 +157,41 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
         ) from None
 
 
+def _reader_mark(exc: BaseException, text: str | bytes) -> Any:
+    """Where a byte the reader refuses (NUL, invalid UTF-8) is: it gives only an offset,
+    into the UTF-8 bytes."""
+    position = getattr(exc, "position", None)
+    if not isinstance(exc, yaml.reader.ReaderError) or not isinstance(position, int):
+        return None
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    line_start = data.rfind(b"\n", 0, position) + 1
+    return yaml.Mark("", position, data.count(b"\n", 0, position), position - line_start, None, 0)
+
+
+# What `git merge` leaves around a conflict: <<<<<<< ours, ||||||| base (diff3), =======,
+# >>>>>>> theirs, each at the start of its own line.
+_CONFLICT = re.compile(rb"^(?:<{7}|>{7}|\|{7})(?: |\r?$)|^={7}\r?$", re.M)
+
+
+def _refuse_conflict_markers(text: str | bytes) -> None:
+    """Raise at the first line a merge left a conflict marker on: the parser would name
+    some later line, or nothing at all when both sides happen to parse."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if b"<<<<<<<" not in data and b"=======" not in data and b">>>>>>>" not in data:
+        return
+    found = _CONFLICT.search(data)
+    if found is not None:
+        line = data.count(b"\n", 0, found.start())
+        marker = found.group()[:7].decode()
+        raise _Refused(
+            f"a merge conflict marker ({marker}) is left in the file",
+            yaml.Mark("", found.start(), line, 0, None, 0),
+        )
+
+
 def _fix(problem: str) -> str:
+    if problem.startswith("a merge conflict marker"):
+        return "resolve the conflict: keep one side, delete the marker lines, then `git add` it"
     if problem.startswith("duplicate key"):
         return "keep one of them: only the last one would count, the first would be ignored"
     if "anchor" in problem or "alias" in problem or "merge" in problem:
