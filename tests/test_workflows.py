@@ -440,3 +440,54 @@ def test_the_drift_workflow_opens_the_retrain_pull_request(registry: Registry) -
     branch = "modelreg/retrain/churn"
     staging = git(registry.origin, "show", f"{branch}:models/churn/stages/staging.yaml")
     assert "version: v1.1.0" in staging
+
+
+# -- security audit -------------------------------------------------------------------
+
+
+def _shipped_workflows() -> list[Path]:
+    """Every workflow file by name: zizmor collects nothing from the templates folder."""
+    return sorted(REPO_WORKFLOWS.glob("*.yml")) + sorted(TEMPLATES.glob("*.yml"))
+
+
+def test_every_workflow_passes_zizmors_audit_with_the_auditor_persona() -> None:
+    zizmor = BIN / "zizmor"
+    assert zizmor.exists(), "zizmor is missing: pip install -e '.[test]'"
+    files = [str(p) for p in _shipped_workflows()]
+    proc = subprocess.run(
+        [str(zizmor), "--offline", "--persona=auditor", "--no-config", "--no-progress", *files],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+ATTACKER_CONTROLLED = ("${{ github.event.", "${{ github.head_ref")
+
+
+def _run_blocks(workflow: dict[str, Any]) -> list[str]:
+    return [
+        step["run"]
+        for job in workflow["jobs"].values()
+        for step in job.get("steps", [])
+        if "run" in step
+    ]
+
+
+def test_no_run_script_pastes_event_data_into_the_shell() -> None:
+    for path in _shipped_workflows():
+        for script in _run_blocks(_load(path)):
+            compact = re.sub(r"\$\{\{\s*", "${{ ", script)
+            for context in ATTACKER_CONTROLLED:
+                assert context not in compact, (path.name, context, script)
+
+
+def test_no_checkout_leaves_credentials_in_the_git_config() -> None:
+    for path in _shipped_workflows():
+        for job_name, job in _load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    with_ = step.get("with", {})
+                    assert with_.get("persist-credentials") is False, (path.name, job_name)
