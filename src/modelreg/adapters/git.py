@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     import git as gitpython
 
 _NUL = "\0"
+# The history walk's options: first-parent commits with the blob ids of each change.
+_LOG_ARGS = (
+    "--first-parent",
+    "--no-renames",
+    "--raw",
+    "--no-abbrev",
+    "-z",
+    "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%P",
+)
 
 
 @dataclass(frozen=True)
@@ -246,16 +255,61 @@ class Git:
             "log",
             "--first-parent",
             "--reverse",
-            "--no-renames",
-            "--raw",
-            "--no-abbrev",
-            "-z",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%P",
+            *_LOG_ARGS[1:],
             range_,
             "--",
             *paths,
         )
         return [_parse_log_entry(chunk) for chunk in out.split("\x1e") if chunk.strip(_NUL + "\n")]
+
+    def iter_changes(
+        self, rev: str, paths: Sequence[str]
+    ) -> Generator[tuple[Commit, list[Change]], None, None]:
+        """Like `log_changes`, newest first, streamed: a caller that has seen enough stops
+        reading, and git stops walking (it is killed when the generator is closed)."""
+        proc = subprocess.Popen(
+            ["git", "log", *_LOG_ARGS, rev, "--", *paths],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        finished = False
+        try:
+            pending = ""
+            while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+                pending += chunk.decode()
+                *entries, pending = pending.split("\x1e")
+                for entry in entries:
+                    if entry.strip(_NUL + "\n"):
+                        yield _parse_log_entry(entry)
+            if pending.strip(_NUL + "\n"):
+                yield _parse_log_entry(pending)
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            err = proc.stderr.read()
+            proc.stderr.close()
+            if proc.wait() != 0 and finished:
+                raise GitError(f"git log {rev} failed: {first_line(err)}")
+
+    def has_changed_path_filters(self) -> bool:
+        """Whether a commit-graph with changed-path Bloom filters exists, which makes a
+        walk of one literal path cheap."""
+        info = self.git_dir / "objects" / "info"
+        chain = info / "commit-graphs" / "commit-graph-chain"
+        files = [info / "commit-graph"]
+        if chain.is_file():
+            files += [chain.parent / f"graph-{h}.graph" for h in chain.read_text().split()]
+        return any(_graph_has_bloom(f) for f in files)
+
+    def write_commit_graph(self) -> bool:
+        """Write a commit-graph with changed-path filters (git's own locking makes a
+        concurrent writer fail harmlessly); False if git could not."""
+        return self.ok("commit-graph", "write", "--reachable", "--changed-paths")
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""
@@ -300,6 +354,19 @@ def _parse_batch(raw: bytes) -> dict[str, bytes]:
         out[sha] = raw[eol + 1 : eol + 1 + size]
         pos = eol + 1 + size + 1
     return out
+
+
+def _graph_has_bloom(path: Path) -> bool:
+    """Whether a commit-graph file has a changed-path Bloom filter chunk (BDAT)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8 or head[:4] != b"CGPH":
+                return False
+            table = fh.read(12 * (head[6] + 1))  # (chunk id, offset) pairs, then a 0 id
+    except OSError:
+        return False
+    return any(table[i : i + 4] == b"BDAT" for i in range(0, len(table), 12))
 
 
 def _parse_log_entry(chunk: str) -> tuple[Commit, list[Change]]:
