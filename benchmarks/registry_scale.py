@@ -39,7 +39,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work"
 DOC = ROOT / "docs" / "benchmarks.md"
 GTO_VENV = WORK / "gto-venv"
-GENERATOR = 9  # bump when the generated content changes, so old repos are rebuilt
+GENERATOR = 10  # bump when the generated content changes, so old repos are rebuilt
 START = int(dt.datetime(2023, 1, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp())
 NAMES = ("Ana", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena")
 PEOPLE = [f"{n} <{n.lower()}@example.com>" for n in NAMES]
@@ -124,7 +124,7 @@ def model_text(model: str, who: str) -> bytes:
 
 @dataclass
 class StageState:
-    """One model's stages.yaml while the history is generated."""
+    """One model's stages while the history is generated."""
 
     staging: str | None = None
     production: str | None = None
@@ -132,23 +132,22 @@ class StageState:
     weight: int = 0
     past: list[str] = field(default_factory=list)  # earlier production versions
 
-    def text(self, model: str) -> bytes:
-        out = (
-            f"# Desired state of model {model}: the version that serves in each stage.\n"
-            "# Change it only through pull requests (`modelreg promote`, `modelreg rollback`).\n"
-        )
-        blocks = []
+    def files(self, model: str) -> dict[str, bytes]:
+        """Path → text of every stage file the model has, as `modelreg promote` writes it."""
+        from modelreg.registry.records import Rollout, StageAssignment
+        from modelreg.registry.stages import render_stage
+
+        out: dict[str, bytes] = {}
         if self.staging:
-            blocks.append(f"staging:\n  version: {self.staging}\n")
+            a = StageAssignment(self.staging)
+            out[f"models/{model}/stages/staging.yaml"] = render_stage(model, "staging", a).encode()
         if self.production:
-            block = f"production:\n  version: {self.production}\n"
-            if self.candidate:
-                block += (
-                    f"  rollout:\n    candidate: {self.candidate}\n    weight: {self.weight}\n"
-                    f"    step: {1 if self.weight == 10 else 2}\n"
-                )
-            blocks.append(block)
-        return (out + "\n".join(blocks)).encode()
+            step = 1 if self.weight == 10 else 2
+            ro = Rollout(self.candidate, self.weight, step) if self.candidate else None
+            a = StageAssignment(self.production, ro)
+            text = render_stage(model, "production", a)
+            out[f"models/{model}/stages/production.yaml"] = text.encode()
+        return out
 
     def step(self, rng: random.Random, latest: str, canaries: bool) -> str | None:
         """Make one realistic change; return its title, or None if nothing is due."""
@@ -322,6 +321,7 @@ def build_registry(path: Path, shape: Shape) -> dict[str, str]:
     latest = [""] * shape.models
     states = [StageState() for _ in range(shape.models)]
     stage_commits, pr, dates = 0, 100, []
+    written: dict[str, bytes] = {}  # stage file → its text at the tip
     for kind, models, when, who in _schedule(plan, shape):
         dates.append(when)
         if kind == "register":
@@ -340,7 +340,9 @@ def build_registry(path: Path, shape: Shape) -> dict[str, str]:
             continue
         (m, title), model = change, model_name(change[0])
         stage_commits += 1
-        files = {f"models/{model}/stages.yaml": states[m].text(model)}
+        now = states[m].files(model)  # only the stage files this change rewrites
+        files = {p: t for p, t in now.items() if written.get(p) != t}
+        written.update(files)
         pr += 1
         tip = _stage_commit(stream, rng, tip, who, when, f"{model}: {title}", files, pr)
     stream.close()
@@ -486,12 +488,12 @@ def make_pr_branch(repo: Path, model: str) -> str:
     art = repo / "models" / model / "artifacts" / new
     art.mkdir(parents=True, exist_ok=True)
     (art / "model.pkl.dvc").write_bytes(pointer_text(md5, size))
-    stages = repo / "models" / model / "stages.yaml"
-    body = stages.read_text()
-    body = re.sub(r"staging:\n  version: \S+\n", f"staging:\n  version: {new}\n", body)
-    if "staging:" not in body:
-        body += f"\nstaging:\n  version: {new}\n"
-    stages.write_text(body)
+    from modelreg.registry.records import StageAssignment
+    from modelreg.registry.stages import render_stage
+
+    staging = repo / "models" / model / "stages" / "staging.yaml"
+    staging.parent.mkdir(exist_ok=True)
+    staging.write_text(render_stage(model, "staging", StageAssignment(new)))
     _git(repo, "add", "-A", "models")
     _git(repo, "commit", "-q", "-m", f"register {model} {new} and stage it")
     changed = _git(repo, "diff", "--name-only", "main", "HEAD").split()
@@ -627,8 +629,8 @@ def bench_big(runs: int, rebuild: bool) -> tuple[list[Timing], dict[str, str]]:
         ),
         measure("`modelreg validate` (20,000 records)", [*mr, "validate"], repo, runs, target=10),
     ]
-    facts["walk_model"] = _walk_seconds(repo, f"models/{model}/stages.yaml")
-    facts["walk_all"] = _walk_seconds(repo, ":(glob)models/*/stages.yaml")
+    facts["walk_model"] = _walk_seconds(repo, f"models/{model}/stages")
+    facts["walk_all"] = _walk_seconds(repo, ":(glob)models/*/stages/*.yaml")
     make_pr_branch(repo, model)
     try:
         check = subprocess.run(
