@@ -306,10 +306,17 @@ class Git:
             files += [chain.parent / f"graph-{h}.graph" for h in chain.read_text().split()]
         return any(_graph_has_bloom(f) for f in files)
 
-    def write_commit_graph(self) -> bool:
-        """Write a commit-graph with changed-path filters (git's own locking makes a
-        concurrent writer fail harmlessly); False if git could not."""
-        return self.ok("commit-graph", "write", "--reachable", "--changed-paths")
+    def write_commit_graph_in_background(self) -> None:
+        """Start writing a commit-graph with changed-path filters, and return at once.
+
+        It costs about as much as one walk of the whole history (seconds on tens of
+        thousands of commits), so it runs detached, as `git gc --auto` does; git's own
+        lock makes a concurrent writer give up harmlessly, and any failure only costs
+        speed. `git gc` keeps the filters when it rewrites the graph.
+        """
+        script = "git commit-graph write --reachable --changed-paths </dev/null >/dev/null 2>&1 &"
+        with contextlib.suppress(OSError):
+            subprocess.run(["sh", "-c", script], cwd=self.root, env=self._env, check=False)
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""
