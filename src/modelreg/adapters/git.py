@@ -14,7 +14,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -262,39 +263,10 @@ class Git:
         )
         return [_parse_log_entry(chunk) for chunk in out.split("\x1e") if chunk.strip(_NUL + "\n")]
 
-    def iter_changes(
-        self, rev: str, paths: Sequence[str]
-    ) -> Generator[tuple[Commit, list[Change]], None, None]:
-        """Like `log_changes`, newest first, streamed: a caller that has seen enough stops
-        reading, and git stops walking (it is killed when the generator is closed)."""
-        proc = subprocess.Popen(
-            ["git", "log", *_LOG_ARGS, rev, "--", *paths],
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._env,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        finished = False
-        try:
-            pending = ""
-            while chunk := os.read(proc.stdout.fileno(), 1 << 16):
-                pending += chunk.decode()
-                *entries, pending = pending.split("\x1e")
-                for entry in entries:
-                    if entry.strip(_NUL + "\n"):
-                        yield _parse_log_entry(entry)
-            if pending.strip(_NUL + "\n"):
-                yield _parse_log_entry(pending)
-            finished = True
-        finally:
-            if not finished:
-                proc.kill()
-            proc.stdout.close()
-            err = proc.stderr.read()
-            proc.stderr.close()
-            if proc.wait() != 0 and finished:
-                raise GitError(f"git log {rev} failed: {first_line(err)}")
+    def iter_changes(self, rev: str, paths: Sequence[str]) -> ChangeStream:
+        """Like `log_changes`, newest first and streamed in batches (see ChangeStream);
+        git starts walking at once, so the caller can do other work meanwhile."""
+        return ChangeStream(self, rev, paths)
 
     def has_changed_path_filters(self) -> bool:
         """Whether a commit-graph with changed-path Bloom filters exists, which makes a
@@ -339,6 +311,78 @@ class Git:
         parts = [p for p in out.split(_NUL) if p]
         tracked = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         return tracked + [("A", p) for p in untracked.split(_NUL) if p]
+
+
+class ChangeStream:
+    """A first-parent walk git runs in the background, read in batches, newest first.
+
+    git writes into an unlinked temporary file rather than a pipe, so it never waits for
+    the reader: it walks while the caller parses other files. A batch is what git has
+    written when it pauses for `idle` seconds (walking commits that do not touch the
+    paths), or `most` commits. Closing the stream stops git: a caller that has seen
+    enough does not pay for the rest of history.
+    """
+
+    def __init__(
+        self, git: Git, rev: str, paths: Sequence[str], idle: float = 0.02, most: int = 512
+    ) -> None:
+        self.rev, self.idle, self.most = rev, idle, most
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._proc = subprocess.Popen(
+            ["git", "log", *_LOG_ARGS, rev, "--", *paths],
+            cwd=git.root,
+            stdout=self._out,
+            stderr=subprocess.PIPE,
+            env=git._env,
+        )
+        self._read = 0
+
+    def __iter__(self) -> Iterator[list[tuple[Commit, list[Change]]]]:
+        pending = b""
+        batch: list[tuple[Commit, list[Change]]] = []
+        quiet_since: float | None = None  # when git last wrote nothing new
+        while True:
+            done = self._proc.poll() is not None  # before reading: then nothing is lost
+            self._out.seek(self._read)
+            chunk = self._out.read(1 << 20)
+            self._read += len(chunk)
+            now = time.monotonic()
+            if chunk:
+                quiet_since = None
+                *entries, pending = (pending + chunk).split(b"\x1e")
+                batch += [_parse_log_entry(e.decode()) for e in entries if e.strip(b"\0\n")]
+                if len(batch) >= self.most:
+                    yield batch
+                    batch = []
+                continue
+            if done:
+                break
+            if quiet_since is None:
+                quiet_since = now
+            if batch and now - quiet_since >= self.idle:
+                yield batch
+                batch = []
+                continue
+            time.sleep(self.idle / 4)
+        if self._proc.returncode != 0:
+            raise GitError(f"git log {self.rev} failed: {first_line(self._err())}")
+        if pending.strip(b"\0\n"):
+            batch.append(_parse_log_entry(pending.decode()))
+        if batch:
+            yield batch
+
+    def _err(self) -> bytes:
+        assert self._proc.stderr is not None
+        return self._proc.stderr.read()
+
+    def close(self) -> None:
+        """Stop git if it still walks, and free the file."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+        self._out.close()
 
 
 def blob_id(data: bytes) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from modelreg.adapters.git import Change, Commit
+from modelreg.adapters.git import Change, ChangeStream, Commit
 from modelreg.registry.records import StageAssignment, Stages
 from modelreg.registry.snapshot import Snapshot, legacy_stages_yaml, stages_dir
 
@@ -98,76 +98,111 @@ def last_assignments(
     snap: Snapshot, wanted: set[Stage], model: str | None = None
 ) -> dict[Stage, StageEvent]:
     """The event that last put each wanted stage's version there (not a canary step
-    beside it), up to the snapshot's revision; `model` narrows the search to its files.
+    beside it), up to the snapshot's revision; `model` narrows the search to its files."""
+    pending = LastAssignments(snap, model)
+    try:
+        return pending.result(wanted)
+    finally:
+        pending.close()
 
-    `status` shows only these, so without cached events it walks history newest first
-    and stops once it has found every wanted stage's, rather than reading all of it.
+
+class LastAssignments:
+    """`last_assignments`, begun before the caller knows which stages it wants.
+
+    `status` shows only these events, so without cached ones it walks history newest
+    first and stops once it has found every wanted stage's, rather than reading all of
+    it. The walk starts here, so git walks while the caller reads the stage files (a
+    second core); `result` then waits for what it needs, and `close` stops git.
     """
-    if snap.rev is None:
-        raise ValueError("history needs a revision, not the working tree")
-    rev = snap.rev
-    rows = _cached_rows(snap, rev, model)
-    if rows is None:
-        rows = _last_rows(snap, rev, model, wanted)
-    last: dict[Stage, StageEvent] = {}
-    for row in rows:
-        if row[2] != row[3] and (model is None or row[0] == model):
-            last[(row[0], row[1])] = StageEvent(*row)
-    return last
+
+    def __init__(self, snap: Snapshot, model: str | None = None) -> None:
+        if snap.rev is None:
+            raise ValueError("history needs a revision, not the working tree")
+        self.snap, self.model, self.rev = snap, model, snap.rev
+        self._rows = _cached_rows(snap, self.rev, model)
+        self._log: ChangeStream | None = None
+        scope = model or _ALL
+        scopes = [_ALL, model] if model else [_ALL]
+        cached = any(snap.cache.has(_last_key(s, self.rev)) for s in scopes)
+        if self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}"):
+            self._log = snap.git.iter_changes(self.rev, _stage_paths(scope))
+
+    def result(self, wanted: set[Stage]) -> dict[Stage, StageEvent]:
+        rows = self._rows
+        if rows is None:
+            log, self._log = self._log, None
+            rows = _last_rows(self.snap, self.rev, self.model, wanted, log)
+        last: dict[Stage, StageEvent] = {}
+        for row in rows:
+            if row[2] != row[3] and (self.model is None or row[0] == self.model):
+                last[(row[0], row[1])] = StageEvent(*row)
+        return last
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 def _last_rows(
-    snap: Snapshot, rev: str, model: str | None, wanted: set[Stage]
+    snap: Snapshot,
+    rev: str,
+    model: str | None,
+    wanted: set[Stage],
+    started_log: ChangeStream | None,
 ) -> list[tuple[Any, ...]]:
     """The last assignment rows of (at least) the wanted stages, oldest first: cached
     for `rev`, extended from a cached earlier commit on its line, or walked for."""
     scopes = [_ALL, model] if model else [_ALL]
-    for scope in scopes:
-        hit = snap.cache.get(_last_key(scope, rev))
-        if hit is not None and wanted <= {tuple(w) for w in hit[0]}:
-            return list(hit[1])
     scope = model or _ALL
-    for tip in snap.cache.get(f"last-tips:{scope}") or []:
-        cached = snap.cache.get(_last_key(scope, tip))
-        if cached is None or _first_parent_range(snap, tip, rev) is None:
-            continue
-        newer = _walk(snap, rev, scope, since=tip)
-        had = {tuple(w) for w in cached[0]} | {(r[0], r[1]) for r in newer if r[2] != r[3]}
-        if wanted <= had:
-            rows = _latest([*cached[1], *newer])
-            _store_last(snap, scope, rev, had, rows)
-            return rows
-    rows = _walk_back(snap, rev, scope, wanted)
+    if started_log is None:  # else nothing was cached when the walk started
+        for s in scopes:
+            hit = snap.cache.get(_last_key(s, rev))
+            if hit is not None and wanted <= {tuple(w) for w in hit[0]}:
+                return list(hit[1])
+        for tip in snap.cache.get(f"last-tips:{scope}") or []:
+            cached = snap.cache.get(_last_key(scope, tip))
+            if cached is None or _first_parent_range(snap, tip, rev) is None:
+                continue
+            newer = _walk(snap, rev, scope, since=tip)
+            had = {tuple(w) for w in cached[0]} | {(r[0], r[1]) for r in newer if r[2] != r[3]}
+            if wanted <= had:
+                rows = _latest([*cached[1], *newer])
+                _store_last(snap, scope, rev, had, rows)
+                return rows
+    rows = _walk_back(snap, rev, scope, wanted, started_log)
     _store_last(snap, scope, rev, wanted, rows)
     return rows
 
 
-def _walk_back(snap: Snapshot, rev: str, scope: str, wanted: set[Stage]) -> list[tuple[Any, ...]]:
-    """Walk newest first, in growing batches, until every wanted stage's last assignment
-    is found (a stage set in the first commit is found there; one never assigned by a
-    valid file makes the walk read everything)."""
+def _walk_back(
+    snap: Snapshot,
+    rev: str,
+    scope: str,
+    wanted: set[Stage],
+    started_log: ChangeStream | None = None,
+) -> list[tuple[Any, ...]]:
+    """Walk newest first until every wanted stage's last assignment is found (a stage
+    set in the first commit is found there; one never assigned by a valid file makes the
+    walk read everything). Batches are parsed as git pauses, so a walk whose answers are
+    recent stops without waiting for git to go deeper."""
     todo = set(wanted)
     found: dict[Stage, tuple[Any, ...]] = {}
-    started = time.perf_counter()
-    log = snap.git.iter_changes(rev, _stage_paths(scope))
-    batch: list[tuple[Commit, list[Change]]] = []
-    size = 8
+    walking = 0.0  # seconds git's walk kept us waiting
+    log = started_log or snap.git.iter_changes(rev, _stage_paths(scope))
+    batches = iter(log)
     try:
-        for commit, changes in log:
-            batch.append((commit, [c for c in changes if _is_stage_path(c.path)]))
-            if len(batch) < size:
-                continue
-            parsing = time.perf_counter()
-            _note_last(snap, batch, found, todo)
-            started += time.perf_counter() - parsing  # only git's walk counts as slow
-            batch, size = [], min(size * 4, 512)
-            if not todo:
+        while todo:
+            started = time.perf_counter()
+            batch = next(batches, None)
+            walking += time.perf_counter() - started
+            if batch is None:
                 break
-        else:
-            _note_last(snap, batch, found, todo)
+            stage_changes = [(c, [x for x in ch if _is_stage_path(x.path)]) for c, ch in batch]
+            _note_last(snap, stage_changes, found, todo)
     finally:
         log.close()
-    _after_walk(snap, started)
+    _after_walk(snap, walking)
     return list(found.values())
 
 
@@ -245,7 +280,7 @@ def _first_parent_range(snap: Snapshot, old: str, new: str) -> list[str] | None:
 def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple[Any, ...]]:
     started = time.perf_counter()
     log = snap.git.log_changes(rev, _stage_paths(scope), since=since)
-    _after_walk(snap, started)
+    _after_walk(snap, time.perf_counter() - started)
     return _events(snap, [(c, [x for x in ch if _is_stage_path(x.path)]) for c, ch in log])
 
 
@@ -255,9 +290,9 @@ def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple
 SLOW_WALK = 0.25  # seconds
 
 
-def _after_walk(snap: Snapshot, started: float) -> None:
+def _after_walk(snap: Snapshot, seconds: float) -> None:
     """After a slow walk, have git write the changed-path filters for the next one."""
-    if time.perf_counter() - started > SLOW_WALK and not snap.git.has_changed_path_filters():
+    if seconds > SLOW_WALK and not snap.git.has_changed_path_filters():
         snap.git.write_commit_graph_in_background()
 
 

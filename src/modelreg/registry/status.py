@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelreg.errors import ModelregError, NotFound
-from modelreg.registry.history import StageEvent, last_assignments, stage_events
+from modelreg.registry.history import LastAssignments, StageEvent, stage_events
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -38,9 +38,13 @@ def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Stat
     """Every model × stage → version at revision or date `at`, read from Git objects."""
     snap = _snapshot(ws, at, model)
     models = [model] if model else snap.models()
-    stages = _preload(snap, models)
-    wanted = {(m, s) for m, st in stages.items() if st for s in st.assignments}
-    last = last_assignments(snap, wanted, model)
+    pending = LastAssignments(snap, model)  # git walks while the files are parsed
+    try:
+        stages = _preload(snap, models)
+        wanted = {(m, s) for m, st in stages.items() if st for s in st.assignments}
+        last = pending.result(wanted)
+    finally:
+        pending.close()
     rows: list[StatusRow] = []
     for name in models:
         rows.extend(_model_rows(snap, name, last))
