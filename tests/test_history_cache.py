@@ -10,6 +10,7 @@ import pytest
 
 from conftest import Registry, git
 from modelreg.adapters.git import Git
+from modelreg.errors import GitError
 from modelreg.registry import history
 from modelreg.registry.cache import BlobCache
 from modelreg.registry.history import StageEvent, last_assignments, stage_events
@@ -211,3 +212,13 @@ def test_a_slow_walk_has_git_write_changed_path_filters_for_the_next(
     assert repo.has_changed_path_filters()
     again = stage_events(Snapshot(repo, rev, BlobCache(None), model_roots("churn")), "churn")
     assert again == stage_events(Snapshot(repo, rev, BlobCache(None)), "churn")
+
+
+def test_a_walk_of_a_revision_git_refuses_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    repo = _history_of_every_kind(tmp_path)
+    stream = repo.iter_changes("no-such-branch", ["models"])
+    try:
+        with pytest.raises(GitError, match="no-such-branch"):
+            list(stream)
+    finally:
+        stream.close()

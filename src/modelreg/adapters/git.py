@@ -328,11 +328,12 @@ class ChangeStream:
     ) -> None:
         self.rev, self.idle, self.most = rev, idle, most
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (a pipe could fill up)
         self._proc = subprocess.Popen(
             ["git", "log", *_LOG_ARGS, rev, "--", *paths],
             cwd=git.root,
             stdout=self._out,
-            stderr=subprocess.PIPE,
+            stderr=self._errors,
             env=git._env,
         )
         self._read = 0
@@ -372,17 +373,16 @@ class ChangeStream:
             yield batch
 
     def _err(self) -> bytes:
-        assert self._proc.stderr is not None
-        return self._proc.stderr.read()
+        self._errors.seek(0)
+        return self._errors.read()
 
     def close(self) -> None:
         """Stop git if it still walks, and free the file."""
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
-        if self._proc.stderr is not None:
-            self._proc.stderr.close()
         self._out.close()
+        self._errors.close()
 
 
 def blob_id(data: bytes) -> str:
