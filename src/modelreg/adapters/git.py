@@ -337,6 +337,15 @@ class ChangeStream:
             env=git._env,
         )
         self._read = 0
+        self._started = time.time()
+        self.seconds: float | None = None  # how long git walked, once it stopped
+
+    def _stopped(self, finished: bool) -> None:
+        """Note how long git walked: until its last write if it finished (the reader
+        may have been busy long after), else until now."""
+        if self.seconds is None:
+            end = os.fstat(self._out.fileno()).st_mtime if finished else time.time()
+            self.seconds = max(0.0, end - self._started)
 
     def __iter__(self) -> Iterator[list[tuple[Commit, list[Change]]]]:
         pending = b""
@@ -357,6 +366,7 @@ class ChangeStream:
                     batch = []
                 continue
             if done:
+                self._stopped(finished=True)
                 break
             if quiet_since is None:
                 quiet_since = now
@@ -379,6 +389,7 @@ class ChangeStream:
     def close(self) -> None:
         """Stop git if it still walks, and free the file."""
         if self._proc.poll() is None:
+            self._stopped(finished=False)
             self._proc.kill()
         self._proc.wait()
         self._out.close()

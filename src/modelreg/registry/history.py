@@ -188,21 +188,18 @@ def _walk_back(
     recent stops without waiting for git to go deeper."""
     todo = set(wanted)
     found: dict[Stage, tuple[Any, ...]] = {}
-    walking = 0.0  # seconds git's walk kept us waiting
     log = started_log or snap.git.iter_changes(rev, _stage_paths(scope))
     batches = iter(log)
     try:
         while todo:
-            started = time.perf_counter()
             batch = next(batches, None)
-            walking += time.perf_counter() - started
             if batch is None:
                 break
             stage_changes = [(c, [x for x in ch if _is_stage_path(x.path)]) for c, ch in batch]
             _note_last(snap, stage_changes, found, todo)
     finally:
         log.close()
-    _after_walk(snap, walking)
+    _after_walk(snap, log.seconds or 0.0)
     return list(found.values())
 
 
