@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import time
 from pathlib import Path
 
@@ -222,3 +223,14 @@ def test_a_walk_of_a_revision_git_refuses_is_an_error_not_a_hang(tmp_path: Path)
             list(stream)
     finally:
         stream.close()
+
+
+def test_a_cold_status_reads_only_the_records_it_shows(registry: Registry) -> None:
+    for seed in range(5):
+        registry.register("churn", seed)
+    _stage(registry, "staging:\n  version: v1.1.0\n", "stage (#1)")
+    _clear(registry)
+    registry.ok("status")
+    cache = next(Path(registry.root / ".git" / "modelreg").glob("cache-*.marshal"))
+    kinds = [key.split(":", 1)[0] for key in marshal.loads(cache.read_bytes())]
+    assert kinds.count("version") == 2  # the staged one and the latest, of five
