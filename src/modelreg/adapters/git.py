@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
     import git as gitpython
 
 _NUL = "\0"
+# The history walk's options: first-parent commits with the blob ids of each change.
+_LOG_ARGS = (
+    "--first-parent",
+    "--no-renames",
+    "--raw",
+    "--no-abbrev",
+    "-z",
+    "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%P",
+)
 
 
 @dataclass(frozen=True)
@@ -246,16 +256,39 @@ class Git:
             "log",
             "--first-parent",
             "--reverse",
-            "--no-renames",
-            "--raw",
-            "--no-abbrev",
-            "-z",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f%P",
+            *_LOG_ARGS[1:],
             range_,
             "--",
             *paths,
         )
         return [_parse_log_entry(chunk) for chunk in out.split("\x1e") if chunk.strip(_NUL + "\n")]
+
+    def iter_changes(self, rev: str, paths: Sequence[str]) -> ChangeStream:
+        """Like `log_changes`, newest first and streamed in batches (see ChangeStream);
+        git starts walking at once, so the caller can do other work meanwhile."""
+        return ChangeStream(self, rev, paths)
+
+    def has_changed_path_filters(self) -> bool:
+        """Whether a commit-graph with changed-path Bloom filters exists, which makes a
+        walk of one literal path cheap."""
+        info = self.git_dir / "objects" / "info"
+        chain = info / "commit-graphs" / "commit-graph-chain"
+        files = [info / "commit-graph"]
+        if chain.is_file():
+            files += [chain.parent / f"graph-{h}.graph" for h in chain.read_text().split()]
+        return any(_graph_has_bloom(f) for f in files)
+
+    def write_commit_graph_in_background(self) -> None:
+        """Start writing a commit-graph with changed-path filters, and return at once.
+
+        It costs about as much as one walk of the whole history (seconds on tens of
+        thousands of commits), so it runs detached, as `git gc --auto` does; git's own
+        lock makes a concurrent writer give up harmlessly, and any failure only costs
+        speed. `git gc` keeps the filters when it rewrites the graph.
+        """
+        script = "git commit-graph write --reachable --changed-paths </dev/null >/dev/null 2>&1 &"
+        with contextlib.suppress(OSError):
+            subprocess.run(["sh", "-c", script], cwd=self.root, env=self._env, check=False)
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""
@@ -280,6 +313,89 @@ class Git:
         return tracked + [("A", p) for p in untracked.split(_NUL) if p]
 
 
+class ChangeStream:
+    """A first-parent walk git runs in the background, read in batches, newest first.
+
+    git writes into an unlinked temporary file rather than a pipe, so it never waits for
+    the reader: it walks while the caller parses other files. A batch is what git has
+    written when it pauses for `idle` seconds (walking commits that do not touch the
+    paths), or `most` commits. Closing the stream stops git: a caller that has seen
+    enough does not pay for the rest of history.
+    """
+
+    def __init__(
+        self, git: Git, rev: str, paths: Sequence[str], idle: float = 0.02, most: int = 512
+    ) -> None:
+        self.rev, self.idle, self.most = rev, idle, most
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (a pipe could fill up)
+        self._proc = subprocess.Popen(
+            ["git", "log", *_LOG_ARGS, rev, "--", *paths],
+            cwd=git.root,
+            stdout=self._out,
+            stderr=self._errors,
+            env=git._env,
+        )
+        self._read = 0
+        self._started = time.time()
+        self.seconds: float | None = None  # how long git walked, once it stopped
+
+    def _stopped(self, finished: bool) -> None:
+        """Note how long git walked: until its last write if it finished (the reader
+        may have been busy long after), else until now."""
+        if self.seconds is None:
+            end = os.fstat(self._out.fileno()).st_mtime if finished else time.time()
+            self.seconds = max(0.0, end - self._started)
+
+    def __iter__(self) -> Iterator[list[tuple[Commit, list[Change]]]]:
+        pending = b""
+        batch: list[tuple[Commit, list[Change]]] = []
+        quiet_since: float | None = None  # when git last wrote nothing new
+        while True:
+            done = self._proc.poll() is not None  # before reading: then nothing is lost
+            self._out.seek(self._read)
+            chunk = self._out.read(1 << 20)
+            self._read += len(chunk)
+            now = time.monotonic()
+            if chunk:
+                quiet_since = None
+                *entries, pending = (pending + chunk).split(b"\x1e")
+                batch += [_parse_log_entry(e.decode()) for e in entries if e.strip(b"\0\n")]
+                if len(batch) >= self.most:
+                    yield batch
+                    batch = []
+                continue
+            if done:
+                self._stopped(finished=True)
+                break
+            if quiet_since is None:
+                quiet_since = now
+            if batch and now - quiet_since >= self.idle:
+                yield batch
+                batch = []
+                continue
+            time.sleep(self.idle / 4)
+        if self._proc.returncode != 0:
+            raise GitError(f"git log {self.rev} failed: {first_line(self._err())}")
+        if pending.strip(b"\0\n"):
+            batch.append(_parse_log_entry(pending.decode()))
+        if batch:
+            yield batch
+
+    def _err(self) -> bytes:
+        self._errors.seek(0)
+        return self._errors.read()
+
+    def close(self) -> None:
+        """Stop git if it still walks, and free the file."""
+        if self._proc.poll() is None:
+            self._stopped(finished=False)
+            self._proc.kill()
+        self._proc.wait()
+        self._out.close()
+        self._errors.close()
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives these bytes as a blob."""
     import hashlib
@@ -300,6 +416,19 @@ def _parse_batch(raw: bytes) -> dict[str, bytes]:
         out[sha] = raw[eol + 1 : eol + 1 + size]
         pos = eol + 1 + size + 1
     return out
+
+
+def _graph_has_bloom(path: Path) -> bool:
+    """Whether a commit-graph file has a changed-path Bloom filter chunk (BDAT)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8 or head[:4] != b"CGPH":
+                return False
+            table = fh.read(12 * (head[6] + 1))  # (chunk id, offset) pairs, then a 0 id
+    except OSError:
+        return False
+    return any(table[i : i + 4] == b"BDAT" for i in range(0, len(table), 12))
 
 
 def _parse_log_entry(chunk: str) -> tuple[Commit, list[Change]]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelreg.errors import CheckFailed, ModelregError, NotFound, ValidationError
-from modelreg.registry.history import StageEvent, stage_events
+from modelreg.registry.history import LastAssignments, StageEvent, stage_events
 from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
@@ -41,8 +41,13 @@ def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Stat
         check_readable_name(model)
     snap = _snapshot(ws, at, model)
     models = [model] if model else snap.models()
-    last = _last_assignment(stage_events(snap, model))
-    _preload(snap, models)
+    pending = LastAssignments(snap, model)  # git walks while the files are parsed
+    try:
+        stages = _preload(snap, models)
+        wanted = {(m, s) for m, st in stages.items() if st for s in st.assignments}
+        last = pending.result(wanted)
+    finally:
+        pending.close()
     rows: list[StatusRow] = []
     for name in models:
         rows.extend(_model_rows(snap, name, last))
@@ -60,8 +65,10 @@ def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     return snap
 
 
-def _preload(snap: Snapshot, models: list[str]) -> None:
-    """Read and check the files the rows need in three batches rather than three per model."""
+def _preload(snap: Snapshot, models: list[str]) -> dict[str, Stages | None]:
+    """Read and check the files the rows need in three batches rather than three per model:
+    each model's spec, stages, the versions they serve and its latest, not every record.
+    Returns each model's stages (None: a stage file has problems)."""
     specs = [p for p in map(model_yaml, models) if p in snap.files]
     snap.checked_many("model", specs)
     loaded = snap.preload_stages(models)
@@ -76,14 +83,7 @@ def _preload(snap: Snapshot, models: list[str]) -> None:
         wanted |= {a.rollout.candidate for a in assignments if a.rollout}
         records += [version_yaml(name, v) for v in wanted if version_yaml(name, v) in snap.files]
     snap.checked_many("version", records)
-
-
-def _last_assignment(events: list[StageEvent]) -> dict[tuple[str, str], StageEvent]:
-    last: dict[tuple[str, str], StageEvent] = {}
-    for ev in events:
-        if ev.version != ev.previous:
-            last[(ev.model, ev.stage)] = ev
-    return last
+    return loaded
 
 
 def _model_rows(
