@@ -11,6 +11,7 @@ import yaml
 from conftest import Registry, git
 from modelreg.registry.workspace import Workspace
 from modelreg.training.train import pipeline_commit
+from stagefiles import write_stages
 
 
 def _record(reg: Registry, version: str = "v1.0.0", model: str = "churn") -> dict[str, object]:
@@ -191,3 +192,84 @@ def test_an_agreeing_or_absent_task_leaves_model_yaml_as_it_is(
     assert (registry.root / "models/churn/model.yaml").read_text() == (
         "name: churn\ntask: classification\n"
     )
+
+
+def test_concept_drift_says_dropped_with_a_minus_when_accuracy_falls() -> None:
+    """§5 bullet 4: a fall in accuracy read "worsened by +0.1"."""
+    from modelreg.monitoring.concept import concept_drift
+
+    y = [0, 1] * 100
+    pred = [1 - v if i < 40 else v for i, v in enumerate(y)]  # 80 % accurate
+    finding = concept_drift(y, pred, "classification", {"accuracy": 0.9})
+    assert finding.severity == "critical" and finding.drop == pytest.approx(0.1)
+    assert finding.reason.startswith("concept: accuracy dropped -0.1 (worse; 0.9 → 0.8 ")
+    better = concept_drift(y, y, "classification", {"accuracy": 0.9})
+    assert better.reason.startswith("concept: accuracy rose +0.1 (better;")
+
+
+def test_concept_drift_text_in_every_rendering_carries_the_minus() -> None:
+    """§5 bullet 4: the text, markdown and html reports show the signed fall."""
+    import numpy as np
+    import pandas as pd
+
+    from modelreg.monitoring.compare import compare
+    from modelreg.monitoring.concept import concept_drift
+    from modelreg.monitoring.profile import build_profile
+    from modelreg.monitoring.render import render
+
+    y = [0, 1] * 100
+    pred = [1 - v if i < 40 else v for i, v in enumerate(y)]
+    finding = concept_drift(y, pred, "classification", {"accuracy": 0.9})
+    frame = pd.DataFrame({"x": np.arange(300.0)})
+    report = compare(build_profile(frame, ["x"]), frame, concept=finding)
+    assert any(r.startswith("critical: concept: accuracy dropped -0.1") for r in report.reasons)
+    for fmt in ("text", "markdown", "html"):
+        assert "accuracy dropped -0.1" in render(report, fmt), fmt
+
+
+def test_a_canary_judges_each_row_against_the_version_that_served_it() -> None:
+    """§5 bullet 4: canary rows were judged against the stable version's metric."""
+    from modelreg.monitoring.concept import concept_by_version
+
+    y = [0, 1] * 200
+    served = ["v1.0.0"] * 200 + ["v1.1.0"] * 200
+    pred = [1 - v if 200 <= i < 240 else v for i, v in enumerate(y)]  # canary 80 %
+    metrics = {"v1.0.0": {"accuracy": 1.0}, "v1.1.0": {"accuracy": 0.8}}
+    finding = concept_by_version(y, pred, served, "classification", metrics)
+    assert finding.severity == "ok", finding.reason
+    assert "concept (v1.0.0): accuracy held +0" in finding.reason
+    assert "concept (v1.1.0): accuracy held +0" in finding.reason
+    stricter = {"v1.0.0": {"accuracy": 1.0}, "v1.1.0": {"accuracy": 0.95}}
+    bad = concept_by_version(y, pred, served, "classification", stricter)
+    assert bad.severity == "critical" and bad.registered == 0.95
+    assert "concept (v1.1.0): accuracy dropped -0.15" in bad.reason
+
+
+def test_a_drift_check_during_a_canary_judges_canary_rows_by_the_candidates_metric(
+    registry: Registry,
+) -> None:
+    """§5 bullet 4: end to end, with model.yaml's task set by register alone."""
+    from modelreg.monitoring.check import check_drift
+
+    sample = _data(registry.work)
+    registry.register("churn", 0, "--sample", str(sample), accuracy=1.0)
+    registry.register("churn", 1, "--sample", str(sample), accuracy=0.8)
+    write_stages(
+        registry.root,
+        "churn",
+        "production:\n  version: v1.0.0\n  rollout:\n    candidate: v1.1.0\n    weight: 50\n",
+    )
+    registry.git("add", "-A", "models")
+    registry.git("commit", "-qm", "canary")
+    rows = ["tenure,plan,label,prediction,version"]
+    for i in range(400):
+        label = i % 2
+        wrong = 200 <= i < 240  # the canary is 80 % right, as it was registered
+        served = "v1.0.0" if i < 200 else "v1.1.0"
+        rows.append(f"{i % 7},basic,{label},{1 - label if wrong else label},{served}")
+    log = registry.work / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    check = check_drift(Workspace.open(registry.root), model="churn", current=log, reference=log)
+    concept = check.report.concept
+    assert concept is not None and concept.severity == "ok", concept
+    assert "concept (v1.1.0): accuracy held +0" in concept.reason
