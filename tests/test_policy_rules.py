@@ -156,9 +156,7 @@ def test_validate_reports_a_drift_method_that_does_not_fit_the_column(
 def test_validate_reports_a_concept_metric_that_does_not_fit_the_task(
     registry: Registry,
 ) -> None:
-    registry.register("churn", 0)
-    spec = registry.root / "models/churn/model.yaml"
-    spec.write_text(spec.read_text() + "task: classification\n")
+    registry.register("churn", 0)  # sets task: classification in model.yaml
     _edit_policy(registry, lambda d: d["drift"].update(concept={"metric": "rmse"}))
     result = registry.run("validate")
     assert result.exit_code == 1, result.output

@@ -132,7 +132,9 @@ def test_rollback_pins_when_a_revert_would_undo_unrelated_changes(reg: Registry)
     reg.write("models/churn/stages/staging.yaml", "version: v1.1.0\n")
     reg.write(
         "models/churn/model.yaml",
-        (reg.root / "models/churn/model.yaml").read_text() + "task: churn\n",
+        (reg.root / "models/churn/model.yaml")
+        .read_text()
+        .replace("task: classification", "task: churn"),
     )
     reg.git("commit", "-qam", "promote and describe")
     reg.git("push", "-q", "origin", "main")

@@ -45,6 +45,16 @@ from modelreg.commands._options import json_option, trigger_option
 @trigger_option("Why this version was trained.")
 @click.option("--format", "fmt", help="Artifact format (default from the file extension).")
 @click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    help="What the model does, for a new model.yaml (default: from the estimator).",
+)
+@click.option(
+    "--code-commit",
+    metavar="SHA",
+    help="Commit of the training code (default: this registry's HEAD, recorded as such).",
+)
+@click.option(
     "--push",
     is_flag=True,
     help="Also push the commit to origin and the artifact to the DVC remote.",
@@ -62,6 +72,8 @@ def register(
     message: str | None,
     trigger: str,
     fmt: str | None,
+    task: str | None,
+    code_commit: str | None,
     push: bool,
     as_json: bool,
 ) -> None:
@@ -83,6 +95,8 @@ def register(
         message=message,
         trigger=trigger,
         fmt=fmt,
+        task=task,
+        code_commit=code_commit.lower() if code_commit else None,
     )
     with Workspace.open() as ws:
         out = run(ws, reg, push=push)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 LABELS = ("label", "target", "y_true")
 PREDICTION = "prediction"
+SERVED_BY = "version"  # the prediction log's column naming the version that served a row
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def check_drift(
     frame = _current(current, window)
     _check_input(frame, record, current)
     profile, source = _reference(ws, record, reference, features)
-    concept = _concept(frame, spec, record, rules)
+    concept = _concept(frame, spec, snap, record, rules)
     report = compare(
         profile, frame, rules, features=features, model=model, source=str(current), concept=concept
     )
@@ -152,11 +153,24 @@ def _tracked_bytes(ws: Workspace, path: str) -> bytes:
     return local.read_bytes()
 
 
-def _concept(frame: pd.DataFrame, spec: ModelSpec, record: VersionRecord, rules: DriftRules) -> Any:
-    """Concept drift when the log carries labels next to the predictions."""
-    from modelreg.monitoring.concept import concept_drift
+def _concept(
+    frame: pd.DataFrame, spec: ModelSpec, snap: Snapshot, record: VersionRecord, rules: DriftRules
+) -> Any:
+    """Concept drift when the log carries labels next to the predictions.
+
+    A log that names the version serving each row (a canary's) judges each row against
+    that version's registered metric, not all of them against the stable's.
+    """
+    from modelreg.monitoring.concept import concept_by_version, concept_drift
 
     label = next((c for c in LABELS if c in frame.columns), None)
     if label is None or PREDICTION not in frame.columns or spec.task is None:
         return None
-    return concept_drift(frame[label], frame[PREDICTION], spec.task, record.metrics, rules)
+    if SERVED_BY not in frame.columns:
+        return concept_drift(frame[label], frame[PREDICTION], spec.task, record.metrics, rules)
+    served = {str(v) for v in frame[SERVED_BY].dropna()}
+    metrics = {v: snap.record(record.model, v).metrics for v in served if v != record.version}
+    metrics[record.version] = record.metrics
+    return concept_by_version(
+        frame[label], frame[PREDICTION], frame[SERVED_BY], spec.task, metrics, rules
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from modelreg.errors import UsageError
@@ -45,15 +46,65 @@ def concept_drift(
     live = _metric_value(metric, truth, pred)
     drop = live - registered if metric in LOWER_IS_BETTER else registered - live
     bad = drop > rules.concept_max_drop
-    word = "worsened" if bad else "changed"
-    reason = (
-        f"concept: {metric} {word} by {drop:+.4g} ({registered:.4g} → {live:.4g} on {rows} "
-        f"labelled rows; drift.concept.max_drop {rules.concept_max_drop:g})"
-    )
     severity: Severity = "critical" if bad else "ok"
+    reason = "concept: " + _change(metric, registered, live, drop, rows, rules.concept_max_drop)
     return ConceptFinding(
         metric, registered, live, drop, rules.concept_max_drop, rows, severity, reason
     )
+
+
+def _change(
+    metric: str, registered: float, live: float, drop: float, rows: int, max_drop: float
+) -> str:
+    """How the metric moved, signed as the metric moved: accuracy falling is a minus."""
+    change = live - registered
+    verb = "dropped" if change < 0 else "rose" if change > 0 else "held"
+    judged = "worse" if drop > 0 else "better" if drop < 0 else "no change"
+    limit = "beyond" if drop > max_drop else "within"
+    return (
+        f"{metric} {verb} {change:+.4g} ({judged}; {registered:.4g} → {live:.4g} on {rows} "
+        f"labelled rows; {limit} drift.concept.max_drop {max_drop:g})"
+    )
+
+
+def concept_by_version(
+    y_true: Sequence[Any] | Any,
+    y_pred: Sequence[Any] | Any,
+    served_by: Sequence[Any] | Any,
+    task: str,
+    registered: Mapping[str, Mapping[str, float]],
+    rules: DriftRules | None = None,
+) -> ConceptFinding:
+    """Concept drift of a log several versions served (a canary): each row is judged
+    against the metric registered with the version that served it.
+
+    `served_by` is the log's `version` column; `registered` maps version → its metrics.
+    The finding is the worst version's, its reason naming every version's.
+    """
+    import numpy as np
+
+    truth, pred, versions = np.asarray(y_true), np.asarray(y_pred), np.asarray(served_by)
+    findings = []
+    for version in sorted({str(v) for v in versions if v == v and v is not None}):
+        if version not in registered:
+            raise UsageError(
+                f"prediction log: version {version!r} served rows but is not registered "
+                f"(known: {', '.join(sorted(registered)) or 'none'})"
+            )
+        rows = versions.astype(str) == version
+        found = concept_drift(truth[rows], pred[rows], task, registered[version], rules)
+        findings.append(
+            replace(found, reason=found.reason.replace("concept:", f"concept ({version}):", 1))
+        )
+    if not findings:
+        raise UsageError("prediction log: no row names the version that served it")
+    worst = max(findings, key=_badness)
+    return replace(worst, reason="; ".join(f.reason for f in findings))
+
+
+def _badness(finding: ConceptFinding) -> tuple[int, float]:
+    rank = {"critical": 2, "ok": 1, "insufficient": 0}.get(finding.severity, 0)
+    return rank, finding.drop if finding.drop is not None else float("-inf")
 
 
 def _concept_metric(task: str, rules: DriftRules) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 VERSION_RE = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9a-z.-]+))?$")
 TRIGGERS = ("manual", "schedule", "drift", "data-volume")
+CODE_COMMIT_SOURCES = ("pipeline", "flag", "registry-head")
+TASKS = ("classification", "regression")
 
 
 def version_key(version: str) -> tuple[int, int, int, int, str]:
@@ -102,6 +104,7 @@ class VersionRecord:
     profile: str | None = None
     lineage: Lineage = Lineage()
     message: str | None = None
+    code_commit_source: str | None = None  # None in records made before it was recorded
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VersionRecord:
@@ -127,6 +130,7 @@ class VersionRecord:
             profile=d.get("profile"),
             lineage=Lineage(**lin),
             message=d.get("message"),
+            code_commit_source=d.get("code_commit_source"),
         )
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
 from modelreg.registry.names import check_name, check_version
 from modelreg.registry.records import (
+    TASKS,
     TRIGGERS,
     VERSION_RE,
     Artifact,
@@ -72,6 +74,9 @@ class Registration:
     data_rows: int | None = None  # rows of --data when it cannot be counted (a folder)
     extra_paths: tuple[Path, ...] = ()  # committed with the version, e.g. dvc.lock
     profile_from: Path | None = None  # training table for the drift profile (default: --data)
+    code_commit: str | None = None  # the training code's commit (default: the registry's HEAD)
+    code_commit_source: str = "flag"  # where code_commit came from: pipeline or flag
+    task: str | None = None  # classification or regression, for a new model.yaml
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def _register_once(
     snap = ws.snapshot("HEAD") if ws.git.has_commits() else None
     existing = snap.versions(reg.model) if snap and snap.has_model(reg.model) else []
     same = _same_artifact(snap, reg, existing) if snap else None
+    _check_task(ws, reg)
     if same:
         return _already(ws, same, branch)
     taken = _taken(ws, reg.model, existing, branch)
@@ -131,12 +137,14 @@ def _register_once(
     storage = dvcio.remote_in_repo(ws.root) if branch else None
     before = ws.git.head()
     created: list[Path] = []
+    edited: dict[Path, str] = {}  # files changed in place → their text before
     try:
-        record = _write_version(ws, reg, version, existing, created)
+        record = _write_version(ws, reg, version, existing, created, edited)
         if storage:
             # The remote is a folder of this repository: its new objects ship in the commit.
             dvcio.push(ws.root, [ws.root / p for p in tracked(record)])
             extra.append(storage)
+        extra += [str(p.relative_to(ws.root)) for p in edited]
         commit = commit_paths(
             ws.git,
             [str(p.relative_to(ws.root)) for p in created] + extra,
@@ -144,6 +152,8 @@ def _register_once(
         )
     except BaseException:
         _undo(ws, created)
+        for path, text in edited.items():
+            path.write_text(text)
         if extra:
             unstage(ws.git, extra)
         raise
@@ -257,6 +267,16 @@ def _check_inputs(reg: Registration) -> None:
         raise UsageError(
             f"trigger '{reg.trigger}' is unknown", hint="one of " + ", ".join(TRIGGERS)
         )
+    if reg.task is not None and reg.task not in TASKS:
+        raise UsageError(f"--task {reg.task}: unknown", hint="one of " + ", ".join(TASKS))
+    if reg.code_commit is not None and not _SHA_RE.match(reg.code_commit):
+        raise UsageError(
+            f"--code-commit {reg.code_commit}: not a commit id",
+            hint="give the training code's commit as 7 to 40 hex digits (git rev-parse HEAD)",
+        )
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 def _extra_paths(ws: Workspace, paths: tuple[Path, ...]) -> list[str]:
@@ -312,11 +332,24 @@ def _already(ws: Workspace, record: VersionRecord, branch: str | None) -> Regist
     """These bytes are registered already: finish the push a failed run left undone."""
     if branch:
         _push(ws, record, branch)
-    return Registered(record, ws.git.head() or "", branch is not None, already=True)
+    commit = _registering_commit(ws, record) or ws.git.head() or ""
+    return Registered(record, commit, branch is not None, already=True)
+
+
+def _registering_commit(ws: Workspace, record: VersionRecord) -> str | None:
+    """The commit that added the version's record: the one that registered its bytes."""
+    path = version_yaml(record.model, record.version)
+    out = ws.git.run("log", "-1", "--diff-filter=A", "--format=%H", "HEAD", "--", path)
+    return out.strip() or None
 
 
 def _write_version(
-    ws: Workspace, reg: Registration, version: str, existing: list[str], created: list[Path]
+    ws: Workspace,
+    reg: Registration,
+    version: str,
+    existing: list[str],
+    created: list[Path],
+    edited: dict[Path, str],
 ) -> VersionRecord:
     root = ws.root
     folder = root / "models" / reg.model / "artifacts" / version
@@ -334,7 +367,13 @@ def _write_version(
         raise UsageError(str(problems[0]))
     spec_path = root / model_yaml(reg.model)
     if not spec_path.exists():
-        _write_text(spec_path, _model_spec(reg, data), created)
+        _write_text(spec_path, _model_spec(reg, data, _task(reg, target, data)), created)
+    elif _spec_task(spec_path) is None:
+        task = _task(reg, target, data)
+        if task:
+            text = spec_path.read_text()
+            edited[spec_path] = text
+            spec_path.write_text(text.rstrip("\n") + f"\ntask: {task}\n")
     _write_text(root / version_yaml(reg.model, version), _record_text(data), created)
     return VersionRecord.from_dict(data)
 
@@ -358,7 +397,9 @@ def _write_profile(
 
     columns = [f["name"] for f in signature["inputs"]] if signature else None
     frame = read_table(source)
-    profile = build_profile(frame, columns or _feature_columns(frame), source=str(source))
+    profile = build_profile(
+        frame, columns or _feature_columns(frame), source=data_path(root, source)
+    )
     path = folder / "profile.json"
     path.write_text(json.dumps(profile.to_dict(), separators=(",", ":")))
     dvcio.add(root, path)
@@ -386,7 +427,7 @@ def _record(
         "version": version,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "created_by": identity(ws.git),
-        "code_commit": ws.git.head(),
+        **_code_commit(ws, reg),
         "trigger": reg.trigger,
         "parent": reg.parent or (max(existing, key=version_key) if existing else None),
         "message": reg.message,
@@ -404,6 +445,13 @@ def _record(
         "lineage": _drop_none({"pipeline": reg.pipeline, "dvc_lock_md5": reg.dvc_lock_md5}),
     }
     return {k: v for k, v in rec.items() if v not in (None, {})}
+
+
+def _code_commit(ws: Workspace, reg: Registration) -> dict[str, Any]:
+    """The training code's commit and where it came from; the registry's HEAD at worst."""
+    if reg.code_commit:
+        return {"code_commit": reg.code_commit, "code_commit_source": reg.code_commit_source}
+    return {"code_commit": ws.git.head(), "code_commit_source": "registry-head"}
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -425,15 +473,59 @@ def _record_text(data: Mapping[str, Any]) -> str:
     return head + dump_yaml(dict(data))
 
 
-def _model_spec(reg: Registration, rec: Mapping[str, Any]) -> str:
+def _model_spec(reg: Registration, rec: Mapping[str, Any], task: str | None) -> str:
     spec = {
         "name": reg.model,
         "owner": rec["created_by"],
         "description": "",
+        "task": task,
         "policy": "default",
         "headline_metrics": [k for k in rec["metrics"] if k != "dataset"][:3],
     }
-    return dump_yaml(spec)
+    return dump_yaml({k: v for k, v in spec.items() if v is not None})
+
+
+def _check_task(ws: Workspace, reg: Registration) -> None:
+    """--task must agree with the task model.yaml already names: it is never overwritten."""
+    path = ws.root / model_yaml(reg.model)
+    if reg.task is None or not path.exists():
+        return
+    task = _spec_task(path)
+    if task is not None and task != reg.task:
+        raise UsageError(
+            f"{model_yaml(reg.model)}: task: is {task}, but --task says {reg.task}",
+            hint=f"drop --task, or change task: in {model_yaml(reg.model)} by hand first",
+        )
+
+
+def _spec_task(path: Path) -> str | None:
+    task = read_mapping(path, "model.yaml").get("task")
+    return str(task) if task else None
+
+
+def _task(reg: Registration, target: Path, rec: Mapping[str, Any]) -> str | None:
+    """The task a new model gets: --task or the pipeline's, else what the estimator is."""
+    if reg.task:
+        return reg.task
+    art = rec["artifact"]
+    if art["format"] not in artifacts.LOADABLE:
+        return None
+    expected = artifacts.Expected(
+        md5=art["md5"],
+        source="the record being written",
+        sha256=art.get("sha256"),
+        format=art["format"],
+        name=f"{reg.model} {rec['version']}",
+    )
+    try:
+        estimator = artifacts.load(target, expected, hint="re-run register")
+    except UsageError:
+        return None  # not loadable here (a missing package): the task stays unset
+    from sklearn.base import is_classifier, is_regressor
+
+    if is_classifier(estimator):
+        return "classification"
+    return "regression" if is_regressor(estimator) else None
 
 
 def _write_text(path: Path, text: str, created: list[Path]) -> None:
@@ -497,11 +589,23 @@ def _data_ref(root: Path, data: Path, rows: int | None = None) -> dict[str, Any]
     md5 = pointer[0] if pointer else (dvcio.md5_file(data) if data.is_file() else None)
     if md5 is None:
         raise UsageError(f"--data {data}: a folder must be tracked by DVC", hint=f"dvc add {data}")
+    return {
+        "path": data_path(root, data),
+        "md5": md5,
+        "rows": count_rows(data) if rows is None else rows,
+    }
+
+
+def data_path(root: Path, data: Path) -> str:
+    """How a record names training data: repository-relative inside it, else the file's name.
+
+    Never a path of the machine that registered (a temp folder elsewhere means nothing);
+    outside the repository the digest beside it says which bytes they were.
+    """
     try:
-        rel = str(data.resolve().relative_to(root))
+        return data.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        rel = str(data.resolve())
-    return {"path": rel, "md5": md5, "rows": count_rows(data) if rows is None else rows}
+        return data.name
 
 
 def infer_signature(sample: Path) -> dict[str, Any]:

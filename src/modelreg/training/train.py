@@ -241,8 +241,26 @@ def _register(
         data_rows=count_rows(root / pipe.data) if pipe.data else None,
         extra_paths=tuple(root / p for p in _commit_paths(root, pipe)),
         profile_from=_training_table(root, pipe),
+        code_commit=pipeline_commit(ws, pipe.folder),
+        code_commit_source="pipeline",
     )
     return register(ws, reg, push=push)
+
+
+def pipeline_commit(ws: Workspace, folder: str) -> str | None:
+    """The training code's commit: HEAD of the repository holding the pipeline when that is
+    not the registry (a submodule, a checkout of its own), else the last commit that
+    changed the pipeline folder; None when the folder was never committed."""
+    path = ws.root / folder
+    top = ws.git.run("rev-parse", "--show-toplevel", cwd=path, check=False).strip()
+    if top and Path(top).resolve() != ws.root.resolve():
+        return (
+            ws.git.run("rev-parse", "--verify", "-q", "HEAD", cwd=path, check=False).strip() or None
+        )
+    if not ws.git.has_commits():
+        return None
+    out = ws.git.run("log", "-1", "--format=%H", "HEAD", "--", folder)
+    return out.strip() or None
 
 
 def _training_table(root: Path, pipe: Pipeline) -> Path | None:
