@@ -165,3 +165,20 @@ def test_migrate_moves_the_codeowners_block_to_the_stage_files(registry: Registr
 def test_schema_stage_describes_one_stage_file(registry: Registry) -> None:
     doc = json.loads(registry.ok("schema", "stage").output)
     assert doc["required"] == ["version"] and set(doc["properties"]) == {"version", "rollout"}
+
+
+def test_validate_reports_files_under_stages_that_are_not_stage_files(registry: Registry) -> None:
+    """A stray file beside the stage files is named once, and only in its own model."""
+    registry.register("churn", 0)
+    registry.register("iris", 1)
+    registry.write("models/churn/stages/notes.txt", "not a stage\n")
+    registry.write("models/churn/stages/old/staging.yaml", "version: v1.0.0\n")
+    registry.git("add", "-A")
+    registry.git("commit", "-qm", "stray files")
+    result = registry.run("validate")
+    assert result.exit_code == 1, result.output
+    stray = [ln for ln in result.output.splitlines() if "not a stage file" in ln]
+    assert sorted(ln.split(":")[0] for ln in stray) == [
+        "models/churn/stages/notes.txt",
+        "models/churn/stages/old/staging.yaml",
+    ]

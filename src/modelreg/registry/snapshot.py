@@ -73,6 +73,7 @@ class Pointer:
 class _ModelFiles:
     versions: dict[str, str]  # version → record path
     stage_files: dict[str, str] = field(default_factory=dict)  # stage → its file
+    stray: list[str] = field(default_factory=list)  # anything else under stages/
     has_spec: bool = False
     has_legacy_stages: bool = False  # the one-file layout: models/<model>/stages.yaml
 
@@ -124,6 +125,11 @@ class Snapshot:
         """Stage → file of a model's stages in the per-stage layout, by stage name."""
         entry = self.index.get(model)
         return dict(sorted(entry.stage_files.items())) if entry else {}
+
+    def stray_stage_files(self, model: str) -> list[str]:
+        """Files under a model's stages/ folder that are not `<stage>.yaml`."""
+        entry = self.index.get(model)
+        return sorted(entry.stray) if entry else []
 
     def has_legacy_stages(self, model: str) -> bool:
         """Whether the model still has the one-file `stages.yaml` of older registries."""
@@ -348,6 +354,8 @@ def _index_models(files: Iterable[str]) -> dict[str, _ModelFiles]:
             entry.has_legacy_stages |= parts[2] == "stages.yaml"
         elif len(parts) == 4 and parts[2] == "stages" and parts[3].endswith(".yaml"):
             entry.stage_files[parts[3][:-5]] = path
+        elif parts[2] == "stages" and len(parts) > 3:
+            entry.stray.append(path)
         elif len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".yaml"):
             entry.versions[parts[3][:-5]] = path
     return index

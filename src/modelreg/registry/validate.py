@@ -404,11 +404,10 @@ class _Checker:
     def _check_stage_folder(self, model: str, files: dict[str, str]) -> None:
         """Stage files are named after a stage; nothing else lives beside them."""
         folder = stages_dir(model) + "/"
-        for path in self.snap.files:
-            if path.startswith(folder) and path not in files.values():
-                self.problems.append(
-                    Problem(path, "", "not a stage file", "name it <stage>.yaml in " + folder)
-                )
+        for path in self.snap.stray_stage_files(model):
+            self.problems.append(
+                Problem(path, "", "not a stage file", "name it <stage>.yaml in " + folder)
+            )
         for stage, path in files.items():
             if not NAME_RE.match(stage):
                 self.problems.append(
