@@ -199,3 +199,49 @@ def test_an_unwritable_drift_output_is_one_line_and_exit_2(prod: Registry) -> No
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--output" in lines[0] and "cannot write" in lines[0]
+
+
+def _policy(reg: Registry, old: str, new: str) -> None:
+    policy = reg.root / "policies/default.yaml"
+    text = policy.read_text()
+    assert old in text
+    policy.write_text(text.replace(old, new))
+    reg.git("commit", "-qam", f"policy: {new.strip()}")
+    reg.git("push", "-q", "origin", "main")
+
+
+def _open_pr_changes_nothing(reg: Registry, needle: str) -> None:
+    """Critical drift with --open-pr: exit 1, `needle` said, no version, branch or PR."""
+    _new_labelled_batch(reg)
+    versions = sorted((reg.root / "models/cancer/versions").iterdir())
+    result = reg.run(
+        "drift", "cancer", "--current", str(_log(reg, "a.csv", shift=1.5)), "--open-pr"
+    )
+    assert result.exit_code == 1, result.output
+    assert needle in result.output, result.output
+    assert sorted((reg.root / "models/cancer/versions").iterdir()) == versions
+    assert reg.ok("pr", "list").output.strip() == "no open pull requests"
+    assert RETRAIN not in git(reg.origin, "branch", "--list", RETRAIN)
+
+
+def test_drift_action_none_reports_the_verdict_and_does_nothing_else(prod: Registry) -> None:
+    _policy(prod, "  action: retrain_pr", "  action: none")
+    _open_pr_changes_nothing(
+        prod, "policies/default.yaml drift.action is none; no issue, no retrain"
+    )
+
+
+def test_drift_action_issue_on_the_local_forge_says_it_cannot_hold_one(prod: Registry) -> None:
+    _policy(prod, "  action: retrain_pr", "  action: issue")
+    _open_pr_changes_nothing(
+        prod,
+        "policies/default.yaml drift.action: issue asks for a tracking issue, and the local "
+        "forge cannot hold issues; nothing opened, no retrain",
+    )
+
+
+def test_critical_drift_retrains_only_when_drift_is_a_retrain_trigger(prod: Registry) -> None:
+    _triggers(prod, "[]")
+    _open_pr_changes_nothing(
+        prod, "policies/default.yaml retrain.triggers (none) does not include drift; no retrain"
+    )
