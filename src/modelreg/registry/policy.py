@@ -154,6 +154,13 @@ class RetrainPolicy:
     must_beat_current: bool = True
     metric: str | None = None
 
+    @property
+    def window_days(self) -> int | None:
+        """The window in whole days, rounded up (`{last: 12h}` is 1 day, not all data)."""
+        if self.window is None:
+            return None
+        return max(1, math.ceil(self.window.total_seconds() / 86400))
+
     def comparison_metric(self, headline_metrics: Sequence[str]) -> str | None:
         """The metric `must_beat_current` compares: `metric`, else the first headline metric."""
         return self.metric or next(iter(headline_metrics), None)

@@ -134,7 +134,6 @@ def retrain(
     require_stage_files(snap, model)  # before training, not after it
     spec = snap.model(model)
     policy = snap.policy(spec.policy)
-    window = policy.retrain.window
     pipeline = read_pipeline(ws, model).folder
     was_clean = not ws.git.run("status", "--porcelain", "--", pipeline).strip()
     result = train(
@@ -143,7 +142,7 @@ def retrain(
         register=True,
         sets={},
         trigger=trigger,
-        window_days=window.days if window else None,
+        window_days=policy.retrain.window_days,
         message=None,
         push=False,
     )
