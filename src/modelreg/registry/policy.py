@@ -371,10 +371,10 @@ drift:
   numeric: {method: wasserstein, threshold: 0.1}
   categorical: {method: jensenshannon, threshold: 0.1}
   dataset_share: {warn: 0.2, critical: 0.4}
-  action: retrain_pr
+  action: retrain_pr       # what drift --open-pr does: retrain_pr | issue | none
 
 retrain:
-  triggers: [drift]        # drift | schedule | data-volume
+  triggers: [drift]        # drift | schedule | data-volume; drift lets drift --open-pr retrain
   # schedule: "0 3 * * 1"  # needed with the schedule trigger (cron, UTC)
   # min_new_rows: 50000    # needed with the data-volume trigger
   window: {last: 90d}      # train on the last 90 days of data, or: all
