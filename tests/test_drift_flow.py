@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import Prebuilt, Registry, git
+from github_api import GitHubAPI
 from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset, recalibrated
 
@@ -245,3 +246,27 @@ def test_critical_drift_retrains_only_when_drift_is_a_retrain_trigger(prod: Regi
     _open_pr_changes_nothing(
         prod, "policies/default.yaml retrain.triggers (none) does not include drift; no retrain"
     )
+
+
+def test_drift_action_issue_opens_one_tracking_issue_on_github(
+    prod: Registry, github_api: GitHubAPI
+) -> None:
+    from modelreg.forge.github import GitHubForge
+    from modelreg.monitoring.check import check_drift
+    from modelreg.training.retrain import act_on_drift
+
+    _policy(prod, "  action: retrain_pr", "  action: issue")
+    _new_labelled_batch(prod)
+    versions = sorted((prod.root / "models/cancer/versions").iterdir())
+    forge = GitHubForge.from_env(None, github_api.env(), sleep=lambda _: None)
+    logs = _log(prod, "a.csv", shift=1.5)
+    with Workspace.open(prod.root) as ws:
+        for _ in range(2):  # a re-run updates the same issue
+            outcome = act_on_drift(ws, forge, check_drift(ws, model="cancer", current=logs))
+            assert (
+                outcome.note == "drift critical for cancer: tracking issue #1 updated; no retrain"
+            )
+    (issue,) = github_api.plain_issues("open")
+    assert issue.title == "modelreg: drift in cancer" and "mean_radius" in issue.body
+    assert sorted((prod.root / "models/cancer/versions").iterdir()) == versions
+    assert github_api.requests_to("POST", r"/pulls$") == []
