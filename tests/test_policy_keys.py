@@ -516,7 +516,9 @@ def _retrain(**retrain: Any) -> Policy:
 
 
 def check_retrain() -> None:
-    assert _retrain().retrain.triggers == () and policy().retrain.must_beat_current
+    given = _retrain(triggers=["drift"], must_beat_current=False).retrain
+    assert given.triggers == ("drift",) and not given.must_beat_current
+    assert policy().retrain.triggers == () and policy().retrain.must_beat_current
 
 
 def check_retrain_schedule() -> None:
