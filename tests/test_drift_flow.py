@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import Prebuilt, Registry, git
+from github_api import GitHubAPI
 from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset, recalibrated
 
@@ -199,3 +200,73 @@ def test_an_unwritable_drift_output_is_one_line_and_exit_2(prod: Registry) -> No
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--output" in lines[0] and "cannot write" in lines[0]
+
+
+def _policy(reg: Registry, old: str, new: str) -> None:
+    policy = reg.root / "policies/default.yaml"
+    text = policy.read_text()
+    assert old in text
+    policy.write_text(text.replace(old, new))
+    reg.git("commit", "-qam", f"policy: {new.strip()}")
+    reg.git("push", "-q", "origin", "main")
+
+
+def _open_pr_changes_nothing(reg: Registry, needle: str) -> None:
+    """Critical drift with --open-pr: exit 1, `needle` said, no version, branch or PR."""
+    _new_labelled_batch(reg)
+    versions = sorted((reg.root / "models/cancer/versions").iterdir())
+    result = reg.run(
+        "drift", "cancer", "--current", str(_log(reg, "a.csv", shift=1.5)), "--open-pr"
+    )
+    assert result.exit_code == 1, result.output
+    assert needle in result.output, result.output
+    assert sorted((reg.root / "models/cancer/versions").iterdir()) == versions
+    assert reg.ok("pr", "list").output.strip() == "no open pull requests"
+    assert RETRAIN not in git(reg.origin, "branch", "--list", RETRAIN)
+
+
+def test_drift_action_none_reports_the_verdict_and_does_nothing_else(prod: Registry) -> None:
+    _policy(prod, "  action: retrain_pr", "  action: none")
+    _open_pr_changes_nothing(
+        prod, "policies/default.yaml drift.action is none; no issue, no retrain"
+    )
+
+
+def test_drift_action_issue_on_the_local_forge_says_it_cannot_hold_one(prod: Registry) -> None:
+    _policy(prod, "  action: retrain_pr", "  action: issue")
+    _open_pr_changes_nothing(
+        prod,
+        "policies/default.yaml drift.action: issue asks for a tracking issue, and the local "
+        "forge cannot hold issues; nothing opened, no retrain",
+    )
+
+
+def test_critical_drift_retrains_only_when_drift_is_a_retrain_trigger(prod: Registry) -> None:
+    _triggers(prod, "[]")
+    _open_pr_changes_nothing(
+        prod, "policies/default.yaml retrain.triggers (none) does not include drift; no retrain"
+    )
+
+
+def test_drift_action_issue_opens_one_tracking_issue_on_github(
+    prod: Registry, github_api: GitHubAPI
+) -> None:
+    from modelreg.forge.github import GitHubForge
+    from modelreg.monitoring.check import check_drift
+    from modelreg.training.retrain import act_on_drift
+
+    _policy(prod, "  action: retrain_pr", "  action: issue")
+    _new_labelled_batch(prod)
+    versions = sorted((prod.root / "models/cancer/versions").iterdir())
+    forge = GitHubForge.from_env(None, github_api.env(), sleep=lambda _: None)
+    logs = _log(prod, "a.csv", shift=1.5)
+    with Workspace.open(prod.root) as ws:
+        for _ in range(2):  # a re-run updates the same issue
+            outcome = act_on_drift(ws, forge, check_drift(ws, model="cancer", current=logs))
+            assert (
+                outcome.note == "drift critical for cancer: tracking issue #1 updated; no retrain"
+            )
+    (issue,) = github_api.plain_issues("open")
+    assert issue.title == "modelreg: drift in cancer" and "mean_radius" in issue.body
+    assert sorted((prod.root / "models/cancer/versions").iterdir()) == versions
+    assert github_api.requests_to("POST", r"/pulls$") == []

@@ -41,7 +41,9 @@ from modelreg.commands._options import forge_option, format_option, stage_option
     help="Write the report to a file instead of stdout.",
 )
 @click.option(
-    "--open-pr", is_flag=True, help="On critical drift retrain and open (or update) the retrain PR."
+    "--open-pr",
+    is_flag=True,
+    help="Act as drift.action and retrain.triggers say: retrain PR, issue or nothing.",
 )
 @forge_option()
 def drift(

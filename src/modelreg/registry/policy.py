@@ -154,6 +154,13 @@ class RetrainPolicy:
     must_beat_current: bool = True
     metric: str | None = None
 
+    @property
+    def window_days(self) -> int | None:
+        """The window in whole days, rounded up (`{last: 12h}` is 1 day, not all data)."""
+        if self.window is None:
+            return None
+        return max(1, math.ceil(self.window.total_seconds() / 86400))
+
     def comparison_metric(self, headline_metrics: Sequence[str]) -> str | None:
         """The metric `must_beat_current` compares: `metric`, else the first headline metric."""
         return self.metric or next(iter(headline_metrics), None)
@@ -364,10 +371,10 @@ drift:
   numeric: {method: wasserstein, threshold: 0.1}
   categorical: {method: jensenshannon, threshold: 0.1}
   dataset_share: {warn: 0.2, critical: 0.4}
-  action: retrain_pr
+  action: retrain_pr       # what drift --open-pr does: retrain_pr | issue | none
 
 retrain:
-  triggers: [drift]        # drift | schedule | data-volume
+  triggers: [drift]        # drift | schedule | data-volume; drift lets drift --open-pr retrain
   # schedule: "0 3 * * 1"  # needed with the schedule trigger (cron, UTC)
   # min_new_rows: 50000    # needed with the data-volume trigger
   window: {last: 90d}      # train on the last 90 days of data, or: all

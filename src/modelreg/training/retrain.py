@@ -53,22 +53,52 @@ def describe(outcome: Outcome) -> str:
 
 
 def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
-    """critical: retrain PR; warn: one tracking issue (a note on the local forge); else nothing."""
+    """What the policy's `drift.action` and `retrain.triggers` ask for on this verdict.
+
+    retrain_pr: a warning updates one tracking issue, critical drift retrains and opens
+    the retrain PR when `drift` is among the retrain triggers; issue: the tracking issue
+    for either; none: nothing. Each refusal names the key that made it.
+    """
+    verdict = check.report.verdict
+    if verdict not in ("warn", "critical"):
+        return Outcome(f"drift verdict {verdict}: no action")
+    snap = ws.snapshot("HEAD")
+    policy = snap.policy(snap.model(check.model).policy)
+    source = f"policies/{policy.name}.yaml"
+    action = policy.drift.action
+    if action == "none":
+        return Outcome(
+            f"drift {verdict} for {check.model}: {source} drift.action is none; "
+            "no issue, no retrain"
+        )
     from modelreg.monitoring.render import render
 
-    verdict = check.report.verdict
     report_md = render(check.report, "markdown", title=f"Drift: {check.model} {check.version}")
-    if verdict == "warn":
-        ref = forge.upsert_issue(
-            title=f"modelreg: drift warning for {check.model}",
-            body=report_md,
-            labels=["modelreg", "drift"],
+    if action == "issue" or verdict == "warn":
+        return _track(forge, check, report_md, f"{source} drift.action: {action}")
+    if "drift" not in policy.retrain.triggers:
+        listed = ", ".join(policy.retrain.triggers) or "none"
+        return Outcome(
+            f"drift critical for {check.model}: {source} retrain.triggers ({listed}) "
+            "does not include drift; no retrain"
         )
-        where = f"tracking issue {ref} updated" if ref else "the local forge has no issues"
-        return Outcome(f"drift warning for {check.model}: {where}; no retrain")
-    if verdict != "critical":
-        return Outcome(f"drift verdict {verdict}: no action")
     return _retrain(ws, forge, check, report_md)
+
+
+def _track(forge: Forge, check: DriftCheck, report_md: str, why: str) -> Outcome:
+    """Open or update the model's one drift tracking issue; the local forge has none."""
+    verdict = check.report.verdict
+    ref = forge.upsert_issue(
+        title=f"modelreg: drift in {check.model}",
+        body=report_md,
+        labels=["modelreg", "drift"],
+    )
+    if not ref:
+        return Outcome(
+            f"drift {verdict} for {check.model}: {why} asks for a tracking issue, and the "
+            "local forge cannot hold issues; nothing opened, no retrain"
+        )
+    return Outcome(f"drift {verdict} for {check.model}: tracking issue {ref} updated; no retrain")
 
 
 def _retrain(ws: Workspace, forge: Forge, check: DriftCheck, report_md: str) -> Outcome:
@@ -104,7 +134,6 @@ def retrain(
     require_stage_files(snap, model)  # before training, not after it
     spec = snap.model(model)
     policy = snap.policy(spec.policy)
-    window = policy.retrain.window
     pipeline = read_pipeline(ws, model).folder
     was_clean = not ws.git.run("status", "--porcelain", "--", pipeline).strip()
     result = train(
@@ -113,7 +142,7 @@ def retrain(
         register=True,
         sets={},
         trigger=trigger,
-        window_days=window.days if window else None,
+        window_days=policy.retrain.window_days,
         message=None,
         push=False,
     )
