@@ -124,6 +124,22 @@ def push(root: Path, paths: Sequence[Path]) -> None:
         _repo(root).push(targets=[str(p.resolve()) for p in paths])
 
 
+def pointer_targets(root: Path, changed: Sequence[str]) -> list[Path]:
+    """What to push so that these changed files' DVC pointers resolve on the remote.
+
+    A `.dvc` file names its own output; a `dvc.lock` names every output of the pipeline
+    beside it (its `dvc.yaml`). Deleted files name nothing.
+    """
+    targets: list[Path] = []
+    for rel in changed:
+        path = root / rel
+        if rel.endswith(".dvc") and path.is_file():
+            targets.append(path)
+        elif Path(rel).name == "dvc.lock" and (path.parent / "dvc.yaml").is_file():
+            targets.append(path.parent / "dvc.yaml")
+    return targets
+
+
 def pull(root: Path, paths: Sequence[Path]) -> None:
     """Fetch tracked files from the default remote into the workspace."""
     if not paths:
