@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Git:
         self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._git_dir: Path | None = None
         self._repo: gitpython.Repo | None = None
+        self._whole = False  # history known to be complete (not a shallow clone)
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Git:
@@ -241,6 +243,7 @@ class Git:
         self, rev: str, paths: Sequence[str], *, since: str | None = None
     ) -> list[tuple[Commit, list[Change]]]:
         """First-parent history of `paths` up to `rev`, oldest first, with blob ids."""
+        self.require_full_history()
         range_ = f"{since}..{rev}" if since else rev
         out = self.run(
             "log",
@@ -256,6 +259,35 @@ class Git:
             *paths,
         )
         return [_parse_log_entry(chunk) for chunk in out.split("\x1e") if chunk.strip(_NUL + "\n")]
+
+    def require_full_history(self) -> None:
+        """Never read history from a shallow clone: deepen it from origin once, else exit 2.
+
+        A `--depth 1` clone (actions/checkout's default) makes its oldest commit look
+        like the start of everything: every stage change would be attributed to it.
+        """
+        if self._whole:
+            return
+        if self._shallow():
+            # Core code does not print, but a silent network fetch would be a surprise.
+            print(
+                "modelreg: this clone is shallow; fetching its full history from origin once "
+                "(set fetch-depth: 0 in actions/checkout to skip this)",
+                file=sys.stderr,
+            )
+            fetched = self._proc(["fetch", "--quiet", "--unshallow", "origin"])
+            if fetched.returncode != 0 or self._shallow():
+                raise UsageError(
+                    "this clone is shallow and its full history could not be fetched from "
+                    f"origin ({first_line(fetched.stderr) or 'still shallow'}): history, "
+                    "status and rollback would give wrong answers",
+                    hint="clone with full history: `fetch-depth: 0` in actions/checkout, "
+                    "or `git fetch --unshallow`",
+                )
+        self._whole = True
+
+    def _shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""
