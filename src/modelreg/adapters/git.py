@@ -10,6 +10,7 @@ first use, with its exceptions mapped to ours.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -285,6 +286,20 @@ class Git:
                     "or `git fetch --unshallow`",
                 )
         self._whole = True
+
+    def forced_updates(self, ref: str) -> list[tuple[str, str]]:
+        """(old, new) commits of each non-fast-forward update of `ref` this clone recorded.
+
+        A fetch writes "forced-update" in the ref's reflog when the remote's branch was
+        rewritten; the entry below it is the tip this clone saw before.
+        """
+        proc = self._proc(["reflog", "show", "--format=%H %gs", ref, "--"])
+        lines = [ln.split(" ", 1) for ln in proc.stdout.splitlines() if proc.returncode == 0]
+        return [
+            (older[0], entry[0])
+            for entry, older in itertools.pairwise(lines)
+            if len(entry) == 2 and "forced-update" in entry[1]
+        ]
 
     def _shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
