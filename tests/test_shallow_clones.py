@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import Prebuilt, Registry, git
-from runner import BIN, checkout
+from runner import BIN, checkout, run_job, schedule_context
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "src" / "modelreg" / "templates" / "workflows"
 
 
 def two_promotions(reg: Registry) -> None:
@@ -85,3 +87,22 @@ def test_a_shallow_clone_that_cannot_reach_origin_exits_2_naming_the_fix(
         (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("modelreg: error")]
         assert "shallow" in line and "fetch-depth: 0" in out.stderr
         assert out.stdout == ""
+
+
+@pytest.mark.slow
+def test_a_workflow_job_checked_out_at_the_default_depth_still_reads_whole_history(
+    promoted: Registry,
+) -> None:
+    """Shallow clones give wrong audit answers, silently: a job left at actions/checkout's
+    default `fetch-depth: 1` deepens its clone before `status` reads history."""
+    run = run_job(
+        WORKFLOWS / "modelreg-drift.yml",
+        "models",
+        origin=promoted.origin,
+        base=promoted.work / "runs",
+        context=schedule_context(),
+        fetch_depth=1,
+    )
+    assert run.ok, run.log
+    assert json.loads(run.outputs["models"]) == ["churn"]
+    assert "(fetch-depth 1)" in run.log and "this clone is shallow" in run.log
