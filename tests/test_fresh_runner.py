@@ -108,6 +108,23 @@ def _new_drifted_data(reg: Registry) -> None:
     reg.git("push", "-q", "origin", "main")
 
 
+def test_a_fresh_clone_can_pull_the_data_an_example_commit_names(tmp_path: Path) -> None:
+    """Retrain never pushes its training data or pipeline outputs: nor did `example`, so
+    the train workflow could not fetch the pipeline's inputs on a fresh runner."""
+    reg = make_registry(tmp_path)
+    reg.ok("example", "churn", "--kind", "classifier", "--owner", "@ml-team")
+    reg.git("push", "-q", "origin", "main")
+    clone = _fresh(reg, "after-example")
+    pulled = subprocess.run(
+        [str(BIN / "dvc"), "pull", "-q", "data/churn/batches.dvc"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+    )
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert list((clone / "data/churn/batches").glob("*.csv"))
+
+
 @pytest.mark.slow
 def test_the_whole_loop_runs_job_by_job_in_fresh_clones(
     tmp_path: Path, github_api: GitHubAPI
@@ -121,8 +138,7 @@ def test_the_whole_loop_runs_job_by_job_in_fresh_clones(
         policy.read_text().replace("must_beat_current: true", "must_beat_current: false")
     )
     reg.git("commit", "-qam", "retrains need not beat the serving version")
-    subprocess.run([str(BIN / "dvc"), "push", "-q"], cwd=reg.root, check=True)
-    reg.git("push", "-q", "origin", "main")
+    reg.git("push", "-q", "origin", "main")  # `example` pushed its data to the DVC remote
 
     # The train workflow, dispatched by hand.
     ctx = {**dispatch_context({"model": "churn"}), **VARS}
