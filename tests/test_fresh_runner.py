@@ -196,3 +196,24 @@ def test_after_a_retrain_pr_a_fresh_clone_can_pull_reproduce_and_train(
         assert done.returncode == 0, (args, done.stdout + done.stderr)
     trained = _modelreg(clone, "train", "cancer")
     assert trained.returncode == 0, trained.stdout + trained.stderr
+
+
+def test_register_push_uploads_what_every_pushed_commit_names_by_dvc_pointer(
+    registry: Registry,
+) -> None:
+    """Retrain never pushes its training data or pipeline outputs: nor did `register --push`
+    for the commits it publishes with HEAD; a fresh clone must resolve their pointers."""
+    registry.write("data/extra.csv", "a,b\n1,2\n")
+    subprocess.run([str(BIN / "dvc"), "add", "-q", "data/extra.csv"], cwd=registry.root, check=True)
+    registry.git("add", "data/extra.csv.dvc", "data/.gitignore")
+    registry.git("commit", "-qm", "more data")
+    registry.register("churn", 0, "--push")
+    clone = _fresh(registry, "after-register")
+    pulled = subprocess.run(
+        [str(BIN / "dvc"), "pull", "-q", "data/extra.csv.dvc"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+    )
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert (clone / "data/extra.csv").read_text() == "a,b\n1,2\n"

@@ -336,8 +336,10 @@ def tracked(record: VersionRecord) -> list[str]:
 
 def _push(ws: Workspace, record: VersionRecord) -> None:
     root = ws.root
-    dvcio.push(root, [root / p for p in tracked(record)])
     branch = ws.git.current_branch()
+    # Everything the pushed commits name by DVC pointer, not only this version's files.
+    since = f"refs/remotes/origin/{branch}" if branch else None
+    dvcio.push(root, [root / p for p in tracked(record)] + dvcio.changed_pointers(ws.git, since))
     if branch is None:
         raise UsageError("HEAD is detached", hint="check out a branch before --push")
     try:

@@ -173,9 +173,8 @@ def _push_objects(ws: Workspace, candidate: VersionRecord, base_sha: str) -> Non
     """
     from modelreg.training.register import tracked
 
-    changed = ws.git.run("diff", "--name-only", base_sha, "HEAD").splitlines()
     targets = [ws.root / p for p in tracked(candidate)]
-    dvcio.push(ws.root, targets + dvcio.pointer_targets(ws.root, changed))
+    dvcio.push(ws.root, targets + dvcio.changed_pointers(ws.git, base_sha))
     storage = dvcio.remote_in_repo(ws.root)
     if storage and ws.git.run("status", "--porcelain", "--", storage).strip():
         commit_paths(ws.git, [storage], f"dvc storage: {candidate.model} {candidate.version}")
