@@ -189,9 +189,14 @@ def _runner_env(
 ) -> dict[str, str]:
     """The variables a hosted runner sets; nothing from an earlier job or the test's shell."""
     github = ctx["github"]
-    keep = ("HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "LANG", "PYTHONPATH", "TMPDIR")
+    keep = ("GIT_CONFIG_NOSYSTEM", "LANG", "PYTHONPATH", "TMPDIR")
     env = {k: os.environ[k] for k in keep if k in os.environ}
+    home = folder / "home"  # a new machine: no git identity, no config, no caches
+    home.mkdir()
+    (home / ".gitconfig").write_text("")
     env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
         PATH=os.pathsep.join([str(STANDINS), str(BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
         CI="true",
         GITHUB_WORKSPACE=str(workspace),
