@@ -47,6 +47,9 @@ def test_a_record_rewritten_by_a_force_push_fails_validate_and_check_in_a_clone_
         assert result.exit_code == 1, (command, result.output)
         assert RECORD in result.output and "force-push" in result.output, result.output
         assert seen[:12] in result.output
+    # A deliberate rewrite: the clone forgets what it saw, as docs/promotion.md says.
+    registry.git("reflog", "expire", "--expire=now", "refs/remotes/origin/main")
+    assert registry.run("validate", "--base", "origin/main").exit_code == 0
 
 
 def test_a_clone_that_only_fast_forwarded_finds_nothing_rewritten(registry: Registry) -> None:

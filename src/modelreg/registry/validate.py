@@ -145,7 +145,10 @@ def _rewritten(ws: Workspace) -> list[Problem]:
     ref = f"refs/remotes/origin/{default}"
     out: dict[str, Problem] = {}
     for old, new in ws.git.forced_updates(ref):
-        diff = ws.git.run("diff", "--name-status", "--no-renames", old, "HEAD", "--", "models")
+        # check=False: an old tip pruned from the object store has nothing left to compare.
+        diff = ws.git.run(
+            "diff", "--name-status", "--no-renames", old, "HEAD", "--", "models", check=False
+        )
         for line in diff.splitlines():
             status, _, path = line.partition("\t")
             if status in ("M", "D", "T") and _is_record(path) and path not in out:
