@@ -19,9 +19,11 @@ from conftest import Prebuilt, Registry, git, make_registry
 from github_api import GitHubAPI
 from runner import (
     BIN,
+    EXPR_RE,
     JobRun,
     checkout,
     dispatch_context,
+    evaluate,
     pull_request_context,
     push_context,
     run_job,
@@ -106,6 +108,26 @@ def _new_drifted_data(reg: Registry) -> None:
     reg.git("commit", "-qm", "new data arrived")
     subprocess.run([str(BIN / "dvc"), "push", "-q"], cwd=reg.root, check=True)
     reg.git("push", "-q", "origin", "main")
+
+
+def test_the_harness_reads_every_expression_the_shipped_workflows_use() -> None:
+    """A new expression the harness cannot read fails here, not as a wrong walk."""
+    ctx = {
+        "github": {"event": {}, "token": "t"},
+        "steps": {"deploy": {"outcome": "success"}, "publish": {"outcome": "failure"}},
+        "needs": {
+            "plan": {"outputs": {"stages": '["staging"]', "models": '["churn"]'}},
+            "models": {"outputs": {"models": '["churn"]'}},
+        },
+    }
+    exprs = [e for p in TEMPLATES.glob("*.yml") for e in EXPR_RE.findall(p.read_text())]
+    assert len(exprs) > 30
+    for expr in exprs:
+        evaluate(expr, ctx)  # raises on anything it cannot read
+    assert evaluate(" vars.MODELREG_PIP_SPEC || 'modelreg' ", ctx) == "modelreg"
+    assert evaluate("fromJSON(needs.plan.outputs.stages)", ctx) == ["staging"]
+    state = "steps.deploy.outcome == 'success' && steps.publish.outcome == 'success'"
+    assert evaluate(f"{state} && 'success' || 'failure'", ctx) == "failure"
 
 
 def test_a_fresh_clone_can_pull_the_data_an_example_commit_names(tmp_path: Path) -> None:
