@@ -333,8 +333,13 @@ def run_act(
         "--no-cache-server",
         "--defaultbranch",
         "main",
+        # act skips actions/checkout (it copies the working tree, .git included) unless
+        # told not to; the stand-in then makes a real clone, as a runner does.
+        "--no-skip-checkout",
         *_stub_mapping(path),
     ]
+    # The checkout stand-in clones this origin into an empty workspace, as a runner does.
+    env = {"ACT_CHECKOUT_ORIGIN": str(reg.origin), **env}
     for flag, values in (("--env", env), ("--secret", secrets), ("--var", variables)):
         for key, value in values.items():
             cmd += [flag, f"{key}={value}"]
@@ -380,6 +385,7 @@ def test_the_pr_workflow_fails_on_a_failing_gate_and_comments_the_report(
     )
     log = run.stdout + run.stderr
     assert run.returncode != 0, log
+    assert "checked out stage-churn at" in log and "(fetch-depth 0, shallow: false)" in log
     assert "**churn v1.0.0 → staging** fails its gates" in log
     (comment,) = github_api.comments_on(pull.number)
     assert "<!-- modelreg:check -->" in comment.body and "fails its gates" in comment.body
@@ -430,6 +436,7 @@ def test_the_drift_workflow_opens_the_retrain_pull_request(registry: Registry) -
     )
     log = run.stdout + run.stderr
     assert 'models: ["churn"]' in log, log
+    assert log.count("checked out main at") == 2, log  # one real clone per job
     assert "churn: drift verdict **critical**" in log, log
     assert run.returncode != 0, log  # critical drift fails the run, after the PR is opened
     heads = git(registry.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from modelreg.adapters.git import first_line
+from modelreg.adapters.git import Git, first_line
 from modelreg.adapters.lock import writing_in
 from modelreg.errors import ForgeError, UsageError
 
@@ -123,6 +123,35 @@ def push(root: Path, paths: Sequence[Path]) -> None:
         return
     with writing_in(root), _quiet("push"):
         _repo(root).push(targets=[str(p.resolve()) for p in paths])
+
+
+def pointer_targets(root: Path, changed: Sequence[str]) -> list[Path]:
+    """What to push so that these changed files' DVC pointers resolve on the remote.
+
+    A `.dvc` file names its own output; a `dvc.lock` names every output of the pipeline
+    beside it (its `dvc.yaml`). Deleted files name nothing.
+    """
+    targets: list[Path] = []
+    for rel in changed:
+        path = root / rel
+        if rel.endswith(".dvc") and path.is_file():
+            targets.append(path)
+        elif Path(rel).name == "dvc.lock" and (path.parent / "dvc.yaml").is_file():
+            targets.append(path.parent / "dvc.yaml")
+    return targets
+
+
+def changed_pointers(git: Git, since: str | None) -> list[Path]:
+    """Push targets for every DVC pointer that HEAD adds or changes since `since`.
+
+    What a push of HEAD would publish must be on the DVC remote first. Without `since`
+    (the branch is not on the remote yet) every pointer counts.
+    """
+    if since is None or git.resolve(since) is None:
+        changed = git.run("ls-files").splitlines()
+    else:
+        changed = git.run("diff", "--name-only", "--no-renames", since, "HEAD").splitlines()
+    return pointer_targets(git.root, changed)
 
 
 def pull(root: Path, paths: Sequence[Path]) -> None:

@@ -10,9 +10,11 @@ first use, with its exceptions mapped to ours.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -65,6 +67,7 @@ class Git:
         self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._git_dir: Path | None = None
         self._repo: gitpython.Repo | None = None
+        self._whole = False  # history known to be complete (not a shallow clone)
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Git:
@@ -251,6 +254,7 @@ class Git:
         self, rev: str, paths: Sequence[str], *, since: str | None = None
     ) -> list[tuple[Commit, list[Change]]]:
         """First-parent history of `paths` up to `rev`, oldest first, with blob ids."""
+        self.require_full_history()
         range_ = f"{since}..{rev}" if since else rev
         out = self.run(
             "log",
@@ -266,6 +270,7 @@ class Git:
     def iter_changes(self, rev: str, paths: Sequence[str]) -> ChangeStream:
         """Like `log_changes`, newest first and streamed in batches (see ChangeStream);
         git starts walking at once, so the caller can do other work meanwhile."""
+        self.require_full_history()
         return ChangeStream(self, rev, paths)
 
     def has_changed_path_filters(self) -> bool:
@@ -289,6 +294,49 @@ class Git:
         script = "git commit-graph write --reachable --changed-paths </dev/null >/dev/null 2>&1 &"
         with contextlib.suppress(OSError):
             subprocess.run(["sh", "-c", script], cwd=self.root, env=self._env, check=False)
+
+    def require_full_history(self) -> None:
+        """Never read history from a shallow clone: deepen it from origin once, else exit 2.
+
+        A `--depth 1` clone (actions/checkout's default) makes its oldest commit look
+        like the start of everything: every stage change would be attributed to it.
+        """
+        if self._whole:
+            return
+        if self._shallow():
+            # Core code does not print, but a silent network fetch would be a surprise.
+            print(
+                "modelreg: this clone is shallow; fetching its full history from origin once "
+                "(set fetch-depth: 0 in actions/checkout to skip this)",
+                file=sys.stderr,
+            )
+            fetched = self._proc(["fetch", "--quiet", "--unshallow", "origin"])
+            if fetched.returncode != 0 or self._shallow():
+                raise UsageError(
+                    "this clone is shallow and its full history could not be fetched from "
+                    f"origin ({first_line(fetched.stderr) or 'still shallow'}): history, "
+                    "status and rollback would give wrong answers",
+                    hint="clone with full history: `fetch-depth: 0` in actions/checkout, "
+                    "or `git fetch --unshallow`",
+                )
+        self._whole = True
+
+    def forced_updates(self, ref: str) -> list[tuple[str, str]]:
+        """(old, new) commits of each non-fast-forward update of `ref` this clone recorded.
+
+        A fetch writes "forced-update" in the ref's reflog when the remote's branch was
+        rewritten; the entry below it is the tip this clone saw before.
+        """
+        proc = self._proc(["reflog", "show", "--format=%H %gs", ref, "--"])
+        lines = [ln.split(" ", 1) for ln in proc.stdout.splitlines() if proc.returncode == 0]
+        return [
+            (older[0], entry[0])
+            for entry, older in itertools.pairwise(lines)
+            if len(entry) == 2 and "forced-update" in entry[1]
+        ]
+
+    def _shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def diff_names(self, base: str, paths: Sequence[str]) -> list[tuple[str, str]]:
         """(status letter, path) of files under `paths` that differ from `base` on disk."""

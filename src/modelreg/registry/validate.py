@@ -88,6 +88,8 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
     staged: tuple[str, ...] = ()
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
+        seen = {p.file for p in checker.problems}
+        checker.problems.extend(p for p in _rewritten(ws) if p.file not in seen)
         staged = tuple(
             sorted({p.split("/")[1] for _, p in changed if is_stage_path(p) and p in snap.files})
         )
@@ -128,6 +130,38 @@ def _immutability(snap: Snapshot, base: str, changed: list[tuple[str, str]]) -> 
             )
         )
     return out
+
+
+def _rewritten(ws: Workspace) -> list[Problem]:
+    """Records that a force-push to origin's default branch changed or deleted.
+
+    The merge-base moves with a rewrite, so comparing with it misses one; what this clone
+    last saw of the branch (its reflog) does not. A clone that never saw the old commit
+    cannot tell: branch protection against force-pushes is the real guard.
+    """
+    default = ws.git.default_branch()
+    if default is None:
+        return []
+    ref = f"refs/remotes/origin/{default}"
+    out: dict[str, Problem] = {}
+    for old, new in ws.git.forced_updates(ref):
+        # check=False: an old tip pruned from the object store has nothing left to compare.
+        diff = ws.git.run(
+            "diff", "--name-status", "--no-renames", old, "HEAD", "--", "models", check=False
+        )
+        for line in diff.splitlines():
+            status, _, path = line.partition("\t")
+            if status in ("M", "D", "T") and _is_record(path) and path not in out:
+                out[path] = Problem(
+                    path,
+                    "",
+                    f"version record {'deleted' if status == 'D' else 'changed'} by a "
+                    f"force-push to origin/{default} (this clone saw it at {old[:12]}, "
+                    f"rewritten to {new[:12]})",
+                    f"records are immutable: restore it with `git checkout {old[:12]} -- "
+                    f"{path}` and push; protect {default} against force-pushes",
+                )
+    return list(out.values())
 
 
 def _models_in(changed: list[tuple[str, str]]) -> list[str]:

@@ -76,7 +76,12 @@ def create(
     )
     rels = [str(p.relative_to(ws.root)) for p in paths]
     commit = commit_paths(ws.git, rels, f"example: scaffold {kind} model {model}")
-    return Example(model, kind, tuple(rels), commit, _data_dir(ws.root, model, data_dir))
+    data = _data_dir(ws.root, model, data_dir)
+    if dvcio.is_initialised(ws.root) and dvcio.remote_url(ws.root):
+        # The commit names the batches by DVC pointer: once it is pushed, a fresh clone
+        # (a CI runner) must find them on the remote.
+        dvcio.push(ws.root, [ws.root / f"{data}.dvc"])
+    return Example(model, kind, tuple(rels), commit, data)
 
 
 def scaffold(

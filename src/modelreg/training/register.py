@@ -553,7 +553,9 @@ def tracked(record: VersionRecord) -> list[str]:
 def _push(ws: Workspace, record: VersionRecord, branch: str) -> None:
     """The artifact to the DVC remote first, then the commit that points at it."""
     root = ws.root
-    dvcio.push(root, [root / p for p in tracked(record)])
+    # Everything the pushed commits name by DVC pointer, not only this version's files.
+    since = f"refs/remotes/origin/{branch}"
+    dvcio.push(root, [root / p for p in tracked(record)] + dvcio.changed_pointers(ws.git, since))
     try:
         push(ws.git, f"HEAD:refs/heads/{branch}")
     except ForgeError as exc:

@@ -158,7 +158,7 @@ def retrain(
             "window); no PR opened",
             candidate=candidate,
         )
-    _push_objects(ws, candidate)
+    _push_objects(ws, candidate, base_sha)
     first = policy.stages[0].name
     serving = _serving(snap, model, list(policy.stage_names))
     same = serving_on_candidate_holdout(ws, model, serving) if serving else None
@@ -193,11 +193,17 @@ def retrain(
     )
 
 
-def _push_objects(ws: Workspace, candidate: VersionRecord) -> None:
-    """Upload the candidate's artifact and profile; a remote inside the repo is committed."""
+def _push_objects(ws: Workspace, candidate: VersionRecord, base_sha: str) -> None:
+    """Upload all the retrain commit names by DVC pointer; a remote inside the repo is committed.
+
+    That is the candidate's artifact and profile, and also the data pointer and the
+    pipeline's dvc.lock the retrain changed: a fresh clone must be able to `dvc pull`
+    and train again.
+    """
     from modelreg.training.register import tracked
 
-    dvcio.push(ws.root, [ws.root / p for p in tracked(candidate)])
+    targets = [ws.root / p for p in tracked(candidate)]
+    dvcio.push(ws.root, targets + dvcio.changed_pointers(ws.git, base_sha))
     storage = dvcio.remote_in_repo(ws.root)
     if storage and ws.git.run("status", "--porcelain", "--", storage).strip():
         commit_paths(ws.git, [storage], f"dvc storage: {candidate.model} {candidate.version}")
