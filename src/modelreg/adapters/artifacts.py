@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,19 +95,13 @@ def pointer_problem(text: bytes | None, path: str, md5: str, record: str) -> Poi
     A version's pointer names one output: the file beside it (`outs[0].path` is the
     artifact's own file name: no '/', no '..'), with the md5 its record holds.
     """
-    import yaml
-
     file, name = path + ".dvc", path.rsplit("/", 1)[-1]
     restore = f"restore it: `git checkout <base> -- {file}`; never edit a registered pointer"
     if text is None:
         return PointerProblem(
             record, "artifact.path", f"no DVC pointer {file}", "commit the .dvc file register wrote"
         )
-    try:
-        # Every scalar as a string: an all-digit md5 must not turn into a number.
-        outs = (yaml.load(text, Loader=yaml.BaseLoader) or {}).get("outs")
-    except (yaml.YAMLError, AttributeError, RecursionError):
-        outs = None
+    outs = _outs(text)
     if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
         return PointerProblem(file, "outs", "is not one DVC output", restore)
     out_path, out_md5 = outs[0].get("path"), outs[0].get("md5")
@@ -126,6 +121,29 @@ def pointer_problem(text: bytes | None, path: str, md5: str, record: str) -> Poi
             "the artifact or its record was altered; register a new version instead",
         )
     return None
+
+
+# A pointer exactly as `dvc add` writes it: read without a YAML parser, since validate
+# reads one per version. Anything else (hand edits included) goes through YAML.
+_CANONICAL = re.compile(
+    rb"outs:\n- md5: ([0-9a-f]{32})\n  size: ([0-9]+)\n  hash: md5\n"
+    rb"  path: ([A-Za-z0-9._][A-Za-z0-9._-]*)\n"
+)
+
+
+def _outs(text: bytes) -> Any:
+    """The pointer's `outs`, every scalar a string (an all-digit md5 stays text)."""
+    import yaml
+
+    m = _CANONICAL.fullmatch(text)
+    if m is not None:
+        md5, size, path = (g.decode() for g in m.groups())
+        return [{"md5": md5, "size": size, "hash": "md5", "path": path}]
+    try:
+        loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+        return (yaml.load(text, Loader=loader) or {}).get("outs")
+    except (yaml.YAMLError, AttributeError, RecursionError):
+        return None
 
 
 def check_pointer(text: bytes | None, path: str, md5: str, record: str) -> None:
