@@ -106,3 +106,15 @@ def test_a_workflow_job_checked_out_at_the_default_depth_still_reads_whole_histo
     assert run.ok, run.log
     assert json.loads(run.outputs["models"]) == ["churn"]
     assert "(fetch-depth 1)" in run.log and "this clone is shallow" in run.log
+
+
+def test_status_at_a_date_in_a_shallow_clone_reads_the_whole_line(promoted: Registry) -> None:
+    """Shallow clones give wrong audit answers, silently: `status --at DATE` resolved the
+    date against the clone's boundary commit before anything was deepened."""
+    tomorrow = "2030-01-01"
+    full = json.loads(_modelreg(promoted.root, "status", "--at", tomorrow, "--json").stdout)
+    clone = _shallow(promoted, "dated")
+    out = _modelreg(clone, "status", "--at", tomorrow, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == full
+    assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "false"

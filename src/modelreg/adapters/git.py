@@ -160,6 +160,7 @@ class Git:
         if sha:
             return sha
         if self.has_commits():
+            self.require_full_history()  # a date in a shallow clone would find its boundary
             out = self.run("rev-list", "-1", "--first-parent", f"--before={at}", "HEAD").strip()
             if out and _looks_like_date(at):
                 return out
