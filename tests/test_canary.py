@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Registry, git
+from reviewing import approve
 
 CANARY = """\
 stages:
@@ -36,12 +37,14 @@ def reg(registry: Registry) -> Registry:
 
 def _promote(reg: Registry, version: str, stage: str) -> None:
     reg.ok("promote", "churn", version, "--to", stage)
+    approve(reg, f"modelreg/promote/churn/{stage}/{version}")
     reg.ok("pr", "merge", f"modelreg/promote/churn/{stage}/{version}")
     reg.git("pull", "-q")
 
 
 def _merge_only_open_pr(reg: Registry) -> None:
     (pr,) = json.loads(reg.ok("pr", "list", "--json").output)
+    approve(reg, pr["head"])
     reg.ok("pr", "merge", pr["head"])
     reg.git("pull", "-q")
 

@@ -13,6 +13,7 @@ from conftest import Prebuilt, Registry, git
 from github_api import GitHubAPI
 from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset, recalibrated
+from reviewing import approve
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,7 @@ def serving_cancer(reg: Registry) -> None:
     reg.ok("train", "cancer", "--register", "--push", "--window", "10")  # as the policy retrains
     for stage in ("staging", "production"):
         reg.ok("promote", "cancer", "v1.0.0", "--to", stage)
+        approve(reg, f"modelreg/promote/cancer/{stage}/v1.0.0")
         reg.ok("pr", "merge", f"modelreg/promote/cancer/{stage}/v1.0.0")
         reg.git("pull", "-q")
 

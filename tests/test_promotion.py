@@ -9,6 +9,7 @@ import pytest
 
 from conftest import Registry, git, tree_state
 from github_api import GitHubAPI
+from reviewing import approve
 
 PROMOTE_V1 = "modelreg/promote/churn/staging/v1.0.0"
 PROMOTE_V2 = "modelreg/promote/churn/staging/v1.1.0"
@@ -23,6 +24,7 @@ def reg(registry: Registry) -> Registry:
 
 
 def _merge(reg: Registry, branch: str) -> None:
+    approve(reg, branch)  # production needs a review by someone else (issue 11 §2)
     reg.ok("pr", "merge", branch)
     reg.git("pull", "-q", "--ff-only")
 

@@ -110,6 +110,9 @@ class _Run:
         self.report(step)
 
     def merge(self, branch: str) -> None:
+        # Production needs one approval by someone other than the branch's author.
+        with _reviewer():
+            self.cli("pr", "approve", branch, "--comment", "reviewed in the demo")
         self.cli("pr", "merge", branch)
         self.git("pull", "-q", "--ff-only")
 
@@ -121,6 +124,26 @@ class _Run:
     def expect(self, ok: bool, what: str) -> None:
         if not ok:
             raise CheckFailed(f"demo: {what}")
+
+
+@contextlib.contextmanager
+def _reviewer() -> Iterator[None]:
+    """Act as a second git identity, the demo's reviewer."""
+    ident = {
+        f"GIT_{who}_{what}": value
+        for who in ("AUTHOR", "COMMITTER")
+        for what, value in (("NAME", "Demo Reviewer"), ("EMAIL", "reviewer@example.com"))
+    }
+    saved = {k: os.environ.get(k) for k in ident}
+    os.environ.update(ident)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager

@@ -622,6 +622,15 @@ def identity(git: Git) -> str:
     return email or name.strip()
 
 
+def committer(git: Git) -> tuple[str, str]:
+    """(name, e-mail) git would record as committer now (`git var GIT_COMMITTER_IDENT`)."""
+    hint = "git config user.email you@example.com, or set GIT_COMMITTER_EMAIL"
+    with _mapped("git has no user identity", UsageError, hint):
+        ident = str(git.repo.git.var("GIT_COMMITTER_IDENT"))
+    name, _, rest = ident.partition(" <")
+    return name.strip(), rest.partition(">")[0]
+
+
 _WORKTREE_PREFIX = "modelreg-wt-"
 _WORKTREE_REASON = "modelreg pid "
 

@@ -9,7 +9,7 @@ import click
 from modelreg.commands._options import json_option
 
 if TYPE_CHECKING:
-    from modelreg.forge.local import LocalForge
+    from modelreg.forge.local import LocalForge, Review
 
 
 @click.group()
@@ -38,23 +38,52 @@ def list_(as_json: bool) -> None:
 @pr.command("show")
 @click.argument("branch")
 def show(branch: str) -> None:
-    """Title, body, comments and diff of one pull request."""
+    """Title, body, reviews, comments and diff of one pull request."""
     forge = _local()
     p = forge.get(branch)
     comments = forge.comments(p)
+    reviews = forge.reviews(p)
     click.echo(f"{p.title}\n{p.head} → {p.base}\n\n{p.body}\n")
+    if reviews:
+        counted = set(forge.counting_approvals(p, forge.head_sha(p.head)))
+        lines = [_review_line(r, r in counted) for r in reviews]
+        click.echo("--- reviews ---\n" + "\n".join(lines) + "\n")
     if comments:
         click.echo(f"--- comments ---\n{comments}\n")
     click.echo(f"--- diff ---\n{forge.diff(p)}")
 
 
+def _review_line(r: Review, counts: bool) -> str:
+    what = r.state + (" (counts)" if counts else "") if r.state == "approved" else r.state
+    line = f"{what} by {r.name} <{r.email}> at {r.date} on {r.commit[:12]}"
+    return line + (f": {r.comment}" if r.comment else "")
+
+
+@pr.command("approve")
+@click.argument("branch")
+@click.option("--comment", default="", help="A note to go with the approval.")
+def approve(branch: str, comment: str) -> None:
+    """Approve the PR's head commit as git's identity (a new push needs a new approval)."""
+    r = _local().review(branch, approve=True, comment=comment)
+    click.echo(f"approved {branch} at {r.commit[:12]} as {r.email}")
+
+
+@pr.command("comment")
+@click.argument("branch")
+@click.argument("text")
+def comment(branch: str, text: str) -> None:
+    """Comment on the PR's head commit as git's identity (does not approve)."""
+    r = _local().review(branch, approve=False, comment=text)
+    click.echo(f"commented on {branch} at {r.commit[:12]} as {r.email}")
+
+
 @pr.command("merge")
 @click.argument("branch")
 def merge(branch: str) -> None:
-    """Run the required checks, then merge --no-ff into the default branch and push."""
-    from modelreg.promotion.pr_check import required
+    """Run the required checks and count approvals, then merge --no-ff and push."""
+    from modelreg.promotion.pr_check import mergeable
 
-    merged = _local().merge(branch, required)
+    merged = _local().merge(branch, mergeable)
     click.echo(
         f"merged {branch} into {merged.pr.base} as {merged.commit[:8]} "
         "(git pull to update your checkout)"

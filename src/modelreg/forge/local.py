@@ -1,18 +1,24 @@
 """The embedded forge: a pull request is a branch pushed to `origin`, no server needed.
 
 The PR's title and body are its tip commit's message; comments are a git note on that
-commit (refs/notes/modelreg, pushed too). `merge` runs the required checks in a
-temporary worktree, merges with --no-ff and pushes, exactly as a protected branch would.
+commit (refs/notes/modelreg, pushed too). Reviews (approvals and comments) are JSON
+lines in a note on the head commit they reviewed (refs/notes/modelreg-reviews, pushed
+too), so a new push needs a new approval. `merge` runs the required checks in a
+temporary worktree, counts the approvals, merges with --no-ff and pushes, exactly as a
+protected branch would.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 from modelreg.adapters.git import (
     Git,
     add_note,
+    committer,
     fetch,
     fetch_default_branch,
     merge,
@@ -24,6 +30,7 @@ from modelreg.errors import CheckFailed, ForgeError, NotFound, UsageError
 from modelreg.forge.base import PullRequest, cap_body
 
 NOTES_REF = "refs/notes/modelreg"
+REVIEWS_REF = "refs/notes/modelreg-reviews"
 MERGE_PREFIX = "Merge pull request "
 
 
@@ -31,6 +38,22 @@ MERGE_PREFIX = "Merge pull request "
 class Merged:
     pr: PullRequest
     commit: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review of a PR's head commit: an approval or a comment, by a git identity."""
+
+    state: str  # "approved" or "commented"
+    name: str
+    email: str
+    date: str
+    commit: str
+    comment: str = ""
+
+
+# The merge checks: the merged tree, the base ref, and the approvals that count.
+MergeChecks = Callable[[Git, str, Sequence[Review]], list[str]]
 
 
 class LocalForge:
@@ -107,25 +130,70 @@ class LocalForge:
     def diff(self, pr: PullRequest) -> str:
         return self.git.run("diff", f"{self.remote}/{pr.base}...{self.remote}/{pr.head}")
 
-    def merge(self, head: str, checks: Callable[[Git, str], list[str]]) -> Merged:
-        """Merge `head` into the default branch if it merges cleanly and `checks` pass."""
+    def merge(self, head: str, checks: MergeChecks) -> Merged:
+        """Merge `head` into the default branch if it merges cleanly and `checks` pass
+        (they are given the approvals that count for the head commit merged)."""
         pr = self.get(head)
         base_ref = f"{self.remote}/{pr.base}"
+        sha = self.head_sha(head)
+        approvals = self.counting_approvals(pr, sha)
         with temp_worktree(self.git, base_ref) as wt:
             message = f"{MERGE_PREFIX}{pr.head}: {pr.title}\n\n{pr.body}".rstrip() + "\n"
-            if not merge(wt, f"{self.remote}/{head}", message):
+            if not merge(wt, sha, message):
                 raise CheckFailed(
                     f"{head} conflicts with {pr.base}: another change to the same "
                     "stage landed first",
                     hint="close it and re-run the command that opened it",
                 )
-            problems = checks(wt, base_ref)
+            problems = checks(wt, base_ref, approvals)
             if problems:
                 raise CheckFailed(f"{head} fails required checks: " + "; ".join(problems))
             sha = wt.run("rev-parse", "HEAD").strip()
             push(wt, f"HEAD:refs/heads/{pr.base}", self.remote)
         self.close(head)
         return Merged(pr, sha)
+
+    def review(self, head: str, *, approve: bool, comment: str = "") -> Review:
+        """Record an approval or a comment by git's committer identity on the PR's head
+        commit, and push it to the remote."""
+        pr = self.get(head)
+        sha = self.head_sha(pr.head)
+        name, email = committer(self.git)
+        state = "approved" if approve else "commented"
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        done = Review(state, name, email, now, sha, comment.strip())
+        self._fetch_reviews()
+        earlier = self._note(REVIEWS_REF, sha).strip()
+        line = json.dumps(asdict(done), sort_keys=True)
+        add_note(self.git, REVIEWS_REF, sha, f"{earlier}\n{line}".strip() + "\n")
+        push(self.git, f"{REVIEWS_REF}:{REVIEWS_REF}", self.remote)
+        return done
+
+    def reviews(self, pr: PullRequest) -> list[Review]:
+        """Every review of every commit on the PR's branch, oldest commit first."""
+        self._fetch_reviews()
+        out = self.git.run(
+            "log",
+            "-z",
+            "--reverse",
+            "--no-notes",
+            f"--notes={REVIEWS_REF}",
+            "--format=%N",
+            f"{self.remote}/{pr.base}..{self.head_sha(pr.head)}",
+        )
+        return [_review(line) for note in out.split("\0") for line in note.splitlines() if line]
+
+    def counting_approvals(self, pr: PullRequest, sha: str) -> list[Review]:
+        """Approvals of head commit `sha` by someone who is neither author nor committer
+        of any commit on the branch; one per e-mail."""
+        out = self.git.run("log", "--format=%ae%n%ce", f"{self.remote}/{pr.base}..{sha}")
+        involved = {e.strip().lower() for e in out.splitlines()}
+        found: dict[str, Review] = {}
+        for r in self.reviews(pr):
+            key = r.email.strip().lower()
+            if r.state == "approved" and r.commit == sha and key and key not in involved:
+                found.setdefault(key, r)
+        return list(found.values())
 
     def close(self, head: str) -> None:
         """Delete the PR's branch on the remote."""
@@ -154,6 +222,29 @@ class LocalForge:
 
     def _fetch_notes(self) -> None:
         self.git.run("fetch", "--quiet", self.remote, f"+{NOTES_REF}:{NOTES_REF}", check=False)
+
+    def _fetch_reviews(self) -> None:
+        # Forced: the remote's reviews are the record; a local note never pushed is lost.
+        self.git.run("fetch", "--quiet", self.remote, f"+{REVIEWS_REF}:{REVIEWS_REF}", check=False)
+
+    def _note(self, ref: str, sha: str) -> str:
+        return self.git.run("notes", f"--ref={ref}", "show", sha, check=False)
+
+    def head_sha(self, head: str) -> str:
+        """The commit the PR's branch points at on the remote (as last fetched)."""
+        sha = remote_branches(self.git, head).get(head)
+        if sha is None:
+            raise NotFound(f"no open pull request '{head}' on {self.remote}")
+        return sha
+
+
+def _review(line: str) -> Review:
+    """A review from its JSON line; a line that is not one is shown as a comment."""
+    try:
+        data = json.loads(line)
+        return Review(**{k: str(data.get(k, "")) for k in Review.__dataclass_fields__})
+    except (ValueError, TypeError, AttributeError):
+        return Review("commented", "?", "", "", "", line)
 
 
 def _split_notes(text: str) -> dict[str, str]:

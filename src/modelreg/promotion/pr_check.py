@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from modelreg.adapters.git import Git
 from modelreg.errors import ModelregError
+from modelreg.forge.local import Review
 from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
 from modelreg.registry.cache import BlobCache
@@ -93,3 +95,60 @@ def required(tree: Git, base_ref: str) -> list[str]:
     with Workspace(tree, BlobCache.for_git_dir(tree.git_dir)) as ws:
         report = validate_and_gate(ws, base=base_ref)
     return [str(p) for p in report.problems]
+
+
+def mergeable(tree: Git, base_ref: str, approvals: Sequence[Review]) -> list[str]:
+    """`required`, plus the policy's `reviews:` of every stage the branch changes, counted
+    against `approvals` (the local forge's `pr merge`)."""
+    with Workspace(tree, BlobCache.for_git_dir(tree.git_dir)) as ws:
+        report = validate_and_gate(ws, base=base_ref)
+        missing = review_problems(ws, report, len(approvals))
+    return [str(p) for p in (*report.problems, *missing)]
+
+
+def review_problems(ws: Workspace, report: Report, approvals: int) -> list[Problem]:
+    """One problem per changed stage whose policy needs more than `approvals` approvals.
+
+    The count is the larger of the base's and the branch's policy, so a branch cannot
+    lower the bar it is judged by.
+    """
+    if not report.staged or report.base is None:
+        return []
+    roots = model_roots(*report.staged)
+    base = Snapshot(ws.git, report.base, ws.cache, roots)
+    head = Snapshot(ws.git, None, ws.cache, roots)
+    problems = []
+    for model in report.staged:
+        for stage in _changed_stages(base, head, model):
+            needed, policy = max(_reviews(base, model, stage), _reviews(head, model, stage))
+            if approvals < needed:
+                noun = "review" if needed == 1 else "reviews"
+                problems.append(
+                    Problem(
+                        *head.stage_key(model, stage, "version"),
+                        f"{model} → {stage} needs {needed} approving {noun} (policy "
+                        f"{policy}: reviews: {needed}); {approvals} count",
+                        "someone who neither authored nor committed any of the branch's "
+                        "commits runs `modelreg pr approve BRANCH` on its head commit",
+                    )
+                )
+    return problems
+
+
+def _changed_stages(base: Snapshot, head: Snapshot, model: str) -> list[str]:
+    try:
+        old = base.stages(model).assignments if base.has_model(model) else {}
+        new = head.stages(model).assignments if head.has_model(model) else {}
+    except ModelregError:
+        return []  # an unreadable stage file is validate's problem, and blocks already
+    return sorted(s for s in {*old, *new} if old.get(s) != new.get(s))
+
+
+def _reviews(snap: Snapshot, model: str, stage: str) -> tuple[int, str]:
+    """(approvals needed, policy name) for `stage` of `model` as `snap` has it."""
+    try:
+        spec = snap.model(model) if snap.has_model(model) else None
+        policy = snap.policy(spec.policy if spec else "default")
+        return policy.stage(stage).reviews, policy.name
+    except ModelregError:
+        return 0, ""
