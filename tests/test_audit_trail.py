@@ -7,6 +7,8 @@ import json
 import pytest
 
 from conftest import Registry
+from modelreg.registry.records import Rollout, StageAssignment
+from modelreg.registry.stages import render_stage
 
 ROLLBACK = "modelreg/rollback/churn/staging/v1.0.0"
 
@@ -61,3 +63,33 @@ def test_rollback_dry_run_prints_the_body_of_a_revert_the_real_pr_gets(reg: Regi
     assert dry["method"] == "revert"
     assert dry["body"].strip() == body
     assert body.startswith("Reverts ") and "This reverts commit " in body
+
+
+def _commit_stage(reg: Registry, assignment: StageAssignment, message: str) -> None:
+    reg.write("models/churn/stages/staging.yaml", render_stage("churn", "staging", assignment))
+    reg.git("add", "models/churn/stages/staging.yaml")
+    reg.git("commit", "-qm", message)
+
+
+def test_history_tells_a_completed_canary_from_an_aborted_one(reg: Registry) -> None:
+    """§6: a canary that completed (the candidate became the version) and one that was
+    aborted (the rollout went, the version stayed) are different events, in text and
+    JSON (an abort used to read "rollout-end", a completion a plain "assign")."""
+    stable, canary = StageAssignment("v1.0.0"), "v1.1.0"
+    _commit_stage(reg, stable, "assign")
+    _commit_stage(reg, StageAssignment("v1.0.0", Rollout(canary, 10, 0)), "canary 10%")
+    _commit_stage(reg, StageAssignment("v1.0.0", Rollout(canary, 50, 1)), "canary 50%")
+    _commit_stage(reg, stable, "abort the canary")
+    _commit_stage(reg, StageAssignment("v1.0.0", Rollout(canary, 10, 0)), "canary again")
+    _commit_stage(reg, StageAssignment(canary), "complete the canary")
+    kinds = [e["kind"] for e in json.loads(reg.ok("history", "churn", "--json").output)]
+    assert kinds == [
+        "assign",
+        "rollout",
+        "rollout",
+        "rollout-abort",
+        "rollout",
+        "rollout-complete",
+    ]
+    rows = reg.ok("history", "churn").output.splitlines()[1:]
+    assert [row.split()[3] for row in rows] == kinds
