@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from conftest import Registry
+from conftest import Registry, git
+from github_api import GitHubAPI
 from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.stages import render_stage
 
@@ -93,3 +94,27 @@ def test_history_tells_a_completed_canary_from_an_aborted_one(reg: Registry) -> 
     ]
     rows = reg.ok("history", "churn").output.splitlines()[1:]
     assert [row.split()[3] for row in rows] == kinds
+
+
+def test_a_github_pr_body_links_version_records_absolutely_at_its_head_commit(
+    reg: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§6: a relative link in a GitHub PR body resolves against the PR's URL and breaks,
+    so records are linked as `<repository html_url>/blob/<head sha>/models/…`."""
+    for key, value in github_api.env().items():
+        monkeypatch.setenv(key, value)
+    reg.ok("promote", "churn", "v1.1.0", "--to", "staging")
+    (create,) = github_api.requests_to("POST", r"/pulls$")
+    head = git(reg.origin, "rev-parse", "modelreg/promote/churn/staging/v1.1.0").strip()
+    web = f"{github_api.origin}/{github_api.full_name}/blob/{head}"
+    record = "models/churn/versions/v1.1.0.yaml"
+    assert f"[`{record}`]({web}/{record})" in create.json["body"]
+    assert f"]({record})" not in create.json["body"]
+
+
+def test_a_local_pr_body_links_version_records_by_repository_path(reg: Registry) -> None:
+    """§6: the local forge's PRs are read beside the repository: paths stay relative."""
+    reg.ok("promote", "churn", "v1.1.0", "--to", "staging")
+    (pr,) = json.loads(reg.ok("pr", "list", "--json").output)
+    record = "models/churn/versions/v1.1.0.yaml"
+    assert f"[`{record}`]({record})" in pr["body"]

@@ -6,6 +6,7 @@ Both work in a temporary worktree at the remote default branch, push a branch an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -396,20 +397,32 @@ def propose(
         "merge-base", "--is-ancestor", existing, f"refs/remotes/origin/{change.base}"
     )
     pushed = existing is None or merged
+    head = existing
     if pushed:
-        change = _commit_and_push(ws, change, force=merged)
+        change, head = _commit_and_push(ws, change, force=merged)
+    assert head is not None
     pr, opened = forge.open_or_update(
         head=change.branch,
         base=change.base,
         title=change.title,
-        body=change.body,
+        body=_linked(forge, change.body, head),
         labels=change.labels,
     )
     created = pushed or opened
     return Proposal(change, pr, created, "" if created else "pull request already open")
 
 
-def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
+def _linked(forge: Forge, body: str, sha: str) -> str:
+    """The body with each link to a registry file as the forge links it at commit `sha`."""
+    return _FILE_LINK.sub(lambda m: f"]({forge.blob_url(sha, m.group(1))})", body)
+
+
+_FILE_LINK = re.compile(r"\]\((models/[^)\s]+)\)")
+
+
+def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> tuple[Change, str]:
+    """Commit the change in a temporary worktree and push it; the change as made, and
+    the commit pushed."""
     with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
         message = f"{change.title}\n\n{change.body}\n"
         if change.revert and _try_revert(wt, change):
@@ -421,7 +434,8 @@ def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
             write_stage_file(wt, change)
             commit(wt, message)
         push(wt, f"{'+' if force else ''}HEAD:refs/heads/{change.branch}")
-    return change
+        sha = wt.run("rev-parse", "HEAD").strip()
+    return change, sha
 
 
 def _try_revert(wt: Git, change: Change) -> bool:
