@@ -30,11 +30,24 @@ VERSIONS = ("v1.0.0", "v1.1.0", "v1.2.0")
 ACTIONS = ("promote", "canary", "step", "complete", "abort", "rollback")
 
 
+# The histories are random, so no stage order or review can hold for them; the property
+# is about Git and the files, so the models follow a policy with two open stages.
+OPEN_POLICY = "stages:\n  - name: staging\n    gates: []\n  - name: production\n    gates: []\n"
+
+
 def _build(reg: Registry) -> None:
-    """Both models with three registered versions each, pushed."""
+    """Both models with three registered versions each, under the open policy, pushed."""
     for model in MODELS:
         for seed in range(len(VERSIONS)):
-            reg.register(model, seed, "--push")
+            reg.register(model, seed)
+    reg.write("policies/open.yaml", OPEN_POLICY)
+    for model in MODELS:
+        spec = reg.root / f"models/{model}/model.yaml"
+        spec.write_text(spec.read_text().replace("policy: default", "policy: open"))
+    reg.git("add", "-A")
+    reg.git("commit", "-qm", "Use the open policy")
+    reg.git("push", "-q", "origin", "main")
+    assert reg.run("validate").exit_code == 0
 
 
 @dataclass(frozen=True)
