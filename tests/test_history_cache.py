@@ -30,8 +30,8 @@ def _views(reg: Registry, *at: str) -> list[str]:
     """status (whole registry and one model) and history, at each revision."""
     out = []
     for rev in at:
-        out.append(reg.ok("status", "--at", rev, "--json").output)
-        out.append(reg.ok("status", "churn", "--at", rev, "--json").output)
+        out.append(reg.ok("status", "--at", rev, "--json").stdout)
+        out.append(reg.ok("status", "churn", "--at", rev, "--json").stdout)
     out.append(reg.ok("history", "churn", "--json").output)
     return out
 

@@ -83,14 +83,14 @@ def test_status_at_an_earlier_commit_equals_what_status_printed_then(registry: R
         registry, "staging:\n  version: v1.1.0\n\nproduction:\n  version: v1.0.0\n", "promote"
     )
     assert registry.ok("status").output != then_text
-    assert registry.ok("status", "--at", then).output == then_text
-    assert registry.ok("status", "--at", then, "--json").output == then_json
+    assert registry.ok("status", "--at", then).stdout == then_text
+    assert registry.ok("status", "--at", then, "--json").stdout == then_json
 
 
 def test_status_at_a_date_reads_the_registry_as_it_was(registry: Registry) -> None:
     registry.register("churn", 0)
     _promote_by_hand(registry, "staging:\n  version: v1.0.0\n", "one", date="2020-01-01T00:00:00")
-    rows = json.loads(registry.ok("status", "--at", "2021-01-01", "--json").output)["rows"]
+    rows = json.loads(registry.ok("status", "--at", "2021-01-01", "--json").stdout)["rows"]
     assert [(r["stage"], r["version"]) for r in rows] == [("staging", "v1.0.0")]
 
 

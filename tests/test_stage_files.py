@@ -52,7 +52,7 @@ def _legacy(reg: Registry, text: str, message: str) -> str:
 
 
 def _views(reg: Registry, at: str = "HEAD") -> tuple[object, object]:
-    status = json.loads(reg.ok("status", "--at", at, "--json").output)
+    status = json.loads(reg.ok("status", "--at", at, "--json").stdout)
     status.pop("rev", None)
     history = json.loads(reg.ok("history", "churn", "--json").output)
     return status, history

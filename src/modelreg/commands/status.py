@@ -32,6 +32,8 @@ def status(model: str | None, at: str, as_json: bool) -> None:
 
     with Workspace.open() as ws:
         result = run(ws, model=model, at=at)
+        if at != "HEAD":
+            click.echo(f"status at {at}: commit {result.rev[:12]}", err=True)
         emit(result, as_json, text(result))
 
 

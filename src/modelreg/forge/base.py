@@ -49,6 +49,10 @@ class Forge(Protocol):
         """Create or update the one open tracking issue titled `title`; returns its ref."""
         ...
 
+    def blob_url(self, sha: str, path: str) -> str:
+        """How a PR body links the file `path` as of commit `sha`."""
+        ...
+
 
 # GitHub refuses a body or comment over 65,536 characters; leave room for markers.
 BODY_LIMIT = 60_000

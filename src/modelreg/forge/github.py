@@ -355,6 +355,12 @@ class GitHubForge:
         """Create or update the one open issue titled `title`; returns "#N"."""
         return self._run(lambda: self._upsert_issue(title, cap_body(body), list(labels)))
 
+    def blob_url(self, sha: str, path: str) -> str:
+        """An absolute URL of `path` at commit `sha`: a relative link in a PR body
+        resolves against the PR's own URL (…/pull/12/models/…) and breaks."""
+        web = str(self._run(self._repo).html_url).rstrip("/")
+        return f"{web}/blob/{sha}/{path}"
+
     # ------------------------------------------------------------------ operations
 
     def _open_or_update(

@@ -72,6 +72,10 @@ class LocalForge:
 
     # -- the Forge protocol -----------------------------------------------------------
 
+    def blob_url(self, sha: str, path: str) -> str:
+        """The path itself: a local PR is read beside the repository."""
+        return path
+
     def base_branch(self) -> str:
         return fetch_default_branch(self.git, self.remote)[0]
 

@@ -6,6 +6,8 @@ Both work in a temporary worktree at the remote default branch, push a branch an
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -46,6 +48,7 @@ class Change:
     revert: str | None = None  # commit to `git revert` instead of editing the file
     revert_mainline: bool = False
     gate_passed: bool | None = None
+    pin_body: str | None = None  # the body if `revert` no longer applies when pushed
 
     @property
     def path(self) -> str:
@@ -249,8 +252,16 @@ def plan_rollback(ws: Workspace, *, model: str, stage: str, to: str | None = Non
     pinned = render_stage(model, stage, StageAssignment(target))
     title = f"Roll back {model} in {stage} to {target}"
     compare = comparison(snap.record(model, target), snap.record(model, current.version))
-    revert = brought if brought and target == brought.previous else None
-    body = _rollback_body(stage, current.version, target, compare, revert)
+    wanted = brought if brought and target == brought.previous else None
+    revert = (
+        wanted
+        if wanted and _reverts_cleanly(snap, wanted, stage_yaml(model, stage), pinned)
+        else None
+    )
+
+    def body(ev: StageEvent | None) -> str:
+        return _rollback_body(stage, current.version, target, compare, ev, wanted)
+
     return _rollback(snap, model, stage, target, base, title, body, pinned, revert)
 
 
@@ -261,11 +272,14 @@ def _rollback(
     target: str,
     base: str,
     title: str,
-    body: str,
+    body: Callable[[StageEvent | None], str],
     pinned: str,
     revert: StageEvent | None,
 ) -> Change:
-    """A rollback to `target`: a revert of `revert` when given, else the pinned text."""
+    """A rollback to `target`: a revert of `revert` when given, else the pinned text.
+
+    `body(event)` words the PR for a revert of `event`, or (None) for a pin.
+    """
     return Change(
         model,
         stage,
@@ -273,11 +287,26 @@ def _rollback(
         f"modelreg/rollback/{model}/{stage}/{target}",
         base,
         title,
-        body,
+        body(revert) + (f"\n\nThis reverts commit {revert.commit}." if revert else ""),
         pinned,
         revert=revert.commit if revert else None,
         revert_mainline=_is_merge(snap.git, revert.commit) if revert else False,
+        pin_body=body(None),
     )
+
+
+def _reverts_cleanly(snap: Snapshot, ev: StageEvent, path: str, pinned: str) -> bool:
+    """Whether `git revert` of `ev`'s commit at the snapshot applies cleanly and leaves
+    exactly `pinned`: the commit changed only `path` (against its first parent), the file
+    is still byte for byte as the commit left it, and before it the file said `pinned`."""
+    git, sha = snap.git, ev.commit
+    touched = git.run("diff-tree", "--no-commit-id", "--name-only", "-r", f"{sha}^1", sha)
+    if touched.split() != [path]:
+        return False
+    if git.ls_tree(sha, [path]) != git.ls_tree(snap.rev or "HEAD", [path]):
+        return False
+    before = git.show(f"{sha}^1", path)
+    return before is not None and _same_stage(before.decode("utf-8", "replace"), pinned)
 
 
 def _abort_canary(
@@ -292,14 +321,23 @@ def _abort_canary(
     model, cand = spec.name, current.rollout.candidate
     text = render_stage(model, stage, StageAssignment(current.version))
     started = _event_that_started(snap, model, stage, cand)
+    revert = (
+        started
+        if started and _reverts_cleanly(snap, started, stage_yaml(model, stage), text)
+        else None
+    )
     title = f"Roll back {model} canary {cand} in {stage}; {current.version} serves all traffic"
-    body = (
+    what = (
         f"Aborts the canary: `{cand}` (at {current.rollout.weight}%) leaves **{stage}** and "
         f"`{current.version}` takes 100% of traffic again."
     )
-    if started:
-        body += f" Reverts {started.commit[:12]} ({started.pr or started.subject})."
-    return _rollback(snap, model, stage, current.version, base, title, body, text, started)
+
+    def body(ev: StageEvent | None) -> str:
+        if ev:
+            return f"{what} Reverts {ev.commit[:12]} ({ev.pr or ev.subject})."
+        return what + (_pin_note(started) if started else "")
+
+    return _rollback(snap, model, stage, current.version, base, title, body, text, revert)
 
 
 def _event_that_started(
@@ -320,16 +358,23 @@ def _is_merge(git: Git, sha: str) -> bool:
 
 
 def _rollback_body(
-    stage: str, current: str, target: str, compare: str, revert: StageEvent | None
+    stage: str,
+    current: str,
+    target: str,
+    compare: str,
+    revert: StageEvent | None,
+    wanted: StageEvent | None,
 ) -> str:
-    how = (
-        (
+    """The body of a revert of `revert`, or of a pin (saying why `wanted` is not reverted)."""
+    if revert:
+        how = (
             f"Reverts {revert.commit[:12]} ({revert.pr or revert.subject}), the change that "
             f"brought `{current}` to **{stage}**."
         )
-        if revert
-        else (f"Pins `{target}` in **{stage}** (no single change to revert).")
-    )
+    elif wanted:
+        how = f"Pins `{target}` in **{stage}**." + _pin_note(wanted)
+    else:
+        how = f"Pins `{target}` in **{stage}** (no single change to revert)."
     return f"{how}\n\n`{target}` replaces `{current}`:\n\n{compare}"
 
 
@@ -352,32 +397,45 @@ def propose(
         "merge-base", "--is-ancestor", existing, f"refs/remotes/origin/{change.base}"
     )
     pushed = existing is None or merged
+    head = existing
     if pushed:
-        change = _commit_and_push(ws, change, force=merged)
+        change, head = _commit_and_push(ws, change, force=merged)
+    assert head is not None
     pr, opened = forge.open_or_update(
         head=change.branch,
         base=change.base,
         title=change.title,
-        body=change.body,
+        body=_linked(forge, change.body, head),
         labels=change.labels,
     )
     created = pushed or opened
     return Proposal(change, pr, created, "" if created else "pull request already open")
 
 
-def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> Change:
+def _linked(forge: Forge, body: str, sha: str) -> str:
+    """The body with each link to a registry file as the forge links it at commit `sha`."""
+    return _FILE_LINK.sub(lambda m: f"]({forge.blob_url(sha, m.group(1))})", body)
+
+
+_FILE_LINK = re.compile(r"\]\((models/[^)\s]+)\)")
+
+
+def _commit_and_push(ws: Workspace, change: Change, *, force: bool) -> tuple[Change, str]:
+    """Commit the change in a temporary worktree and push it; the change as made, and
+    the commit pushed."""
     with temp_worktree(ws.git, f"refs/remotes/origin/{change.base}") as wt:
         message = f"{change.title}\n\n{change.body}\n"
         if change.revert and _try_revert(wt, change):
-            commit(wt, message + _reverts(change), amend=True)
+            commit(wt, message, amend=True)
         else:
-            if change.revert:
-                change = replace(change, revert=None, body=change.body + _pin_note())
+            if change.revert:  # the base moved on since the plan: pin after all
+                change = replace(change, revert=None, body=cap_body(change.pin_body or ""))
                 message = f"{change.title}\n\n{change.body}\n"
             write_stage_file(wt, change)
             commit(wt, message)
         push(wt, f"{'+' if force else ''}HEAD:refs/heads/{change.branch}")
-    return change
+        sha = wt.run("rev-parse", "HEAD").strip()
+    return change, sha
 
 
 def _try_revert(wt: Git, change: Change) -> bool:
@@ -409,12 +467,9 @@ def _same_stage(a: str, b: str) -> bool:
     return bool(parse_yaml(a, "a") == parse_yaml(b, "b"))
 
 
-def _reverts(change: Change) -> str:
-    return f"\nThis reverts commit {change.revert}.\n"
-
-
-def _pin_note() -> str:
+def _pin_note(ev: StageEvent) -> str:
     return (
-        "\n\n_A plain `git revert` would conflict or also undo unrelated changes, so this "
+        f"\n\n_A plain `git revert` of {ev.commit[:12]} ({ev.pr or ev.subject}) would "
+        "conflict (the stage's file changed since) or also undo unrelated changes, so this "
         "pins the version in the stage's file instead._"
     )

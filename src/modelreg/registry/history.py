@@ -31,12 +31,19 @@ class StageEvent:
     date: str
     subject: str
     pr: str | None
+    previous_candidate: str | None = None  # the canary candidate before the change
+
+    __json_extra__ = ("kind",)
 
     @property
     def kind(self) -> str:
+        """assign, unassign; rollout (a canary starts or steps); rollout-complete (the
+        candidate became the version); rollout-abort (the canary went, the version stayed)."""
         if self.version != self.previous:
+            if self.previous_candidate and self.version == self.previous_candidate:
+                return "rollout-complete"
             return "assign" if self.version else "unassign"
-        return "rollout" if self.candidate else "rollout-end"
+        return "rollout" if self.candidate else "rollout-abort"
 
 
 # Events are cached and built as tuples in StageEvent's field order.
@@ -396,6 +403,7 @@ def _events_of(commit: Commit, model: str, old: _State, new: _State) -> list[tup
         if before == after:
             continue
         ro = after.rollout if after else None
+        was = before.rollout if before else None
         out.append(
             (
                 model,
@@ -410,6 +418,7 @@ def _events_of(commit: Commit, model: str, old: _State, new: _State) -> list[tup
                 commit.date,
                 commit.subject,
                 pr_of(commit.subject),
+                was.candidate if was else None,
             )
         )
     return out
