@@ -402,8 +402,9 @@ class ChangeStream:
         quiet_since: float | None = None  # when git last wrote nothing new
         while True:
             done = self._proc.poll() is not None  # before reading: then nothing is lost
-            self._out.seek(self._read)
-            chunk = self._out.read(1 << 20)
+            # pread on the descriptor: no Python buffer can hand back bytes read before
+            # git had finished writing them.
+            chunk = os.pread(self._out.fileno(), 1 << 20, self._read)
             self._read += len(chunk)
             now = time.monotonic()
             if chunk:
