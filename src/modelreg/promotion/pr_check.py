@@ -30,7 +30,7 @@ def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
     """`modelreg validate`: the registry checks, then the policy gates of every version the
     branch newly puts in a stage (a failing gate is one more problem)."""
     report = validate(ws, base=base)
-    head = Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
+    head = report.tree or Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
     runs = _gates(ws, head, report)
     found = {f.name: getattr(report, f.name) for f in fields(Report)}
     found["problems"] = (*report.problems, *_gate_problems(head, runs))

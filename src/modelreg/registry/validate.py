@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelreg.adapters.artifacts import pointer_problem
 from modelreg.errors import ModelregError, NotFound, RuleError
@@ -47,6 +47,8 @@ class Report:
     staged: tuple[str, ...] = ()
     # Not problems (exit 0): what is weaker than new writes make, e.g. md5-only records.
     warnings: tuple[str, ...] = ()
+    # The working tree as validate read it (every staged model included), for the gates.
+    tree: Snapshot | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ def validate(ws: Workspace, *, base: str | None = None) -> Report:
         checker.files_checked,
         staged,
         checker.warnings(),
+        snap,
     )
 
 
