@@ -14,7 +14,8 @@ from conftest import Registry
 from modelreg import errors
 from modelreg.errors import ModelregError, NotFound, UsageError, ValidationError
 from modelreg.registry import names
-from test_deploy import CANARY, sample_csv, set_stages
+from test_deploy import sample_csv
+from test_predict import reg as deployed_registry  # noqa: F401 (the fixture `reg`)
 
 
 def one_line_error(result: Result, code: int) -> str:
@@ -55,24 +56,14 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_option_and_line(
     assert registry.git("status", "--porcelain") == ""
 
 
-@pytest.fixture
-def deployed(registry: Registry) -> Registry:
-    sample = str(sample_csv(registry.work))
-    registry.register("churn", 0, "--sample", sample, "--push")
-    registry.register("churn", 1, "--sample", sample, "--push")
-    set_stages(registry, "churn", CANARY)
-    registry.ok("deploy", "--stage", "production")
-    return registry
-
-
 @pytest.mark.parametrize("option", ["--output", "--log"])
-def test_an_unwritable_predict_output_or_log_is_one_line(deployed: Registry, option: str) -> None:
+def test_an_unwritable_predict_output_or_log_is_one_line(reg: Registry, option: str) -> None:
     """Issue 9: an unwritable `predict --output`/`--log` path raised a traceback."""
-    blocker = deployed.work / "not-a-folder"
+    blocker = reg.work / "not-a-folder"
     blocker.write_text("a file where a folder is needed")
     target = blocker / ("out.csv" if option == "--output" else "logs")
-    sample = sample_csv(deployed.work)
-    result = deployed.run(
+    sample = sample_csv(reg.work)
+    result = reg.run(
         "predict", "churn", "--stage", "production", "--input", str(sample), option, str(target)
     )
     line = one_line_error(result, 2)
