@@ -15,7 +15,7 @@ from modelreg import errors
 from modelreg.errors import ModelregError, NotFound, UsageError, ValidationError
 from modelreg.registry import names
 from test_deploy import sample_csv
-from test_predict import reg as deployed_registry  # noqa: F401 (the fixture `reg`)
+from test_predict import deployed_canary
 
 
 def one_line_error(result: Result, code: int) -> str:
@@ -54,6 +54,11 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_option_and_line(
     assert f"{option} {bad}:2: not UTF-8 text (byte 0xff)" in line
     assert "save the file as UTF-8" in line
     assert registry.git("status", "--porcelain") == ""
+
+
+@pytest.fixture
+def reg(registry: Registry) -> Registry:
+    return deployed_canary(registry)
 
 
 @pytest.mark.parametrize("option", ["--output", "--log"])

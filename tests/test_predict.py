@@ -22,6 +22,11 @@ ROWS = 100_000
 @pytest.fixture
 def reg(registry: Registry) -> Registry:
     """churn v1.0.0 (stable) and v1.1.0 (canary at 20%), deployed locally to production."""
+    return deployed_canary(registry)
+
+
+def deployed_canary(registry: Registry) -> Registry:
+    """Register churn v1.0.0 and v1.1.0, put v1.1.0 on a 20% canary, deploy locally."""
     sample = str(sample_csv(registry.work))
     registry.register("churn", 0, "--sample", sample, "--push")
     registry.register("churn", 1, "--sample", sample, "--push")
