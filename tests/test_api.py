@@ -30,6 +30,10 @@ def test_every_public_name_resolves_and_is_documented() -> None:
         if name != "__version__":
             assert name in documented or name == "Registry", name
     assert sorted(dir(modelreg)) == sorted(modelreg.__all__)
+    from modelreg import api
+
+    # The package lists the API's names itself, so that `import modelreg` stays lazy.
+    assert set(modelreg.__all__) - {"__version__"} == set(api.__all__)
 
 
 def test_register_status_gate_and_history_work_from_python(registry: Registry) -> None:
