@@ -272,3 +272,26 @@ def test_drift_action_issue_opens_one_tracking_issue_on_github(
     assert issue.title == "modelreg: drift in cancer" and "mean_radius" in issue.body
     assert sorted((prod.root / "models/cancer/versions").iterdir()) == versions
     assert github_api.requests_to("POST", r"/pulls$") == []
+
+
+def test_a_retrain_pr_on_github_links_records_absolutely_at_its_head_commit(
+    prod: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 §6: the retrain PR body linked version records by relative path, which
+    GitHub resolves against the PR's URL (a 404); they link at the pushed head commit."""
+    from modelreg.forge.github import GitHubForge
+    from modelreg.monitoring.check import check_drift
+    from modelreg.training.retrain import act_on_drift
+
+    _new_labelled_batch(prod)
+    forge = GitHubForge.from_env(None, github_api.env(), sleep=lambda _: None)
+    logs = _log(prod, "a.csv", shift=1.5)
+    monkeypatch.chdir(prod.root)  # as the command runs: DVC reads the pipeline from here
+    with Workspace.open(prod.root) as ws:
+        act_on_drift(ws, forge, check_drift(ws, model="cancer", current=logs))
+    (create,) = github_api.requests_to("POST", r"/pulls$")
+    head = git(prod.origin, "rev-parse", RETRAIN).strip()
+    web = f"{github_api.origin}/{github_api.full_name}/blob/{head}"
+    record = "models/cancer/versions/v1.1.0.yaml"
+    assert f"[`{record}`]({web}/{record})" in create.json["body"]
+    assert "](models/" not in create.json["body"]

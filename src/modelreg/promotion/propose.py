@@ -405,14 +405,14 @@ def propose(
         head=change.branch,
         base=change.base,
         title=change.title,
-        body=_linked(forge, change.body, head),
+        body=linked(forge, change.body, head),
         labels=change.labels,
     )
     created = pushed or opened
     return Proposal(change, pr, created, "" if created else "pull request already open")
 
 
-def _linked(forge: Forge, body: str, sha: str) -> str:
+def linked(forge: Forge, body: str, sha: str) -> str:
     """The body with each link to a registry file as the forge links it at commit `sha`."""
     return _FILE_LINK.sub(lambda m: f"]({forge.blob_url(sha, m.group(1))})", body)
 

@@ -29,7 +29,7 @@ from modelreg.monitoring.check import DriftCheck
 from modelreg.promotion.gate_runs import run_gate
 from modelreg.promotion.gates import render as render_gate
 from modelreg.promotion.pr_body import comparison
-from modelreg.promotion.propose import Proposal
+from modelreg.promotion.propose import Proposal, linked
 from modelreg.promotion.propose import describe as describe_proposal
 from modelreg.registry.names import check_name
 from modelreg.registry.records import StageAssignment, VersionRecord
@@ -179,12 +179,12 @@ def retrain(
     title = f"Retrain {model}: {candidate.version} to {first} ({label or trigger})"
     branch = f"modelreg/retrain/{model}"
     existed = branch in remote_branches(ws.git, branch)
-    _push_branch(ws, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
+    head = _push_branch(ws, model, first, candidate.version, branch, f"{title}\n\n{body}\n")
     pr, opened = forge.open_or_update(
         head=branch,
         base=base,
         title=title,
-        body=body,
+        body=linked(forge, body, head),
         labels=["modelreg", "retrain", f"stage:{first}"],
     )
     created = opened or not existed
@@ -339,8 +339,9 @@ def _same_holdout_table(
 
 def _push_branch(
     ws: Workspace, model: str, stage: str, version: str, branch: str, message: str
-) -> None:
-    """The registration commit plus the stage change, force-pushed to the bot's branch."""
+) -> str:
+    """The registration commit plus the stage change, force-pushed to the bot's branch;
+    returns the pushed head commit."""
     path = stage_yaml(model, stage)
     with temp_worktree(ws.git, "HEAD") as wt:
         (wt.root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -348,3 +349,4 @@ def _push_branch(
         wt.run("add", path)
         commit(wt, message)
         push(wt, f"+HEAD:refs/heads/{branch}")
+        return wt.run("rev-parse", "HEAD").strip()
