@@ -43,15 +43,27 @@ def writable(path: Path, label: str) -> Iterator[Path]:
         ) from None
 
 
+def replace_atomically(
+    path: Path, write: Callable[[Path], object], *, durable: bool = False
+) -> None:
+    """`write(tmp)` to a temporary file beside `path`, then rename it over `path`, so a
+    reader never sees half a file; `durable` also fsyncs the bytes before the rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        if durable:
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, label: str, write: Callable[[Path], object]) -> None:
-    """`write(tmp)` then rename over `path`, so a reader never sees half a file."""
+    """replace_atomically for a file a user named, with a one-line error on failure."""
     with writable(path, label):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_atomically(path, write)
 
 
 def write_text(path: Path, label: str, text: str) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from modelreg.adapters.files import replace_atomically
+
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 
@@ -178,13 +180,4 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 
 def place(path: Path, data: bytes) -> None:
     """Write bytes to `path` atomically: a temp file beside it, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data), durable=True)
