@@ -68,7 +68,7 @@ def _shown(text: str) -> str:
 
 # -- reading: names an older release accepted ---------------------------------------------
 
-# What releases before the one name rule wrote (records.NAME_RE, VERSION_RE), as a full,
+# What releases before the one name rule wrote (`[a-z0-9][a-z0-9._-]*`, VERSION_RE), as a full,
 # ASCII match without `..`: still safe as a path segment and in a git pathspec.
 LEGACY_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
 LEGACY_VERSION_PATTERN = r"v[0-9]{1,18}\.[0-9]{1,18}\.[0-9]{1,18}(?:-[0-9a-z.-]{1,100})?"

@@ -13,9 +13,8 @@ from modelreg.registry.drift_rules import (
     SIGNATURE_KINDS,
     methods_for,
 )
-from modelreg.registry.names import is_name, is_version
+from modelreg.registry.names import is_name, is_readable_name, is_version
 from modelreg.registry.records import (
-    NAME_RE,
     ModelSpec,
     StageAssignment,
     Stages,
@@ -467,7 +466,7 @@ class _Checker:
                 Problem(path, "", "not a stage file", "name it <stage>.yaml in " + folder)
             )
         for stage, path in files.items():
-            if not NAME_RE.match(stage):
+            if not is_readable_name(stage):
                 self.problems.append(
                     Problem(path, "", f"'{stage}' is not a valid stage name", "rename the file")
                 )
