@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
@@ -27,12 +28,62 @@ def _local() -> LocalForge:
 @pr.command("list")
 @json_option("PRs")
 def list_(as_json: bool) -> None:
-    """Open pull requests (branches on origin not yet merged)."""
+    """Open pull requests: model, stage, version, author, age and check state."""
+    from dataclasses import asdict
+
     from modelreg.output import emit, table
 
-    prs = _local().list_open()
-    rows = [[p.head, p.title] for p in prs]
-    emit(prs, as_json, table(["BRANCH", "TITLE"], rows) if rows else "no open pull requests")
+    forge = _local()
+    forge.fetch_checks()
+    now = datetime.now(timezone.utc)
+    items = []
+    for p in forge.list_open():
+        sha, author, date = forge.tip(p)
+        model, stage, version = branch_parts(p.head)
+        items.append(
+            {
+                **asdict(p),
+                "model": model,
+                "stage": stage,
+                "version": version,
+                "author": author,
+                "opened": date,
+                "check": forge.check_state(sha),
+            }
+        )
+    headers = ["BRANCH", "MODEL", "STAGE", "VERSION", "AUTHOR", "AGE", "CHECK", "TITLE"]
+    rows = [
+        [
+            i["head"],
+            i["model"] or "-",
+            i["stage"] or "-",
+            i["version"] or "-",
+            i["author"],
+            age(now, i["opened"]),
+            i["check"],
+            i["title"],
+        ]
+        for i in items
+    ]
+    emit(items, as_json, table(headers, rows) if rows else "no open pull requests")
+
+
+def branch_parts(branch: str) -> tuple[str, str, str]:
+    """Model, stage and version named by a modelreg branch (`""` where it names none)."""
+    parts = branch.split("/")
+    if len(parts) < 3 or parts[0] != "modelreg":
+        return "", "", ""
+    rest = [*parts[2:], "", ""]
+    return rest[0], rest[1], rest[2] if rest[2].startswith("v") else ""
+
+
+def age(now: datetime, iso: str) -> str:
+    """'45s', '12m', '3h' or '5d': how long ago `iso` was."""
+    seconds = max(0, int((now - datetime.fromisoformat(iso)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @pr.command("show")
@@ -83,11 +134,10 @@ def merge(branch: str) -> None:
     """Run the required checks and count approvals, then merge --no-ff and push."""
     from modelreg.promotion.pr_check import mergeable
 
-    merged = _local().merge(branch, mergeable)
-    click.echo(
-        f"merged {branch} into {merged.pr.base} as {merged.commit[:8]} "
-        "(git pull to update your checkout)"
-    )
+    forge = _local()
+    merged = forge.merge(branch, mergeable)
+    click.echo(f"merged {branch} into {merged.pr.base} as {merged.commit[:8]}")
+    click.echo(forge.update_checkout(merged.pr.base, merged.commit))
 
 
 @pr.command("close")

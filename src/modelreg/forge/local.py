@@ -19,6 +19,7 @@ from modelreg.adapters.git import (
     Git,
     add_note,
     committer,
+    fast_forward,
     fetch,
     fetch_default_branch,
     merge,
@@ -31,6 +32,7 @@ from modelreg.forge.base import PullRequest, cap_body
 
 NOTES_REF = "refs/notes/modelreg"
 REVIEWS_REF = "refs/notes/modelreg-reviews"
+CHECKS_REF = "refs/notes/modelreg-checks"
 MERGE_PREFIX = "Merge pull request "
 
 
@@ -119,6 +121,33 @@ class LocalForge:
 
     # -- local-only commands ----------------------------------------------------------
 
+    def record_check(self, sha: str, passed: bool, summary: str) -> None:
+        """Record a `check` verdict on commit `sha` (the last one wins) and push it."""
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        line = json.dumps({"passed": passed, "date": now, "summary": summary}, sort_keys=True)
+        self.git.run("fetch", "--quiet", self.remote, f"+{CHECKS_REF}:{CHECKS_REF}", check=False)
+        add_note(self.git, CHECKS_REF, sha, line + "\n")
+        push(self.git, f"{CHECKS_REF}:{CHECKS_REF}", self.remote)
+
+    def check_state(self, sha: str) -> str:
+        """'passed', 'failed' or 'not run': the last `check` recorded for commit `sha`."""
+        try:
+            data = json.loads(self._note(CHECKS_REF, sha).strip() or "{}")
+        except ValueError:
+            return "not run"
+        if "passed" not in data:
+            return "not run"
+        return "passed" if data["passed"] else "failed"
+
+    def fetch_checks(self) -> None:
+        self.git.run("fetch", "--quiet", self.remote, f"+{CHECKS_REF}:{CHECKS_REF}", check=False)
+
+    def tip(self, pr: PullRequest) -> tuple[str, str, str]:
+        """The head commit of `pr`: its sha, author e-mail and author date (ISO 8601)."""
+        sha = self.head_sha(pr.head)
+        email, date = self.git.run("log", "-1", "--format=%ae%x00%aI", sha).strip().split("\0")
+        return sha, email, date
+
     def get(self, head: str) -> PullRequest:
         pr = self.find_open(head)
         if pr is None:
@@ -150,12 +179,32 @@ class LocalForge:
                     hint="close it and re-run the command that opened it",
                 )
             problems = checks(wt, base_ref, approvals)
+            self.record_check(sha, not problems, "; ".join(problems) or "passed")
             if problems:
                 raise CheckFailed(f"{head} fails required checks: " + "; ".join(problems))
             sha = wt.run("rev-parse", "HEAD").strip()
             push(wt, f"HEAD:refs/heads/{pr.base}", self.remote)
         self.close(head)
         return Merged(pr, sha)
+
+    def update_checkout(self, base: str, merged: str) -> str:
+        """Fast-forward the user's checkout of `base` to `merged` when that is safe, and
+        say what happened, or exactly what to run instead (the one change `pr merge`
+        makes to a checkout)."""
+        branch = self.git.current_branch()
+        pull = f"git checkout {base} && git pull --ff-only"
+        if branch != base:
+            return f"your checkout is on {branch or 'a detached HEAD'}; to see it: {pull}"
+        if self.git.run("status", "--porcelain", "--untracked-files=no").strip():
+            return "your checkout has uncommitted changes; commit them, then git pull --ff-only"
+        head = self.git.head()
+        if head is not None and not self.git.ok("merge-base", "--is-ancestor", head, merged):
+            return f"your {base} has commits not on {self.remote}; git pull --rebase to combine"
+        try:
+            fast_forward(self.git, merged, base)
+        except UsageError:
+            return f"your checkout could not be fast-forwarded; {pull}"
+        return f"your checkout of {base} is fast-forwarded to {merged[:8]}"
 
     def review(self, head: str, *, approve: bool, comment: str = "") -> Review:
         """Record an approval or a comment by git's committer identity on the PR's head
