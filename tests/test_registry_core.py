@@ -90,8 +90,15 @@ def test_status_at_an_earlier_commit_equals_what_status_printed_then(registry: R
 def test_status_at_a_date_reads_the_registry_as_it_was(registry: Registry) -> None:
     registry.register("churn", 0)
     _promote_by_hand(registry, "staging:\n  version: v1.0.0\n", "one", date="2020-01-01T00:00:00")
-    rows = json.loads(registry.ok("status", "--at", "2021-01-01", "--json").stdout)["rows"]
+    result = registry.ok("status", "--at", "2021-01-01", "--json")
+    rows = json.loads(result.stdout)["rows"]
     assert [(r["stage"], r["version"]) for r in rows] == [("staging", "v1.0.0")]
+    # stderr names the commit the date resolved to, its time, and how the date was read
+    sha = registry.git("rev-parse", "HEAD").strip()
+    assert f"status at 2021-01-01: commit {sha[:12]} of 2020-01-01T00:00:00" in result.stderr
+    assert "before that date" in result.stderr
+    by_rev = registry.ok("status", "--at", sha[:12]).stderr
+    assert "of 2020-01-01T00:00:00" in by_rev and "before that date" not in by_rev
 
 
 def test_status_shows_stage_rows_with_pr_and_the_unassigned_latest(registry: Registry) -> None:

@@ -172,6 +172,10 @@ class Git:
     def head(self) -> str | None:
         return self.resolve("HEAD")
 
+    def commit_time(self, rev: str) -> str:
+        """The committer date of `rev`, ISO 8601 with its offset."""
+        return self.run("log", "-1", "--format=%cI", rev).strip()
+
     def has_commits(self) -> bool:
         return self.resolve("HEAD") is not None
 

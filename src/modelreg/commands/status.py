@@ -33,7 +33,9 @@ def status(model: str | None, at: str, as_json: bool) -> None:
     with Workspace.open() as ws:
         result = run(ws, model=model, at=at)
         if at != "HEAD":
-            click.echo(f"status at {at}: commit {result.rev[:12]}", err=True)
+            as_date = ws.git.resolve(at) is None
+            when = ws.git.commit_time(result.rev)
+            click.echo(resolved_line(at, result.rev, when, as_date=as_date), err=True)
         emit(result, as_json, text(result))
 
 
@@ -55,3 +57,11 @@ def text(result: Status) -> str:
         for r in result.rows
     ]
     return table(HEADERS, rows) if rows else "no models registered yet"
+
+
+def resolved_line(at: str, rev: str, when: str, *, as_date: bool) -> str:
+    """What `--at` resolved to: the commit and its time, and how a date was read."""
+    line = f"status at {at}: commit {rev[:12]} of {when}"
+    if as_date:
+        line += " (the last commit on the first-parent line before that date)"
+    return line
