@@ -160,6 +160,18 @@ def test_without_a_local_deployment_predict_says_how_to_make_one(reg: Registry) 
     )
 
 
+def test_an_unknown_stage_is_refused_instead_of_suggesting_a_deploy_that_fails(
+    reg: Registry,
+) -> None:
+    """Before: `predict --stage prod` suggested `deploy --stage prod`, which then said
+    'prod' is not a stage."""
+    path = write_csv(reg, "in.csv", rows(10))
+    result = reg.run("predict", "churn", "--stage", "prod", "--input", str(path))
+    assert result.exit_code == 2
+    assert "'prod' is not a stage (known: staging, production)" in result.stderr
+    assert "deploy" not in result.stderr
+
+
 def test_predict_refuses_a_deployed_artifact_whose_md5_does_not_match(reg: Registry) -> None:
     deployed = reg.root / ".modelreg/deploy/production/churn/v1.0.0/model.pkl"
     deployed.write_bytes(deployed.read_bytes() + b"\0")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from modelreg.commands._options import json_option, stage_option
+
+if TYPE_CHECKING:
+    from modelreg.registry.workspace import Workspace
 
 
 @click.command()
@@ -57,9 +61,13 @@ def predict(
     from modelreg.serving.predict import predict as run
 
     try:
-        root = Workspace.open().root
+        ws = Workspace.open()
     except UsageError:  # outside a repository: defaults resolve from here
         root = Path.cwd()
+    else:
+        root = ws.root
+        if deploy_dir is None and ws.git.has_commits():
+            _known_stage(ws, stage)
     result = run(
         root,
         model=model,
@@ -71,3 +79,11 @@ def predict(
         deploy_dir=deploy_dir,
     )
     emit(result, as_json, describe(result))
+
+
+def _known_stage(ws: Workspace, stage: str) -> None:
+    """Refuse a stage the registry does not know before suggesting to deploy it."""
+    from modelreg.serving.desired import stages
+
+    with ws:
+        stages(ws.snapshot(), stage)
