@@ -155,3 +155,13 @@ def test_hostile_versions_are_refused(version: str) -> None:
 @pytest.mark.parametrize("version", ["v1.4.0", "v2.0.0-rc.1", "v0.0.1-alpha-2"])
 def test_semver_versions_are_accepted(version: str) -> None:
     assert names.is_version(version)
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0 files"), (1, "1 file"), (2, "2 files"), (1204, "1,204 files")]
+)
+def test_counts_say_their_noun_in_the_right_number(n: int, text: str) -> None:
+    """Before: 'all 1 rules pass', '(1 files)'."""
+    from modelreg.errors import plural
+
+    assert plural(n, "file") == text

@@ -179,7 +179,7 @@ def _validate(reg: Registry) -> Result:
 PROBLEM = re.compile(r"^(models|policies)/[^:\s]+(:\d+(:\d+)?)?: \S")
 # validate's one warning line for records that carry only an md5 (they name examples).
 WEAKER = re.compile(r"^\d+ record\(s\) carry only an md5, no sha256 \(weaker; ")
-SUMMARY = re.compile(r"^(\d+ problem\(s\)|registry is valid) \(\d+ files checked\)$")
+SUMMARY = re.compile(r"^(\d+ problems?|registry is valid) \(\d+ files? checked\)$")
 
 
 def assert_one_line_per_problem(result: Result) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from modelreg.errors import CheckFailed, UsageError
+from modelreg.errors import CheckFailed, UsageError, plural
 
 MODEL = "cancer"
 # Fixed dates make every run train on the same rows, so every run tells the same story.
@@ -290,7 +290,7 @@ def _production_traffic(run: _Run, folder: Path) -> Path:
     normal = folder / "traffic-week-1.csv"
     frame.to_csv(normal, index=False)
     run.cli("predict", MODEL, "--stage", "production", "--input", str(normal))
-    run.done("batch predictions", f"{len(frame)} rows scored, logged to .modelreg/logs")
+    run.done("batch predictions", f"{plural(len(frame), 'row')} scored, logged to .modelreg/logs")
     shifted = recalibrated(frame).assign(id=frame["id"] + 10_000)
     week2 = folder / "traffic-week-2.csv"
     shifted.to_csv(week2, index=False)

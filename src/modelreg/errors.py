@@ -150,3 +150,8 @@ class RuleError(ValidationError):
     def in_file(self, file: str) -> ModelregError:
         """The same error, naming the file it was found in."""
         return self.within(file=file)
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """'1 file', '3 files', '1,204 rows': a count with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else many or noun + 's'}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from modelreg.errors import plural
+
 
 @click.command()
 @click.option("--dvc-remote", metavar="PATH_OR_URL", help="Default DVC remote (a folder or URL).")
@@ -18,5 +20,6 @@ def init(dvc_remote: str | None) -> None:
         click.echo("registry already initialised; nothing changed")
     else:
         click.echo(
-            f"initialised registry ({len(result.created)} files) in commit {result.commit[:8]}"
+            f"initialised registry ({plural(len(result.created), 'file')}) "
+            f"in commit {result.commit[:8]}"
         )

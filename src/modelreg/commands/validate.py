@@ -7,6 +7,7 @@ import sys
 import click
 
 from modelreg.commands._options import json_option
+from modelreg.errors import plural
 
 
 @click.command()
@@ -27,6 +28,8 @@ def validate(base: str | None, as_json: bool) -> None:
             click.echo(str(problem))
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
-        summary = f"{len(report.problems)} problem(s)" if report.problems else "registry is valid"
-        click.echo(f"{summary} ({report.files_checked} files checked)", err=bool(report.problems))
+        problems = len(report.problems)
+        summary = plural(problems, "problem") if problems else "registry is valid"
+        checked = plural(report.files_checked, "file")
+        click.echo(f"{summary} ({checked} checked)", err=bool(report.problems))
     sys.exit(report.exit_code)

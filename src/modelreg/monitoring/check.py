@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelreg.adapters import dvc as dvcio
-from modelreg.errors import UsageError
+from modelreg.errors import UsageError, plural
 from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, VersionRecord
 from modelreg.registry.snapshot import Snapshot
@@ -117,7 +117,7 @@ def _check_input(frame: pd.DataFrame, record: VersionRecord, path: Path) -> None
         if len(bad):
             raise UsageError(
                 f"--current {path}: column {name}: {bad.iloc[0]!r} is not a number "
-                f"({len(bad)} of {len(column)} rows)",
+                f"({len(bad)} of {plural(len(column), 'row')})",
                 hint=f"{record.model} {record.version} takes {name} as a number",
             )
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelreg.errors import UsageError
+from modelreg.errors import UsageError, plural
 from modelreg.monitoring.report import Chart, ColumnDrift, DriftReport
 
 FORMATS = ("text", "markdown", "json", "html")
@@ -109,7 +109,8 @@ HEADER = ["column", "kind", "method", "statistic", "threshold", "p (Holm)", "dri
 def render_text(report: DriftReport, *, title: str | None = None) -> str:
     """Plain text for a terminal: verdict, reasons, one line per column."""
     lines = [f"{title}: {_headline(report)}" if title else _headline(report)]
-    lines.append(f"reference {report.rows_reference:,} rows, current {report.rows_current:,} rows")
+    ref, cur = plural(report.rows_reference, "row"), plural(report.rows_current, "row")
+    lines.append(f"reference {ref}, current {cur}")
     lines.extend(f"  {r}" for r in report.reasons)
     if report.columns:
         lines.append("")

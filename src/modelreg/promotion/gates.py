@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from modelreg.errors import UsageError
+from modelreg.errors import UsageError, plural
 from modelreg.registry.policy import Gate, Policy, StagePolicy, format_duration
 from modelreg.registry.records import VersionRecord
 
@@ -339,8 +339,8 @@ def _summary(report: GateReport) -> str:
     if not total:
         return f"{target}: no rules to check"
     if failed:
-        return f"{target}: {failed} of {total} rules failed"
-    return f"{target}: all {total} rules pass"
+        return f"{target}: {failed} of {plural(total, 'rule')} failed"
+    return f"{target}: the one rule passes" if total == 1 else f"{target}: all {total} rules pass"
 
 
 def _compared(report: GateReport) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from modelreg.adapters.git import Git
-from modelreg.errors import ModelregError
+from modelreg.errors import ModelregError, plural
 from modelreg.forge.local import Review
 from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
@@ -76,7 +76,7 @@ def markdown(report: CheckReport) -> str:
             ["**Problems**", ""] + [f"- `{p.file}`: {_rest(p)}" for p in report.problems] + [""]
         )
     else:
-        lines += [f"Registry valid ({report.files_checked} files checked).", ""]
+        lines += [f"Registry valid ({plural(report.files_checked, 'file')} checked).", ""]
     for run in report.gates:
         verdict = "passes" if run.report.passed else "fails"
         lines += [f"**{run.model} {run.version} → {run.stage}** {verdict} its gates", ""]

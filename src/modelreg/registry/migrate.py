@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelreg.adapters.git import commit_paths, identity, unstage
-from modelreg.errors import UsageError, ValidationError
+from modelreg.errors import UsageError, ValidationError, plural
 from modelreg.registry.records import StageAssignment
 from modelreg.registry.snapshot import Snapshot, legacy_stages_yaml, stage_yaml, stages_dir
 from modelreg.registry.stages import render_stage
@@ -74,7 +74,7 @@ def _refuse_dirty(ws: Workspace, models: list[str], extra: list[str]) -> None:
     if dirty:
         raise UsageError(
             f"{dirty[0]}: uncommitted changes"
-            + (f" (and {len(dirty) - 1} more files)" if len(dirty) > 1 else ""),
+            + (f" (and {plural(len(dirty) - 1, 'more file')})" if len(dirty) > 1 else ""),
             hint="commit or stash them, then run `modelreg migrate` again",
         )
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from modelreg.adapters import artifacts
 from modelreg.adapters.files import write_atomic
 from modelreg.adapters.git import first_line
-from modelreg.errors import UsageError
+from modelreg.errors import UsageError, plural
 from modelreg.registry.names import check_name
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
 
@@ -371,6 +371,6 @@ def describe(result: PredictResult) -> str:
     )
     log = f"; log {result.log}" if result.log else ""
     return (
-        f"scored {result.rows} rows with {result.model} in {result.stage}: {split} "
+        f"scored {plural(result.rows, 'row')} with {result.model} in {result.stage}: {split} "
         f"→ {result.output}{log}"
     )
