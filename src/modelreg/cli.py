@@ -66,6 +66,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.check:check",
         "A PR's required check: validate against the base and gate every stage change.",
     ),
+    "protect": (
+        "modelreg.commands.protect:protect",
+        "Apply the GitHub branch protection that modelreg's guarantees rely on.",
+    ),
     "drift": (
         "modelreg.commands.drift:drift",
         "Per-column drift and data quality of production data; exit 1 when critical.",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from modelreg.adapters.git import Git
 from modelreg.errors import ModelregError, plural
+from modelreg.forge.base import ReviewTally
 from modelreg.forge.local import Review
 from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
@@ -24,6 +25,8 @@ class CheckReport(Report):
     """validate's report plus the gate runs of every stage change it saw."""
 
     gates: tuple[GateRun, ...] = ()
+    # The PR's reviews on GitHub, when the check counted them (`check --pr N`).
+    reviews: ReviewTally | None = None
 
 
 def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
@@ -37,9 +40,37 @@ def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
     return CheckReport(**found, gates=runs)
 
 
-def check(ws: Workspace, *, base: str | None = None) -> CheckReport:
-    """Validate the tree against `base`, gating each version it newly puts in a stage."""
-    return validate_and_gate(ws, base=ws.base(base))
+def check(
+    ws: Workspace, *, base: str | None = None, reviews: ReviewTally | None = None
+) -> CheckReport:
+    """Validate the tree against `base`, gating each version it newly puts in a stage;
+    with the PR's `reviews` (GitHub), also count its approvals against each changed
+    stage's `reviews:` and let any outstanding change request block."""
+    report = validate_and_gate(ws, base=ws.base(base))
+    if reviews is None:
+        return report
+    missing = review_problems(ws, report, len(reviews.approvers), fix=_GITHUB_FIX)
+    blocked = [
+        Problem(
+            f"pull request {reviews.pr}",
+            "",
+            f"{user} requested changes",
+            f"{user} approves the head commit, or a maintainer dismisses the review",
+        )
+        for user in reviews.blockers
+    ]
+    problems = (*report.problems, *missing, *blocked)
+    return replace(report, problems=problems, reviews=reviews)
+
+
+_LOCAL_FIX = (
+    "someone who neither authored nor committed any of the branch's "
+    "commits runs `modelreg pr approve BRANCH` on its head commit"
+)
+_GITHUB_FIX = (
+    "a repository owner, member or collaborator other than the PR's author approves "
+    "its head commit on GitHub"
+)
 
 
 def _gates(ws: Workspace, head: Snapshot, report: Report) -> tuple[GateRun, ...]:
@@ -77,6 +108,8 @@ def markdown(report: CheckReport) -> str:
         )
     else:
         lines += [f"Registry valid ({plural(report.files_checked, 'file')} checked).", ""]
+    if report.reviews is not None:
+        lines += [f"**Reviews** {review_summary(report.reviews, mention='@')}", ""]
     for run in report.gates:
         verdict = "passes" if run.report.passed else "fails"
         lines += [f"**{run.model} {run.version} → {run.stage}** {verdict} its gates", ""]
@@ -84,6 +117,22 @@ def markdown(report: CheckReport) -> str:
     if not report.gates:
         lines.append("No stage changes to gate.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def review_summary(tally: ReviewTally, *, mention: str = "") -> str:
+    """One line: who approved the head commit, who requested changes, who does not count."""
+
+    def names(users: Sequence[str]) -> str:
+        return ", ".join(f"{mention}{u}" for u in users) or "nobody"
+
+    parts = [f"of {tally.pr} at {tally.head[:12]}: approved by {names(tally.approvers)}"]
+    if tally.blockers:
+        parts.append(f"changes requested by {names(tally.blockers)}")
+    if tally.ignored:
+        parts.append(
+            "not counted: " + ", ".join(f"{mention}{u} ({why})" for u, why in tally.ignored)
+        )
+    return "; ".join(parts)
 
 
 def _rest(p: Problem) -> str:
@@ -106,7 +155,9 @@ def mergeable(tree: Git, base_ref: str, approvals: Sequence[Review]) -> list[str
     return [str(p) for p in (*report.problems, *missing)]
 
 
-def review_problems(ws: Workspace, report: Report, approvals: int) -> list[Problem]:
+def review_problems(
+    ws: Workspace, report: Report, approvals: int, *, fix: str = _LOCAL_FIX
+) -> list[Problem]:
     """One problem per changed stage whose policy needs more than `approvals` approvals.
 
     The count is the larger of the base's and the branch's policy, so a branch cannot
@@ -128,8 +179,7 @@ def review_problems(ws: Workspace, report: Report, approvals: int) -> list[Probl
                         *head.stage_key(model, stage, "version"),
                         f"{model} → {stage} needs {needed} approving {noun} (policy "
                         f"{policy}: reviews: {needed}); {approvals} count",
-                        "someone who neither authored nor committed any of the branch's "
-                        "commits runs `modelreg pr approve BRANCH` on its head commit",
+                        fix,
                     )
                 )
     return problems
