@@ -11,7 +11,10 @@ from modelreg.commands._options import format_option
 
 if TYPE_CHECKING:
     from modelreg.adapters.git import Git
+    from modelreg.promotion.gate_runs import Evaluator
     from modelreg.promotion.pr_check import CheckReport as Report
+    from modelreg.registry.records import Comparison, VersionRecord
+    from modelreg.registry.workspace import Workspace
 
 
 @click.command()
@@ -32,7 +35,7 @@ def check(base: str | None, fmt: str, comment: int | None) -> None:
     from modelreg.registry.workspace import Workspace
 
     with Workspace.open() as ws:
-        report = run(ws, base=base)
+        report = run(ws, base=base, evaluator=lambda ref: _paired(ws, ref))
         text = markdown(report)
         if comment is not None:
             _comment(ws.git, comment, text)
@@ -43,6 +46,17 @@ def check(base: str | None, fmt: str, comment: int | None) -> None:
     else:
         click.echo(plain(report))
     sys.exit(report.exit_code)
+
+
+def _paired(ws: Workspace, ref: str) -> Evaluator:
+    """Scores both versions for `compare: paired` stages; loaded only when one asks."""
+
+    def run(candidate: VersionRecord, current: VersionRecord) -> Comparison:
+        from modelreg.training.paired import evaluator
+
+        return evaluator(ws, ref)(candidate, current)
+
+    return run
 
 
 def _comment(git: Git, number: int, text: str) -> None:
