@@ -95,7 +95,7 @@ def test_a_shifted_log_opens_one_retrain_pr_and_a_rerun_updates_it(prod: Registr
     assert [p["head"] for p in prs] == [RETRAIN], result.output
     body = git(prod.origin, "log", "-1", "--format=%B", RETRAIN)
     assert "mean_radius" in body and "| accuracy |" in body and "(current)" in body
-    assert "**On the same holdout**" in body
+    assert "**Metrics on the same rows**" in body and body.count("| metric |") == 1
     first_tip = git(prod.origin, "rev-parse", RETRAIN)
 
     again = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
@@ -31,7 +31,14 @@ from modelreg.promotion.gates import GateContext, GateReport, evaluate, render
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.drift_rules import DriftRules
 from modelreg.registry.policy import Policy, parse_policy
-from modelreg.registry.records import Artifact, Feature, Rollout, Signature, VersionRecord
+from modelreg.registry.records import (
+    Artifact,
+    Comparison,
+    Feature,
+    Rollout,
+    Signature,
+    VersionRecord,
+)
 from modelreg.registry.schemas import schema, validator
 from modelreg.training.retrain import _beats
 
@@ -88,6 +95,7 @@ def record(version: str, metrics: Mapping[str, float], inputs: str = "tenure pla
         parent=None,
         artifact=Artifact(f"models/churn/artifacts/{version}/model.pkl", "9b1e", 1, "pickle"),
         metrics=dict(metrics),
+        dataset="holdout-2026-11",  # both on one named set: registered metrics compare
         signature=Signature(tuple(Feature(n, "float") for n in inputs.split())),
     )
 
@@ -211,6 +219,27 @@ def check_signature() -> None:
     assert "signature: fail" in dropped()
     assert "signature: fail" in dropped({"signature": "strict"})
     assert not any("fail" in v for v in dropped({"signature": "any"}))
+
+
+def check_compare() -> None:
+    # recorded: registered metrics on different datasets are not comparable; a recorded
+    # paired evaluation against the current version is. paired: the runner's evaluation.
+    rule = {"gates": [{"metric": "f1", "max_regression": 0.01}]}
+    cand = replace(record("v2", {"f1": 0.947}), dataset="holdout-b")
+    cur = replace(record("v1", {"f1": 1.0}), dataset="holdout-a")
+    paired = Comparison("v1", "out/test.csv", "0" * 32, {"f1": 0.947}, {"f1": 0.815})
+
+    def run(stage: Mapping[str, Any], c: VersionRecord, run: Comparison | None = None) -> Any:
+        ctx = GateContext("production", c, cur, "v2", NOW, NOW, run)
+        return evaluate(policy(stage), ctx)
+
+    for stage in (rule, {**rule, "compare": "recorded"}):
+        (failed,) = run(stage, cand).failures
+        assert "not comparable" in failed.detail and "compare: paired" in failed.detail
+        assert run(stage, replace(cand, comparisons=(paired,))).passed
+    assert not run(rule, cand, paired).passed  # recorded mode ignores a runner's evaluation
+    assert run({**rule, "compare": "paired"}, cand, paired).passed
+    assert "not comparable" in run({**rule, "compare": "paired"}, cand).failures[0].detail
 
 
 def check_reviews() -> None:
@@ -580,6 +609,7 @@ CHECKS: dict[str, Check] = {
     "stages[].from": check_from,
     "stages[].soak": check_soak,
     "stages[].signature": check_signature,
+    "stages[].compare": check_compare,
     "stages[].reviews": check_reviews,
     "stages[].requires": check_requires,
     "stages[].gates": check_gates,
@@ -666,10 +696,10 @@ def test_every_policy_schema_key_has_a_behaviour_check() -> None:
 
 
 def test_a_schema_key_without_a_check_is_named() -> None:
-    keys = schema_paths() | {"stages[].compare"}
+    keys = schema_paths() | {"stages[].frobnicate"}
     assert table_problems(keys, CHECKS) == [
         "policy.schema.json keys without a behaviour check in tests/test_policy_keys.py "
-        "CHECKS: stages[].compare"
+        "CHECKS: stages[].frobnicate"
     ]
 
 

@@ -12,7 +12,10 @@ from modelreg.commands._options import format_option
 if TYPE_CHECKING:
     from modelreg.adapters.git import Git
     from modelreg.forge.github import GitHubForge
+    from modelreg.promotion.gate_runs import Evaluator
     from modelreg.promotion.pr_check import CheckReport as Report
+    from modelreg.registry.records import Comparison, VersionRecord
+    from modelreg.registry.workspace import Workspace
 
 
 @click.command()
@@ -42,7 +45,7 @@ def check(base: str | None, fmt: str, comment: int | None, pr: int | None) -> No
 
     with Workspace.open() as ws:
         reviews = None if pr is None else _github(ws.git).reviews(pr)
-        report = run(ws, base=base, reviews=reviews)
+        report = run(ws, base=base, reviews=reviews, evaluator=lambda ref: _paired(ws, ref))
         text = markdown(report)
         if comment is not None:
             _comment(ws.git, comment, text)
@@ -62,6 +65,17 @@ def _github(git: Git) -> GitHubForge:
     from modelreg.forge.github import GitHubForge
 
     return GitHubForge.from_env(git.remote_url("origin"), os.environ)
+
+
+def _paired(ws: Workspace, ref: str) -> Evaluator:
+    """Scores both versions for `compare: paired` stages; loaded only when one asks."""
+
+    def run(candidate: VersionRecord, current: VersionRecord) -> Comparison:
+        from modelreg.training.paired import evaluator
+
+        return evaluator(ws, ref)(candidate, current)
+
+    return run
 
 
 def _comment(git: Git, number: int, text: str) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
 from modelreg.adapters.git import Git
 from modelreg.errors import ModelregError, plural
 from modelreg.forge.base import ReviewTally
 from modelreg.forge.local import Review
-from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
+from modelreg.promotion.gate_runs import Evaluator, GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
 from modelreg.registry.cache import BlobCache
 from modelreg.registry.schemas import Problem
@@ -29,24 +29,36 @@ class CheckReport(Report):
     reviews: ReviewTally | None = None
 
 
-def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
+def validate_and_gate(
+    ws: Workspace, *, base: str | None = None, evaluator: Evaluator | None = None
+) -> CheckReport:
     """`modelreg validate`: the registry checks, then the policy gates of every version the
-    branch newly puts in a stage (a failing gate is one more problem)."""
+    branch newly puts in a stage (a failing gate is one more problem). `evaluator` scores
+    both versions for `compare: paired` stages."""
     report = validate(ws, base=base)
     head = report.tree or Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
-    runs = _gates(ws, head, report)
+    runs = _gates(ws, head, report, evaluator)
     found = {f.name: getattr(report, f.name) for f in fields(Report)}
     found["problems"] = (*report.problems, *_gate_problems(head, runs))
     return CheckReport(**found, gates=runs)
 
 
 def check(
-    ws: Workspace, *, base: str | None = None, reviews: ReviewTally | None = None
+    ws: Workspace,
+    *,
+    base: str | None = None,
+    reviews: ReviewTally | None = None,
+    evaluator: Callable[[str], Evaluator] | None = None,
 ) -> CheckReport:
     """Validate the tree against `base`, gating each version it newly puts in a stage;
     with the PR's `reviews` (GitHub), also count its approvals against each changed
-    stage's `reviews:` and let any outstanding change request block."""
-    report = validate_and_gate(ws, base=ws.base(base))
+    stage's `reviews:` and let any outstanding change request block.
+
+    `evaluator(base_ref)` makes what scores both versions for `compare: paired` stages.
+    """
+    ref = ws.base(base)
+    paired = evaluator(ref) if evaluator else None
+    report = validate_and_gate(ws, base=ref, evaluator=paired)
     if reviews is None:
         return report
     missing = review_problems(ws, report, len(reviews.approvers), fix=_GITHUB_FIX)
@@ -73,14 +85,16 @@ _GITHUB_FIX = (
 )
 
 
-def _gates(ws: Workspace, head: Snapshot, report: Report) -> tuple[GateRun, ...]:
+def _gates(
+    ws: Workspace, head: Snapshot, report: Report, evaluator: Evaluator | None
+) -> tuple[GateRun, ...]:
     if not report.staged or report.base is None:
         return ()
     base_snap = Snapshot(ws.git, report.base, ws.cache, model_roots(*report.staged))
     runs: list[GateRun] = []
     for model in report.staged:
         try:
-            runs.extend(changed_stage_gates(base_snap, head, [model]))
+            runs.extend(changed_stage_gates(base_snap, head, [model], evaluator))
         except ModelregError:
             continue  # unknown versions, stages or policies are validate's problems
     return tuple(runs)

@@ -18,6 +18,7 @@ Direction = Literal["higher", "lower"]
 Strategy = Literal["direct", "canary"]
 OnFailure = Literal["rollback", "hold"]
 SignatureRule = Literal["strict", "any"]
+CompareMode = Literal["recorded", "paired"]
 
 _DURATION_RE = re.compile(r"^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # Name parts that mark an error-like metric, where a smaller value is better.
@@ -137,6 +138,7 @@ class StagePolicy:
     from_stage: str | None = None
     soak: timedelta | None = None
     signature: SignatureRule = "strict"
+    compare: CompareMode = "recorded"
     reviews: int = 0
     requires: tuple[str, ...] = ()
     gates: tuple[Gate, ...] = ()
@@ -217,6 +219,7 @@ def _stage(d: Mapping[str, Any], where: str) -> StagePolicy:
         from_stage=d.get("from"),
         soak=_duration(soak, f"{where}.soak") if soak is not None else None,
         signature=d.get("signature", "strict"),
+        compare=d.get("compare", "recorded"),
         reviews=int(d.get("reviews", 0)),
         requires=tuple(d.get("requires") or ()),
         gates=tuple(_gate(g, f"{where}.gates[{i}]") for i, g in enumerate(d.get("gates") or ())),
@@ -347,6 +350,8 @@ stages:
     from: staging          # the candidate must be the version now serving in staging
     # soak: 24h            # ...and have served there at least this long
     signature: strict      # it may not drop or retype an input the current version takes
+    compare: recorded      # max_regression compares metrics measured on the same data;
+                           # paired: `gate` scores both versions on the candidate's holdout
     reviews: 1             # approvals the promotion PR needs (enforce with branch protection)
     gates: []
     # Examples (a missing or NaN metric fails its gate; equal to a bound passes):
