@@ -153,3 +153,12 @@ def test_a_user_query_is_filled_in_per_version_and_judged(
     assert dashed.exit_code == 2 and "not a Prometheus metric name" in dashed.stderr
     heads = [r for r in _refs(registry.origin).splitlines() if "refs/heads/main" not in r]
     assert heads == [r for r in before.splitlines() if "refs/heads/main" not in r]
+
+
+def test_every_dashboard_panel_query_runs_on_prometheus(prometheus: Prometheus) -> None:
+    from modelreg.adapters.prometheus import instant_query
+    from test_monitoring_files import dashboard_queries
+
+    prometheus.exporter.drift[("churn", "production")] = 0
+    for promql in dashboard_queries():
+        instant_query(prometheus.url, promql)  # a UsageError here names Prometheus's complaint
