@@ -229,7 +229,7 @@ files are tracked by DVC, a promotion is a pull request and a rollback is `git r
 | `models/<model>/stages/<stage>.yaml` | which version serves in that stage (changed only by PRs) |
 | `policies/<policy>.yaml` | stages, promotion gates, rollout, drift and retrain rules |
 | `pipelines/<model>/dvc.yaml` | the DVC pipeline that trains the model |
-| `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift checks, training, canary rollouts |
+| `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift, training, canary steps |
 | `monitoring/` | Prometheus scrape config, recording and alert rules, Grafana dashboard |
 | `.github/CODEOWNERS` | owners review their models' stage changes (block kept by `modelreg init`) |
 
