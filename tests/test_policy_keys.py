@@ -28,6 +28,7 @@ from modelreg.monitoring.concept import concept_drift
 from modelreg.monitoring.profile import Profile, build_profile
 from modelreg.monitoring.report import DriftReport
 from modelreg.promotion.gates import GateContext, GateReport, evaluate, render
+from modelreg.promotion.online import Counts, Evidence
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.drift_rules import DriftRules
 from modelreg.registry.policy import Policy, parse_policy
@@ -138,13 +139,24 @@ def rollout(
     stable: Mapping[str, float] | None = None,
     failures: int = 0,
     entered: timedelta = timedelta(minutes=10),
+    evidence: Evidence | None = None,
 ) -> RolloutDecision:
     """The next move of a canary at step 1 (10%) of production."""
     stage = policy({"from": "staging", "rollout": {**CANARY, **(changes or {})}}).stage(
         "production"
     )
     state = Rollout("v2", 10, 0, None, failures)
-    return decide(stage.rollout, state, online or {}, stable, NOW, NOW - entered)
+    return decide(stage.rollout, state, online or {}, stable, NOW, NOW - entered, evidence)
+
+
+def served(requests: int, errors: int, stable_errors: int) -> Evidence:
+    """Both versions served `requests`; the canary failed `errors`, stable `stable_errors`."""
+    return Evidence(Counts(requests, errors), Counts(requests, stable_errors), 600)
+
+
+def errors_online(ev: Evidence) -> dict[str, Any]:
+    """The online figures and counts of `ev`, as `rollout` takes them."""
+    return {"online": ev.candidate.values(), "stable": ev.stable.values(), "evidence": ev}
 
 
 @cache
@@ -373,6 +385,30 @@ def check_failure_limit() -> None:
     tolerant = {**check, "failure_limit": 2}
     assert _analysis(tolerant, online={"acc": 0.8}, failures=1).action == "wait"
     assert _analysis(tolerant, online={"acc": 0.8}, failures=2).action == "rollback"
+
+
+def check_min_requests() -> None:
+    checks = {"analysis": [{"metric": "error_rate", "max": 0.02}]}
+    few = served(150, 0, 0)
+    waiting = rollout(checks, **errors_online(few))
+    assert waiting.action == "wait" and "canary 150, stable 150 of the 200" in waiting.reason
+    assert rollout({**checks, "min_requests": 100}, **errors_online(few)).action == "advance"
+    # too few requests is not a failure either: nothing is counted
+    bad = served(150, 30, 0)
+    assert rollout(checks, **errors_online(bad)).failures == 0
+    assert rollout(checks, **errors_online(served(250, 30, 0))).action == "rollback"
+
+
+def check_rollout_alpha() -> None:
+    regress = {"analysis": [{"metric": "error_rate", "max_regression": 0.01}]}
+    # 3 % errors against 1 %, on 300 requests each: past the bound, p ≈ 0.04
+    ev = served(300, 9, 3)
+    assert rollout(regress, **errors_online(ev)).action == "rollback"
+    strict = rollout({**regress, "alpha": 0.01}, **errors_online(ev))
+    assert strict.action == "advance" and "not significant" in strict.checks[0].detail
+    # without counts (a plain metrics file) the bound alone decides
+    plain = {"online": ev.candidate.values(), "stable": ev.stable.values()}
+    assert rollout({**regress, "alpha": 0.01}, **plain).action == "rollback"
 
 
 def check_on_failure() -> None:
@@ -631,6 +667,11 @@ CHECKS: dict[str, Check] = {
     "stages[].rollout.analysis[].direction": check_analysis_direction,
     "stages[].rollout.analysis[].failure_limit": check_failure_limit,
     "stages[].rollout.on_failure": check_on_failure,
+    "stages[].rollout.min_requests": check_min_requests,
+    "stages[].rollout.alpha": check_rollout_alpha,
+    "stages[].rollout.analysis[].query": Covered(
+        "test_prometheus.py::test_a_user_query_is_filled_in_per_version_and_judged"
+    ),
     "stages[].rollout.auto_advance": Covered(
         "test_canary.py::test_auto_advance_pushes_the_next_weight_without_a_pr"
     ),

@@ -106,9 +106,14 @@ class Gate:
 
 @dataclass(frozen=True)
 class AnalysisCheck(Gate):
-    """An online check of a canary; `failure_limit` failed runs are tolerated."""
+    """An online check of a canary; `failure_limit` failed runs are tolerated.
+
+    `query` is the user's PromQL template for a metric modelreg does not know, with
+    `{model}`, `{version}`, `{stage}` and `{interval}` filled in per version.
+    """
 
     failure_limit: int = 0
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,8 @@ class RolloutPolicy:
     analysis: tuple[AnalysisCheck, ...] = ()
     on_failure: OnFailure = "rollback"
     auto_advance: bool = False
+    min_requests: int = 200
+    alpha: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -232,7 +239,11 @@ def _gate(d: Mapping[str, Any], where: str) -> Gate:
 
 
 def _check(d: Mapping[str, Any], where: str) -> AnalysisCheck:
-    return AnalysisCheck(**_gate_fields(d, where), failure_limit=int(d.get("failure_limit", 0)))
+    return AnalysisCheck(
+        **_gate_fields(d, where),
+        failure_limit=int(d.get("failure_limit", 0)),
+        query=d.get("query"),
+    )
 
 
 def _gate_fields(d: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -288,6 +299,8 @@ def _rollout(d: Mapping[str, Any], where: str) -> RolloutPolicy:
         analysis=tuple(_check(c, f"{where}.analysis[{i}]") for i, c in enumerate(checks)),
         on_failure=d.get("on_failure", "rollback"),
         auto_advance=bool(d.get("auto_advance", False)),
+        min_requests=int(d.get("min_requests", 200)),
+        alpha=float(d.get("alpha", 0.05)),
     )
 
 
@@ -370,6 +383,8 @@ stages:
       #   - {metric: accuracy_online, max_regression: 0.02, failure_limit: 2}
       # on_failure: rollback    # or hold: freeze the canary for a person to decide
       # auto_advance: false     # true: push weight changes directly instead of opening PRs
+      # min_requests: 200       # judge a step only once each version served this many
+      # alpha: 0.05             # a regression vs stable must also be significant at this level
 
 drift:
   schedule: "0 6 * * *"
