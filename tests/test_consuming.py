@@ -22,3 +22,34 @@ def test_status_all_lists_every_version(prebuilt: Prebuilt) -> None:
     assert [r["version"] for r in every["rows"]] == ["v1.2.0", "v1.1.0", "v1.0.0"]
     text = reg.ok("status", "--all").output
     assert "(latest)" in text and "v1.0.0" in text
+
+
+def _staged(reg: Registry) -> None:
+    """churn v1.0.0 to v1.2.0; v1.0.0 promoted to staging through a merged local PR."""
+    _three_versions(reg)
+    reg.ok("promote", "churn", "v1.0.0", "--to", "staging")
+    reg.ok("pr", "merge", "modelreg/promote/churn/staging/v1.0.0")
+    reg.git("pull", "-q", "--ff-only")
+
+
+def test_show_reads_a_stage_ref_with_where_it_serves_and_the_next_gate(
+    prebuilt: Prebuilt,
+) -> None:
+    reg = prebuilt.registry(_staged)
+    out = json.loads(reg.ok("show", "churn@staging", "--json").output)
+    assert out["record"]["version"] == "v1.0.0"
+    assert out["serving"] == ["staging"]
+    assert [e["stage"] for e in out["served"]] == ["staging"]
+    assert out["served"][0]["pr"] == "modelreg/promote/churn/staging/v1.0.0"
+    assert out["next_stage"] == "production"
+    assert out["gate"]["stage"] == "production"
+    assert out["deprecated"] is None
+    text = reg.ok("show", "churn@v1.1.0").output
+    assert "churn v1.1.0" in text and "serves   nowhere" in text and "next stage staging" in text
+
+
+def test_show_refuses_a_stage_nothing_serves_in(prebuilt: Prebuilt) -> None:
+    reg = prebuilt.registry(_staged)
+    result = reg.run("show", "churn@production")
+    assert result.exit_code in (1, 2)
+    assert "nothing serves churn in 'production'" in result.output

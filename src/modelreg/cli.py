@@ -34,6 +34,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.status:status",
         "Every model × stage → version, metrics, since when and through which PR.",
     ),
+    "show": (
+        "modelreg.commands.show:show",
+        "One version in full: record, where it serves and served, next stage's gates.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
