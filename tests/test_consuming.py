@@ -15,13 +15,16 @@ def _three_versions(reg: Registry) -> None:
 
 
 def test_status_all_lists_every_version(prebuilt: Prebuilt) -> None:
-    reg = prebuilt.registry(_three_versions)
+    reg = prebuilt.registry(_staged)  # one build shared with the show tests
     plain = json.loads(reg.ok("status", "--json").output)
-    assert [r["version"] for r in plain["rows"]] == ["v1.2.0"]
+    assert [(r["stage"], r["version"]) for r in plain["rows"]] == [
+        ("staging", "v1.0.0"),
+        (None, "v1.2.0"),
+    ]
     every = json.loads(reg.ok("status", "--all", "--json").output)
-    assert [r["version"] for r in every["rows"]] == ["v1.2.0", "v1.1.0", "v1.0.0"]
+    assert [r["version"] for r in every["rows"]] == ["v1.0.0", "v1.2.0", "v1.1.0"]
     text = reg.ok("status", "--all").output
-    assert "(latest)" in text and "v1.0.0" in text
+    assert "(latest)" in text and "v1.1.0" in text
 
 
 def _staged(reg: Registry) -> None:
@@ -53,3 +56,22 @@ def test_show_refuses_a_stage_nothing_serves_in(prebuilt: Prebuilt) -> None:
     result = reg.run("show", "churn@production")
     assert result.exit_code in (1, 2)
     assert "nothing serves churn in 'production'" in result.output
+
+
+def test_compare_gives_deltas_with_their_better_direction(prebuilt: Prebuilt) -> None:
+    reg = prebuilt.registry(_staged)
+    out = json.loads(reg.ok("compare", "churn", "staging", "v1.2.0", "--json").output)
+    assert (out["a"], out["b"]) == ("v1.0.0", "v1.2.0")
+    acc = next(m for m in out["metrics"] if m["name"] == "accuracy")
+    assert acc["better"] == "higher" and acc["winner"] == "b"
+    assert abs(acc["delta"] - 0.01) < 1e-9
+    assert all(k in ("a", "b", "same") for k in out["data"])
+    assert "higher is better" in reg.ok("compare", "churn", "v1.0.0", "v1.1.0").output
+
+
+def test_params_diff_names_changed_nested_leaves_only() -> None:
+    from modelreg.promotion.inspect import _flat
+
+    a = _flat({"model": {"C": 0.5, "max_iter": 100}, "seed": 1})
+    b = _flat({"model": {"C": 1.0, "max_iter": 100}, "seed": 1})
+    assert [k for k in sorted(a) if a[k] != b.get(k)] == ["model.C"]

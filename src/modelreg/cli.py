@@ -38,6 +38,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.show:show",
         "One version in full: record, where it serves and served, next stage's gates.",
     ),
+    "compare": (
+        "modelreg.commands.compare:compare",
+        "Two versions (or stages) side by side: metric deltas, params, signature, data.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
