@@ -75,3 +75,22 @@ def test_params_diff_names_changed_nested_leaves_only() -> None:
     a = _flat({"model": {"C": 0.5, "max_iter": 100}, "seed": 1})
     b = _flat({"model": {"C": 1.0, "max_iter": 100}, "seed": 1})
     assert [k for k in sorted(a) if a[k] != b.get(k)] == ["model.C"]
+
+
+def test_deprecate_and_describe_open_prs_once_and_merge_to_a_valid_registry(
+    prebuilt: Prebuilt,
+) -> None:
+    reg = prebuilt.registry(_staged)
+    first = reg.ok("deprecate", "churn", "v1.1.0", "--reason", "leaks the label").output
+    assert "opened pull request" in first
+    again = reg.ok("deprecate", "churn", "v1.1.0", "--reason", "leaks the label").output
+    assert "found open" in again
+    assert reg.run("deprecate", "churn", "v1.0.0", "--reason", "x").exit_code == 2  # serves
+    reg.ok("describe", "churn", "--owner", "@ana", "--description", "Churn risk")
+    reg.ok("pr", "merge", "modelreg/deprecate/churn/v1.1.0")
+    reg.ok("pr", "merge", "modelreg/describe/churn")
+    reg.git("pull", "-q", "--ff-only")
+    reg.ok("validate")
+    shown = json.loads(reg.ok("show", "churn@v1.1.0", "--json").output)
+    assert shown["deprecated"] == "leaks the label"
+    assert "Churn risk" in (reg.root / "models/churn/model.yaml").read_text()

@@ -66,6 +66,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.rollback:rollback",
         "Open a pull request that reverts the change that brought the current version.",
     ),
+    "deprecate": (
+        "modelreg.commands.deprecate:deprecate",
+        "Open a pull request that retires VERSION (deprecated: in model.yaml).",
+    ),
+    "describe": (
+        "modelreg.commands.describe:describe",
+        "Open a pull request that sets a model's owners and description in model.yaml.",
+    ),
     "gate": (
         "modelreg.commands.gate:gate",
         "Evaluate the policy's gates for VERSION entering a stage; exit 1 if any fails.",
