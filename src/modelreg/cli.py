@@ -34,6 +34,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.status:status",
         "Every model × stage → version, metrics, since when and through which PR.",
     ),
+    "show": (
+        "modelreg.commands.show:show",
+        "One version in full: record, where it serves and served, next stage's gates.",
+    ),
+    "compare": (
+        "modelreg.commands.compare:compare",
+        "Two versions (or stages) side by side: metric deltas, params, signature, data.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
@@ -57,6 +65,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "rollback": (
         "modelreg.commands.rollback:rollback",
         "Open a pull request that reverts the change that brought the current version.",
+    ),
+    "deprecate": (
+        "modelreg.commands.deprecate:deprecate",
+        "Open a pull request that retires VERSION (deprecated: in model.yaml).",
+    ),
+    "describe": (
+        "modelreg.commands.describe:describe",
+        "Open a pull request that sets a model's owners and description in model.yaml.",
     ),
     "gate": (
         "modelreg.commands.gate:gate",
