@@ -360,7 +360,8 @@ def _line_chart(
     items += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in pts]
     every = max(1, len(versions) // 6)
     for i in range(0, len(versions), every):
-        items.append(_t(left + i * step, h - 12, versions[i], "middle"))
+        anchor = "start" if i == 0 else "end" if i == len(versions) - 1 else "middle"
+        items.append(_t(left + i * step, h - 12, versions[i], anchor))
     return (
         f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         f'aria-label="{_e(label)}"><title>{_e(label)}</title>{"".join(items)}</svg>'
