@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 STUBS = Path(__file__).parent / "fixtures" / "act"
 TEMPLATES = Path(str(resources.files("modelreg").joinpath("templates/workflows")))
 REPO_WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("modelreg-deploy.yml", "modelreg-drift.yml", "modelreg-pr.yml", "modelreg-train.yml")
+NAMES = (
+    "modelreg-deploy.yml",
+    "modelreg-drift.yml",
+    "modelreg-pr.yml",
+    "modelreg-site.yml",
+    "modelreg-train.yml",
+)
 BIN = Path(sys.executable).parent
 USES_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+?)@(\S+)(?:\s+#\s*(\S+))?\s*$", re.M)
 
@@ -84,7 +90,12 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment() 
             assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {action}@{ref}"
             assert re.fullmatch(r"v\d+\.\d+\.\d+", comment), f"{path.name}: {action} # {comment}"
             seen.add(action)
-    assert seen == {"actions/checkout", "actions/setup-python"}
+    assert seen == {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+    }
 
 
 def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
@@ -97,6 +108,10 @@ def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
         "modelreg-drift.yml": {
             "models": {"contents": "read"},
             "drift": {"contents": "write", "pull-requests": "write", "issues": "write"},
+        },
+        "modelreg-site.yml": {
+            "build": {"contents": "read"},
+            "deploy": {"pages": "write", "id-token": "write"},
         },
         "modelreg-train.yml": {
             "plan": {"contents": "read"},
