@@ -34,6 +34,7 @@ NAMES = (
     "modelreg-drift.yml",
     "modelreg-pr.yml",
     "modelreg-rollout.yml",
+    "modelreg-site.yml",
     "modelreg-train.yml",
 )
 BIN = Path(sys.executable).parent
@@ -90,7 +91,12 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment() 
             assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {action}@{ref}"
             assert re.fullmatch(r"v\d+\.\d+\.\d+", comment), f"{path.name}: {action} # {comment}"
             seen.add(action)
-    assert seen == {"actions/checkout", "actions/setup-python"}
+    assert seen == {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+    }
 
 
 def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
@@ -103,6 +109,10 @@ def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
         "modelreg-drift.yml": {
             "models": {"contents": "read"},
             "drift": {"contents": "write", "pull-requests": "write", "issues": "write"},
+        },
+        "modelreg-site.yml": {
+            "build": {"contents": "read"},
+            "deploy": {"pages": "write", "id-token": "write"},
         },
         "modelreg-train.yml": {
             "plan": {"contents": "read"},

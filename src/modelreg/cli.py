@@ -46,6 +46,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
     ),
+    "site": (
+        "modelreg.commands.site:site",
+        "Render the registry as a static site: models, stages, timelines, metric charts.",
+    ),
     "validate": (
         "modelreg.commands.validate:validate",
         "Schemas, references, DVC pointers and immutability of version records.",

@@ -73,8 +73,18 @@ def drift(
         result = check_drift(
             ws, model=model, current=current, reference=reference, window=window, stage=stage
         )
-        title = f"Drift: {model} {result.version} in {result.stage}"
-        text = render(result.report, fmt, title=title)
+        from modelreg.monitoring.report import Sources
+
+        title = f"{model} {result.version} in {result.stage}"
+        sources = Sources(
+            reference=result.reference,
+            current=str(current),
+            model=model,
+            version=result.version,
+            stage=result.stage,
+            window=window,
+        )
+        text = render(result.report, fmt, title=title, sources=sources)
         if output is not None:
             from modelreg.adapters.files import write_text
 

@@ -69,7 +69,7 @@ def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
         )
     from modelreg.monitoring.render import render
 
-    report_md = render(check.report, "markdown", title=f"Drift: {check.model} {check.version}")
+    report_md = render(check.report, "markdown", title=f"{check.model} {check.version}")
     if action == "issue" or verdict == "warn":
         return _track(forge, check, report_md, f"{source} drift.action: {action}")
     if "drift" not in policy.retrain.triggers:
