@@ -111,6 +111,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.predict:predict",
         "Batch-score a CSV from a local deployment, split by canary weight, and log it.",
     ),
+    "serve": (
+        "modelreg.commands.serve:serve",
+        "Serve the local deployment online: KServe V1/V2, canary split, /metrics, hot reload.",
+    ),
     "train": (
         "modelreg.commands.train:train",
         "Run the model's DVC pipeline (cached stages are reused); optionally register it.",
