@@ -422,7 +422,8 @@ def test_hot_reload_under_load_swaps_with_no_failed_request_and_refuses_a_tamper
 
 
 def _feedback_rows(folder: Path, n: int) -> Any:
-    if not folder.is_dir():
+    # The writer thread creates a file before it writes to it: an empty one is not ready.
+    if not folder.is_dir() or any(f.stat().st_size == 0 for f in folder.glob("*.jsonl")):
         return None
     rows = read_table(folder)
     return rows if len(rows) == n else None
