@@ -702,11 +702,8 @@ def build_app(server: Server) -> Starlette:
 
     async def ready(_: Request) -> Response:
         eps = state.endpoints
-        failures = {
-            name: dict(state.model_failures(ep))
-            for name, ep in eps.items()
-            if state.model_failures(ep)
-        }
+        found = {name: dict(state.model_failures(ep)) for name, ep in eps.items()}
+        failures = {name: f for name, f in found.items() if f}
         body: dict[str, Any] = {"ready": bool(eps), "models": sorted(eps)}
         if failures:
             body["failures"] = failures
