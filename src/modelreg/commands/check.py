@@ -49,6 +49,7 @@ def check(base: str | None, fmt: str, comment: int | None, pr: int | None) -> No
         text = markdown(report)
         if comment is not None:
             _comment(ws.git, comment, text)
+        _record_local(ws.git, report)
     if fmt == "json":
         click.echo(to_json(as_dict(report)))
     elif fmt == "markdown":
@@ -56,6 +57,26 @@ def check(base: str | None, fmt: str, comment: int | None, pr: int | None) -> No
     else:
         click.echo(plain(report))
     sys.exit(report.exit_code)
+
+
+def _record_local(git: Git, report: Report) -> None:
+    """On the local forge, record the verdict on the PR whose head is checked out, so
+    `pr list` shows it; a registry with no origin, or an origin that cannot be reached,
+    only costs the record (said on stderr), never the check itself."""
+    from modelreg.errors import ModelregError
+    from modelreg.forge import forge_name
+    from modelreg.forge.local import LocalForge
+
+    if not git.remote_url("origin") or forge_name(git) != "local":
+        return
+    head = git.head()
+    if head is None:
+        return
+    summary = "; ".join(str(p) for p in report.problems) or "passed"
+    try:
+        LocalForge(git).record_if_open(head, report.ok, summary)
+    except ModelregError as exc:
+        click.echo(f"note: the verdict was not recorded for `pr list`: {exc.message}", err=True)
 
 
 def _github(git: Git) -> GitHubForge:

@@ -129,6 +129,15 @@ class LocalForge:
         add_note(self.git, CHECKS_REF, sha, line + "\n")
         push(self.git, f"{CHECKS_REF}:{CHECKS_REF}", self.remote)
 
+    def record_if_open(self, sha: str, passed: bool, summary: str) -> str | None:
+        """Record a `check` verdict when `sha` is the head of an open pull request (the
+        branch name), so `pr list` shows it; None when no open PR has that head."""
+        heads = [pr.head for pr in self.list_open() if self.head_sha(pr.head) == sha]
+        if not heads:
+            return None
+        self.record_check(sha, passed, summary)
+        return heads[0]
+
     def check_state(self, sha: str) -> str:
         """'passed', 'failed' or 'not run': the last `check` recorded for commit `sha`."""
         try:
