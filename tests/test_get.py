@@ -163,6 +163,10 @@ def test_a_tampered_remote_object_is_refused_by_get_and_load_model(reg: Registry
     obj.write_bytes(pickle.dumps(_Marker(marker)))
     try:
         _refused_from_the_remote(reg, obj, md5, marker)
+        obj.unlink()
+        gone = reg.run("get", "churn@staging", "--repo", str(reg.origin), cwd=Path.cwd())
+        assert gone.exit_code == 1
+        assert "churn v1.0.0" in gone.output and "neither in DVC's cache nor" in gone.output
     finally:
         obj.write_bytes(true_bytes)
 

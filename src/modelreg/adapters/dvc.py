@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from modelreg.adapters.git import Git, first_line
 from modelreg.adapters.lock import writing_in
-from modelreg.errors import ForgeError, UsageError
+from modelreg.errors import CheckFailed, ForgeError, UsageError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -336,5 +336,15 @@ def download(
             "core": {"site_cache_dir": str(scratch / "site")},
         }
     extra: dict[str, Any] = {"remote": "modelreg", "remote_config": {"url": remote}}
-    with _quiet("get"), Repo(str(repo), rev=rev, config=config, **(extra if remote else {})) as r:
-        DVCFileSystem(repo=r).get(path, str(dest), recursive=True)
+    try:
+        with (
+            _quiet("get"),
+            Repo(str(repo), rev=rev, config=config, **(extra if remote else {})) as r,
+        ):
+            DVCFileSystem(repo=r).get(path, str(dest), recursive=True)
+    except FileNotFoundError as exc:  # DVC: "No storage files available"
+        raise CheckFailed(f"neither DVC's cache nor the remote has it ({first_line(exc)})") from exc
+    except ImportError as exc:  # a remote whose DVC plugin is not installed
+        raise UsageError(first_line(exc), hint="install it, e.g. pip install dvc-s3") from exc
+    except OSError as exc:
+        raise ForgeError(f"dvc get failed: {first_line(exc)}") from exc

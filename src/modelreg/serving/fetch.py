@@ -125,11 +125,17 @@ def _plan(source: Source, ref: str, rev: str | None, remote: str | None) -> _Pla
     def download(dest: Path) -> None:
         try:
             dvcio.download(source.ws.root, sha, path, dest, remote=url, scratch=source.scratch)
-        except ForgeError as exc:
+        except CheckFailed as exc:
             raise CheckFailed(
-                f"{model} {version}: {path} (md5 {rec.artifact.md5}) could not be fetched "
-                f"from the DVC remote {shown}: {exc.message}",
-                hint=f"push it from where it was registered: `dvc push {path}`",
+                f"{model} {version}: {path} (md5 {rec.artifact.md5}) is neither in DVC's "
+                f"cache nor on the DVC remote {shown}",
+                hint=f"push it from where it was registered (`dvc push {path}`); DVC "
+                "reports a remote it cannot reach the same way",
+            ) from exc
+        except ForgeError as exc:
+            raise ForgeError(
+                f"{model} {version}: the DVC remote {shown} could not be read: {exc.message}",
+                hint="check the remote's URL and your credentials for it, then run again",
             ) from exc
 
     where = f"{model} {version} as fetched from the DVC remote {shown}"
