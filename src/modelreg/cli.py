@@ -42,6 +42,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.compare:compare",
         "Two versions (or stages) side by side: metric deltas, params, signature, data.",
     ),
+    "get": (
+        "modelreg.commands.get:get",
+        "Fetch a version's artifact into the local cache, verified against its record.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
