@@ -80,32 +80,31 @@ def check_drift(
             raise UsageError(f"nothing serves {model} in {stage}", hint="promote a version first")
     record = snap.record(model, version) if version is not None else None
     rules = policy.drift
-    features = [f.name for f in record.signature.inputs] if record and record.signature else None
     frame = _current(current, window)
     _check_input(frame, record, current)
     joined = _join(frame, labels, key, current)
-    if joined is not None:
-        frame, found = joined
-    if record is not None:
-        profile, source = _reference(ws, record, reference, features)
-        concept = _concept(frame, spec.task or task, snap, record, rules)
-        ref_frame = None
-    else:
-        assert reference is not None  # only a model with no version gets here, given one
-        ref_frame = _read_reference(reference)
-        skip = _skipped(key, labels)
-        profile, source = _profile(ref_frame, features, reference, skip), str(reference)
-        concept = None
-    found_ref = None
-    if joined is not None and ref_frame is not None:
-        ref_frame, found_ref = _join_reference(ref_frame, found.labels)
-    if record is None and joined is not None:
-        concept = _adhoc_concept(frame, ref_frame, spec.task or task, rules)
+    frame, found = joined if joined is not None else (frame, None)
+    task = spec.task or task
+    if record is None:
+        assert reference is not None  # only a model serving nowhere gets here, given one
+        report = _against_data(
+            frame, reference, found, task, rules, key=key, current=current, model=model
+        )
+        return DriftCheck(model, stage, version, str(reference), report)
+    features = [f.name for f in record.signature.inputs] if record.signature else None
+    profile, source = _reference(
+        ws, record, reference, features, _skipped(key, joined=labels is not None)
+    )
+    if found is not None and task is None:
+        from modelreg.monitoring.concept import infer_task
+
+        task = infer_task(frame["label"])
+    concept = _concept(frame, task, snap, record, rules)
     report = compare(
         profile, frame, rules, features=features, model=model, source=str(current), concept=concept
     )
-    if joined is not None:
-        report = _with_join(report, frame, found, found_ref)
+    if found is not None:
+        report = _with_join(report, frame, found, None)
     return DriftCheck(model, stage, version, source, report)
 
 
@@ -121,30 +120,46 @@ def check_files(
 ) -> DriftReport:
     """Drift of one data file (or folder) against another, with no registry at all.
 
-    Every column of the reference is profiled and judged under `rules` (the defaults
-    when None). With `labels`, outcomes are joined on `key` to the current rows (and to
-    the reference rows, when they carry the key and a prediction) for concept drift: the
-    live metric against the same metric on the reference.
+    Every column of the reference but the key, the prediction log's bookkeeping columns
+    and joined labels is profiled and judged under `rules` (the defaults when None).
+    With `labels`, outcomes are joined on `key` to the current rows (and to the reference
+    rows, when they carry the key and a prediction) for concept drift: the live metric
+    against the same metric on the reference.
     """
-    from modelreg.monitoring.compare import compare
     from modelreg.registry.drift_rules import DriftRules
 
-    rules = rules or DriftRules()
     frame = _current(current, window)
     _check_input(frame, None, current)
-    ref_frame = _read_reference(reference)
     joined = _join(frame, labels, key, current)
-    concept = None
-    found_ref = None
-    if joined is not None:
-        frame, found = joined
+    frame, found = joined if joined is not None else (frame, None)
+    return _against_data(
+        frame, reference, found, task, rules or DriftRules(), key=key, current=current
+    )
+
+
+def _against_data(
+    frame: pd.DataFrame,
+    reference: Path,
+    found: _Found | None,
+    task: str | None,
+    rules: DriftRules,
+    *,
+    key: str,
+    current: Path,
+    model: str | None = None,
+) -> DriftReport:
+    """The current rows judged against reference data, concept drift against its metric."""
+    from modelreg.monitoring.compare import compare
+
+    ref_frame = _read_reference(reference)
+    skip = _skipped(key, joined=found is not None)
+    profile = _profile(ref_frame, None, reference, skip)
+    concept, found_ref = None, None
+    if found is not None:
         ref_frame, found_ref = _join_reference(ref_frame, found.labels)
         concept = _adhoc_concept(frame, ref_frame, task, rules)
-    profile = _profile(ref_frame, None, reference, _skipped(key, labels))
-    report = compare(profile, frame, rules, source=str(current), concept=concept)
-    if joined is not None:
-        report = _with_join(report, frame, found, found_ref)
-    return report
+    report = compare(profile, frame, rules, model=model, source=str(current), concept=concept)
+    return report if found is None else _with_join(report, frame, found, found_ref)
 
 
 @dataclass(frozen=True)
@@ -264,11 +279,11 @@ def _read_reference(path: Path) -> pd.DataFrame:
     return read_table(path)
 
 
-def _skipped(key: str, labels: Path | None) -> set[str]:
+def _skipped(key: str, *, joined: bool) -> set[str]:
     """Columns not compared without a signature: the key, the log's bookkeeping columns,
     and labels joined from --labels (late labels leave current rows without one, which
     would read as a rise in missing labels; they feed concept drift instead)."""
-    return {key, *LOG_COLUMNS, *(LABELS if labels is not None else ())}
+    return {key, *LOG_COLUMNS, *(LABELS if joined else ())}
 
 
 def _profile(
@@ -344,14 +359,18 @@ def _check_input(frame: pd.DataFrame, record: VersionRecord | None, path: Path) 
 
 
 def _reference(
-    ws: Workspace, record: VersionRecord, path: Path | None, features: list[str] | None
+    ws: Workspace,
+    record: VersionRecord,
+    path: Path | None,
+    features: list[str] | None,
+    skip: set[str],
 ) -> tuple[Profile, str]:
     """The version's stored profile, else its training data through DVC, else --reference."""
     from modelreg.adapters.tables import read_table
     from modelreg.monitoring.profile import Profile, build_profile
 
     if path is not None:
-        return build_profile(read_table(path), features, source=str(path)), str(path)
+        return _profile(read_table(path), features, path, skip), str(path)
     if record.profile:
         data = json.loads(_tracked_bytes(ws, record.profile))
         return Profile.from_dict(data, source=record.profile), record.profile
