@@ -122,6 +122,9 @@ def test_bad_key_is_exit_2_naming_the_file_and_the_column(plain: Path) -> None:
     (plain / "nolabel.csv").write_text("id,outcome\n1,0\n")
     result = run(plain, *args, "nolabel.csv", "--key", "id")
     assert result.exit_code == 2 and "no label column" in result.output, result.output
+    pd.read_csv(plain / "cur.csv").drop(columns="prediction").to_csv(plain / "np.csv")
+    result = run(plain, *args[:-2], "np.csv", "--labels", "labels.csv", "--key", "id")
+    assert result.exit_code == 2 and "no 'prediction' column" in result.output, result.output
 
 
 def test_unmatched_and_duplicate_keys_are_counted_and_the_last_label_wins(plain: Path) -> None:

@@ -95,10 +95,11 @@ def check_drift(
     profile, source = _reference(
         ws, record, reference, features, _skipped(key, joined=labels is not None)
     )
-    if found is not None and task is None:
+    if found is not None:
         from modelreg.monitoring.concept import infer_task
 
-        task = infer_task(frame["label"])
+        _require_predictions(frame)
+        task = task or infer_task(frame["label"])
     concept = _concept(frame, task, snap, record, rules)
     report = compare(
         profile, frame, rules, features=features, model=model, source=str(current), concept=concept
@@ -242,11 +243,7 @@ def _adhoc_concept(
     """Concept drift without a version: the live metric against the reference's own."""
     from modelreg.monitoring.concept import concept_against, infer_task, reference_metric
 
-    if PREDICTION not in frame.columns:
-        raise UsageError(
-            f"--labels: the current data has no {PREDICTION!r} column to judge the labels "
-            "against (pass a prediction log, or a file with a prediction column)"
-        )
+    _require_predictions(frame)
     task = task or infer_task(frame["label"])
     label = next((c for c in LABELS if c in ref.columns), None)
     baseline, why = (
@@ -271,6 +268,14 @@ def _adhoc_concept(
         baseline_from="reference",
         missing=why,
     )
+
+
+def _require_predictions(frame: pd.DataFrame) -> None:
+    if PREDICTION not in frame.columns:
+        raise UsageError(
+            f"--labels: the current data has no {PREDICTION!r} column to judge the labels "
+            "against (pass a prediction log, or a file with a prediction column)"
+        )
 
 
 def _read_reference(path: Path) -> pd.DataFrame:
