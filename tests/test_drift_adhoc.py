@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import Registry
+from conftest import Prebuilt, Registry
 from modelreg.cli import cli
 from modelreg.monitoring.labels import join_labels, key_text, labels_from_frame
 from modelreg.serving.predlog import Batch, Feedback, LogWriter
@@ -80,7 +80,7 @@ def test_without_a_model_the_reference_is_required_and_registry_options_refused(
 ) -> None:
     result = run(plain, "drift", "--current", "cur.csv")
     assert result.exit_code == 2 and "--reference PATH" in result.output, result.output
-    for extra in (["--open-pr"], ["--stage", "production"]):
+    for extra in (["--open-pr"], ["--stage", "production"], ["--textfile-dir", "prom"]):
         result = run(plain, "drift", "--reference", "ref.csv", "--current", "cur.csv", *extra)
         assert result.exit_code == 2 and "needs MODEL" in result.output, result.output
 
@@ -238,19 +238,24 @@ def test_serve_feedback_json_lines_join_on_request_id(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- a registry
 
 
-@pytest.fixture
-def unserved(registry: Registry, plain: Path) -> Iterator[Registry]:
+def registered_churn(reg: Registry) -> None:
     """churn v1.0.0 registered with a signature (x, plan) and accuracy 0.9; no stage."""
-    sample = registry.work / "sample.csv"
-    pd.read_csv(plain / "ref.csv")[["x", "plan"]].head(5).to_csv(sample, index=False)
-    met = registry.metrics("churn", accuracy=0.9)
-    art = registry.artifact("churn")
-    registry.ok(
+    sample = reg.work / "sample.csv"
+    frame(5, 0.0)[["x", "plan"]].to_csv(sample, index=False)
+    met = reg.metrics("churn", accuracy=0.9)
+    art = reg.artifact("churn")
+    reg.ok(
         "register", "churn", "--artifact", str(art), "--metrics", str(met), "--sample", str(sample)
     )
+
+
+@pytest.fixture
+def unserved(prebuilt: Prebuilt, plain: Path) -> Iterator[Registry]:
+    """A copy of the registry `registered_churn` builds, with the plain files in work/."""
+    reg = prebuilt.registry(registered_churn)
     for name in ("ref.csv", "cur.csv", "labels.csv"):
-        (registry.work / name).write_bytes((plain / name).read_bytes())
-    yield registry
+        (reg.work / name).write_bytes((plain / name).read_bytes())
+    yield reg
 
 
 def test_a_registered_model_that_serves_nowhere_is_checked_against_the_reference(
@@ -275,6 +280,8 @@ def test_a_registered_model_that_serves_nowhere_is_checked_against_the_reference
     assert "--reference PATH" in result.output
     result = unserved.run(*args, "--open-pr")
     assert result.exit_code == 2 and "nothing to retrain" in result.output
+    result = unserved.run(*args, "--textfile-dir", str(w / "prom"))
+    assert result.exit_code == 2 and "no gauge to write" in result.output
 
 
 # --------------------------------------------------------------------------- properties
@@ -286,6 +293,7 @@ records = st.lists(
 row_keys = st.lists(st.integers(0, 15), max_size=40)
 
 
+@settings(max_examples=50)
 @given(records, row_keys, st.sampled_from(["int", "float", "str"]))
 def test_join_gives_each_row_the_last_label_of_its_key(
     recs: list[tuple[int, Any]], keys: list[int], form: str
@@ -302,6 +310,7 @@ def test_join_gives_each_row_the_last_label_of_its_key(
     assert joined.keys == {str(k) for k in keys} & set(last)
 
 
+@settings(max_examples=30)  # pandas parses the stamps: slow per example
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=30), st.randoms())
 def test_the_latest_timestamp_wins_whatever_the_file_order(keys: list[int], rnd: Any) -> None:
     stamps = [f"2026-12-01T00:00:{i:02d}Z" for i in range(len(keys))]
@@ -318,6 +327,7 @@ def test_a_key_is_the_same_as_int_float_and_text(n: int) -> None:
     assert key_text(float("nan")) is None and key_text(None) is None
 
 
+@settings(max_examples=50)
 @given(st.lists(st.integers(0, 3), max_size=20), st.lists(st.integers(0, 9), max_size=8))
 def test_a_list_label_is_spread_over_its_keys_rows_in_order(
     keys: list[int], spread: list[int]

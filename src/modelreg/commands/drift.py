@@ -8,6 +8,7 @@ files and needs no registry at all.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -39,7 +40,8 @@ from modelreg.commands._options import forge_option, format_option, stage_option
     "--key",
     default="request_id",
     show_default=True,
-    help="Column that joins --labels to the current (and reference) rows.",
+    help="Column that joins --labels to the current (and reference) rows; "
+    "never compared as a column.",
 )
 @click.option(
     "--task",
@@ -88,7 +90,8 @@ def drift(
 ) -> None:
     """Per-column drift and data quality of production data; exit 1 when critical."""
     if model is None:
-        _files_only(current, reference, labels, key, task, window, stage, fmt, output, open_pr)
+        registry_only = {"--stage": stage, "--open-pr": open_pr, "--textfile-dir": textfile_dir}
+        _files_only(current, reference, labels, key, task, window, fmt, output, registry_only)
         return
     from modelreg.monitoring.check import check_drift
     from modelreg.monitoring.render import render
@@ -106,6 +109,10 @@ def drift(
             key=key,
             task=task,
         )
+        if textfile_dir is not None and result.stage is None:
+            from modelreg.errors import UsageError
+
+            raise UsageError(f"--textfile-dir: {model} serves in no stage; no gauge to write")
         from modelreg.monitoring.report import Sources
 
         where = f"in {result.stage}" if result.stage else "(serves in no stage)"
@@ -152,10 +159,9 @@ def _files_only(
     key: str,
     task: str | None,
     window: str | None,
-    stage: str | None,
     fmt: str,
     output: Path | None,
-    open_pr: bool,
+    registry_only: Mapping[str, object],
 ) -> None:
     """`drift --reference A --current B` with no MODEL: two files, no registry, default rules."""
     from modelreg.errors import UsageError
@@ -164,8 +170,8 @@ def _files_only(
         raise UsageError(
             "drift: give MODEL, or --reference PATH to compare two files without a registry"
         )
-    for given, name in ((stage, "--stage"), (open_pr or None, "--open-pr")):
-        if given is not None:
+    for name, given in registry_only.items():
+        if given:
             raise UsageError(f"drift: {name} needs MODEL (a registered model)")
     from modelreg.monitoring.check import check_files
     from modelreg.monitoring.render import render
