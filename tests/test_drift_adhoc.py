@@ -161,6 +161,21 @@ def test_html_report_names_files_row_counts_and_labels(plain: Path) -> None:
     assert "Drift report: Drift" not in page
 
 
+def test_labels_written_as_text_meet_numeric_predictions(plain: Path) -> None:
+    labels = pd.read_csv(plain / "labels.csv")
+    lines = [json.dumps({"id": int(i), "label": str(v)}) for i, v in labels.values]
+    (plain / "text.jsonl").write_text("\n".join(lines) + "\n")  # "1", as some clients send
+    args = ("drift", "--reference", "ref.csv", "--current", "cur.csv", "--key", "id")
+    report = json.loads(run(plain, *args, "--labels", "text.jsonl", "--format", "json").output)
+    assert report["concept"]["live"] == pytest.approx(0.75, abs=0.05)
+    lines = [json.dumps({"id": int(i), "label": "yes" if v else "no"}) for i, v in labels.values]
+    (plain / "words.jsonl").write_text("\n".join(lines) + "\n")
+    result = run(plain, *args, "--labels", "words.jsonl")
+    assert result.exit_code == 2, result.output  # was an internal error from scikit-learn
+    assert "labels are text (e.g. " in result.output
+    assert "but predictions are numbers" in result.output
+
+
 # --------------------------------------------------------------------------- serve's logs
 
 

@@ -200,7 +200,37 @@ def _labelled_pairs(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
             "(join labels to predictions row by row)"
         )
     keep = ~(pd.isna(y_true) | pd.isna(y_pred))
-    return y_true[keep], y_pred[keep]
+    return _same_kind(y_true[keep], y_pred[keep])
+
+
+def _same_kind(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """Labels and predictions as one kind: numbers written as text ("1", from JSON or a
+    CSV) are read as numbers when the other side is numeric; text against numbers that
+    do not parse is a usage error, not a crash in scikit-learn."""
+    import pandas as pd
+
+    def numeric(a: Any) -> bool:
+        if a.dtype.kind in "iuf":
+            return True
+        return len(a) == 0 or all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in a.tolist()
+        )
+
+    sides = [y_true, y_pred]
+    kinds = [numeric(a) for a in sides]
+    if kinds[0] == kinds[1]:
+        return y_true, y_pred
+    text = kinds.index(False)
+    parsed = pd.to_numeric(pd.Series(sides[text], dtype=object), errors="coerce")
+    if parsed.isna().any():
+        bad = sides[text][parsed.isna().to_numpy()][0]
+        what = ("labels", "predictions")
+        raise UsageError(
+            f"concept drift: {what[text]} are text (e.g. {bad!r}) but {what[1 - text]} are "
+            "numbers (write both the same way, e.g. the class the model predicts)"
+        )
+    sides[text] = parsed.to_numpy()
+    return sides[0], sides[1]
 
 
 def _metric_value(metric: str, y_true: Any, y_pred: Any) -> float:
