@@ -294,9 +294,9 @@ def test_a_registered_model_that_serves_nowhere_is_checked_against_the_reference
     assert result.exit_code == 2 and "serves in no stage yet" in result.output
     assert "--reference PATH" in result.output
     result = unserved.run(*args, "--open-pr")
-    assert result.exit_code == 2 and "nothing to retrain" in result.output
+    assert result.exit_code == 2 and "--open-pr: churn serves in no stage yet" in result.output
     result = unserved.run(*args, "--textfile-dir", str(w / "prom"))
-    assert result.exit_code == 2 and "no gauge to write" in result.output
+    assert result.exit_code == 2 and "--textfile-dir: churn serves in no stage" in result.output
 
 
 # --------------------------------------------------------------------------- properties

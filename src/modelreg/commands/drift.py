@@ -109,10 +109,11 @@ def drift(
             key=key,
             task=task,
         )
-        if textfile_dir is not None and result.stage is None:
+        if result.stage is None and (open_pr or textfile_dir is not None):
             from modelreg.errors import UsageError
 
-            raise UsageError(f"--textfile-dir: {model} serves in no stage; no gauge to write")
+            what = "--open-pr" if open_pr else "--textfile-dir"
+            raise UsageError(f"{what}: {model} serves in no stage yet; nothing to retrain or gauge")
         from modelreg.monitoring.report import Sources
 
         where = f"in {result.stage}" if result.stage else "(serves in no stage)"
@@ -140,10 +141,6 @@ def drift(
 
             prom = drift_textfile(model, result.stage, result.report.verdict)
             write_text(folder / TEXTFILE, "--textfile-dir", prom)
-        if open_pr and result.stage is None:
-            from modelreg.errors import UsageError
-
-            raise UsageError(f"--open-pr: {model} serves in no stage yet; nothing to retrain")
         if open_pr:
             from modelreg.forge import select_forge
             from modelreg.training.retrain import act_on_drift, describe
