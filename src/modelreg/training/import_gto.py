@@ -292,10 +292,19 @@ class _Writer:
     files: dict[str, bytes | None] = field(default_factory=dict)  # path → text (None: gone)
     stream: list[bytes] = field(default_factory=list)
     marks: int = 0
+    roots: tuple[str, ...] = ()  # folders preloaded: a path under them not read is absent
+
+    def preload(self, roots: Sequence[str]) -> None:
+        """HEAD's files under `roots`, read in two git calls; any other path is absent."""
+        tree = self.ws.git.ls_tree(self.head, roots)
+        blobs = self.ws.git.read_blobs(tree.values())
+        self.files.update({path: blobs.get(blob) for path, blob in tree.items()})
+        self.roots = tuple(r.rstrip("/") + "/" for r in roots)
 
     def current(self, path: str) -> bytes | None:
         if path not in self.files:
-            self.files[path] = self.ws.git.show(self.head, path)
+            known = path.startswith(self.roots)
+            self.files[path] = None if known else self.ws.git.show(self.head, path)
         return self.files[path]
 
     def commit(self, e: Event, message: str, changes: Mapping[str, bytes | None]) -> None:
@@ -349,7 +358,9 @@ def import_gto(ws: Workspace, *, dry_run: bool = False) -> GtoImport:
     seen = _imported_tags(ws, head)
     state: dict[str, _Artifact] = {}
     writer = _Writer(ws, head)
+    writer.preload([*(f"models/{m}" for m in models.values()), "policies"])
     artifacts = _ArtifactFinder(ws)
+    artifacts.prefetch([(e.artifact, e.commit) for e in events if e.kind == "register"])
     done: list[tuple[Event, str]] = []
     for seq, e in enumerate(events):
         art = state.setdefault(e.artifact, _Artifact())
@@ -566,6 +577,35 @@ class _ArtifactFinder:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._cache_dir: Path | None = None
+        self._shown: dict[tuple[str, str], bytes | None] = {}
+        self._parsed: dict[bytes, Any] = {}
+
+    def prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read every index, then every artifact path, of these registrations in batches."""
+        self._batch([(c, i) for a, c in pairs for i in self._indexes(a)])
+        paths = [(c, p) for a, c in pairs if (p := self._path(a, c))]
+        self._batch([(c, q) for c, p in paths for q in (p, p + ".dvc")])
+
+    def _batch(self, wanted: Sequence[tuple[str, str]]) -> None:
+        wanted = [w for w in dict.fromkeys(wanted) if w not in self._shown]
+        if not wanted:
+            return
+        specs = "".join(f"{c}:{p}\n" for c, p in wanted)
+        out = self.ws.git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=specs)
+        ids = [line.split(" ") for line in out.splitlines()]
+        blobs = self.ws.git.read_blobs(i[0] for i in ids if i[-1] == "blob")
+        for w, i in zip(wanted, ids, strict=True):
+            self._shown[w] = blobs.get(i[0]) if i[-1] == "blob" else None
+
+    def show(self, commit: str, path: str) -> bytes | None:
+        if (commit, path) not in self._shown:
+            self._shown[(commit, path)] = self.ws.git.show(commit, path)
+        return self._shown[(commit, path)]
+
+    @staticmethod
+    def _indexes(artifact: str) -> list[str]:
+        folder = artifact.rpartition(":")[0].strip("/")
+        return [f"{folder}/dvc.yaml"] if folder else ["artifacts.yaml", "dvc.yaml"]
 
     def find(
         self, artifact: str, commit: str
@@ -576,11 +616,11 @@ class _ArtifactFinder:
                 f"artifacts.yaml (or dvc.yaml artifacts:) at commit {commit[:12]} "
                 f"names no path for {artifact}"
             )
-        blob = self.ws.git.show(commit, path)
+        blob = self.show(commit, path)
         if blob is not None:
             md5 = hashlib.md5(blob).hexdigest()
             return path, md5, len(blob), hashlib.sha256(blob).hexdigest(), blob
-        pointer = self.ws.git.show(commit, path + ".dvc")
+        pointer = self.show(commit, path + ".dvc")
         if pointer is None:
             return (
                 f"{path} does not exist at commit {commit[:12]} (neither in Git nor as {path}.dvc)"
@@ -596,14 +636,16 @@ class _ArtifactFinder:
     def _path(self, artifact: str, commit: str) -> str | None:
         folder, _, name = artifact.rpartition(":")
         prefix = f"{folder.strip('/')}/" if folder else ""
-        for index in ([] if folder else ["artifacts.yaml"]) + [f"{prefix}dvc.yaml"]:
-            text = self.ws.git.show(commit, index)
+        for index in self._indexes(artifact):
+            text = self.show(commit, index)
             if text is None:
                 continue
-            try:
-                data = parse_yaml(text, index) or {}
-            except UsageError:
-                continue
+            if text not in self._parsed:
+                try:
+                    self._parsed[text] = parse_yaml(text, index) or {}
+                except UsageError:
+                    self._parsed[text] = {}
+            data = self._parsed[text]
             table = data if index == "artifacts.yaml" else data.get("artifacts") or {}
             entry = table.get(name) if isinstance(table, dict) else None
             if isinstance(entry, dict) and entry.get("path"):
