@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import Prebuilt, Registry
+from modelreg.registry.names import is_name
 from modelreg.registry.records import version_key
 from modelreg.training.import_gto import TAG_RE, map_name
 
@@ -296,3 +299,31 @@ def test_gto_names_map_to_the_name_rule(name: str, mapped: str) -> None:
 def test_every_gto_tag_kind_parses(tag: str, kind: str) -> None:
     m = TAG_RE.match(tag)
     assert m is not None and m[kind]
+
+
+_GTO_NAME = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9/_-]{0,60}[a-zA-Z0-9])?", fullmatch=True)
+
+
+@given(folder=st.none() | st.from_regex(r"[a-zA-Z0-9_./-]{1,20}", fullmatch=True), name=_GTO_NAME)
+def test_every_gto_name_maps_to_a_valid_name_and_every_tag_parses_back(
+    folder: str | None, name: str
+) -> None:
+    full = f"{folder}:{name}" if folder else name
+    assert is_name(map_name(full)) and map_name(full) == map_name(full)
+    if is_name(full):
+        assert map_name(full) == full  # a name modelreg accepts is kept as it is
+    in_tag = full.replace(":", "=")
+    for tag, kind in ((f"{in_tag}@v1.2.0", "version"), (f"{in_tag}#Prod!#12", "stage")):
+        m = TAG_RE.match(tag)
+        assert m is not None and m[kind] and m["artifact"] == in_tag
+
+
+def test_local_changes_in_the_way_leave_nothing_imported(plain: Registry) -> None:
+    one = _commit(plain, {"artifacts.yaml": "m:\n  path: m.pkl\n", "m.pkl": "1"})
+    _tag(plain.root, "m@v1.0.0", one, T0)
+    plain.write("models/m/model.yaml", "name: m\n")  # untracked, where the import writes
+    head = plain.git("rev-parse", "HEAD")
+    result = plain.run("import", "gto")
+    assert result.exit_code == 2 and "nothing was imported" in result.output
+    assert plain.git("rev-parse", "HEAD") == head
+    assert plain.git("for-each-ref", "refs/modelreg") == ""

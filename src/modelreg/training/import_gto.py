@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelreg.errors import UsageError
+from modelreg.errors import GitError, UsageError
 from modelreg.registry.names import VERSION_MAX, is_name, is_version
 from modelreg.registry.records import StageAssignment, version_key
 from modelreg.registry.schemas import schema_problems
@@ -333,6 +333,12 @@ class _Writer:
         tip = self.ws.git.run("rev-parse", _TEMP_REF).strip()
         try:
             self.ws.git.run("merge", "--ff-only", "-q", tip)
+        except GitError as exc:
+            raise UsageError(
+                f"cannot bring the imported commits into the checkout: {exc.message}",
+                hint="commit or move aside local changes under models/ and policies/, "
+                "then re-run; nothing was imported",
+            ) from None
         finally:
             self.ws.git.run("update-ref", "-d", _TEMP_REF)
         out = self.ws.git.run("rev-list", "--reverse", f"{self.head}..{tip}")
