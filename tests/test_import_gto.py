@@ -246,6 +246,20 @@ def test_tags_in_one_second_follow_gtos_counter_and_the_tie_is_reported(plain: R
     assert "share a second; order chosen" in text
 
 
+def test_a_created_tag_creates_the_model_in_its_own_commit(plain: Registry) -> None:
+    # gto 1.10 parses `@created` but its `gto show` fails on a repository holding one
+    # (KeyError 'action'); older gto wrote them, so the import reads them
+    one = _commit(plain, {"artifacts.yaml": "m:\n  path: m.pkl\n", "m.pkl": "1"})
+    _tag(plain.root, "m@created", one, T0)
+    _tag(plain.root, "m@v1.0.0", one, T0 + 10)
+    report = _import(plain)
+    assert [i["summary"] for i in report["imported"]] == ["create m", "register m v1.0.0"]
+    created = report["imported"][0]["commit"]
+    files = plain.git("show", "--name-only", "--format=", created).split()
+    assert files == ["models/m/model.yaml"]
+    assert _ours(plain)["m"]["latest"] == "v1.0.0"
+
+
 def test_a_missing_artifact_is_reported_and_the_rest_imported(plain: Registry) -> None:
     one = _commit(plain, {"artifacts.yaml": "m:\n  path: gone.pkl\nok:\n  path: ok.pkl\n"})
     _commit(plain, {"ok.pkl": "fine"})
