@@ -142,6 +142,10 @@ def test_status_answers_what_gto_show_answers_on_every_model(gto_repo: Registry)
     assert "legacy" not in theirs
     assert ours["legacy"]["stages"] == {} and ours["legacy"]["retired"] == {"v0.1.0"}
     assert theirs["Churn_Model"]["stage"]["Prod"] == "v1.0.0"  # the fallback, on both sides
+    # the history is Git's: before the unassignment (T0 + 50) prod served v1.1.0
+    before = gto_repo.ok("status", "churn_model", "--at", "2026-01-01T10:00:45Z", "--json")
+    at = json.loads(before.stdout)
+    assert {r["stage"]: r["version"] for r in at["rows"]} == {"prod": "v1.1.0", "staging": "v1.1.0"}
     assert gto_repo.ok("validate").exit_code == 0
 
 
