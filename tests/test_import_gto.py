@@ -345,3 +345,13 @@ def test_local_changes_in_the_way_leave_nothing_imported(plain: Registry) -> Non
     assert result.exit_code == 2 and "nothing was imported" in result.output
     assert plain.git("rev-parse", "HEAD") == head
     assert plain.git("for-each-ref", "refs/modelreg") == ""
+
+
+def test_a_version_modelreg_registered_already_is_never_overwritten(plain: Registry) -> None:
+    plain.register("m")  # models/m/versions/v1.0.0.yaml, by modelreg
+    record = (plain.root / "models/m/versions/v1.0.0.yaml").read_text()
+    one = _commit(plain, {"artifacts.yaml": "m:\n  path: m.pkl\n", "m.pkl": "1"})
+    _tag(plain.root, "m@v1.0.0", one, T0)
+    result = plain.run("import", "gto")
+    assert result.exit_code == 1 and "exists already (records are immutable)" in result.output
+    assert (plain.root / "models/m/versions/v1.0.0.yaml").read_text() == record

@@ -375,7 +375,12 @@ def import_gto(ws: Workspace, *, dry_run: bool = False) -> GtoImport:
             continue
         record: dict[str, bytes] | None = None
         if e.kind == "register" and e.tag not in seen:
-            found = _record(e, models, versions, art, artifacts)
+            held = version_yaml(models[e.artifact], versions[e.version or ""])
+            found = (
+                f"{e.tag}: {held} exists already (records are immutable): not imported"
+                if writer.current(held) is not None
+                else _record(e, models, versions, art, artifacts)
+            )
             if isinstance(found, str):
                 problems.append(found)
                 continue
