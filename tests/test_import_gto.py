@@ -12,16 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import Prebuilt, Registry
+from conftest import Prebuilt, Registry, _registry_at, make_registry
 from modelreg.registry.names import is_name
 from modelreg.registry.records import version_key
 from modelreg.training.import_gto import TAG_RE, map_name
@@ -92,8 +94,22 @@ def _build(reg: Registry) -> None:
 
 
 @pytest.fixture
-def gto_repo(prebuilt: Prebuilt) -> Registry:
-    return prebuilt.registry(_build)
+def gto_repo(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Registry:
+    """A copy of the one gto repository of this run, built by whichever xdist worker asks
+    first (gto's commands cost ~15 s on a loaded machine: build them once, not per worker).
+    The copy's origin and DVC remote still name the master; these tests use neither."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, common to its workers
+    master = shared / "gto-import-master"
+    with FileLock(f"{master}.lock"):
+        if not (master / "built").exists():
+            shutil.rmtree(master, ignore_errors=True)
+            master.mkdir()
+            _build(make_registry(master))
+            (master / "built").write_text("")
+    shutil.copytree(master, tmp_path / "gto", symlinks=True)
+    return _registry_at(tmp_path / "gto")
 
 
 def _gto_show(root: Path) -> dict[str, Any]:
@@ -348,9 +364,15 @@ def test_local_changes_in_the_way_leave_nothing_imported(plain: Registry) -> Non
 
 
 def test_a_version_modelreg_registered_already_is_never_overwritten(plain: Registry) -> None:
-    plain.register("m")  # models/m/versions/v1.0.0.yaml, by modelreg
-    record = (plain.root / "models/m/versions/v1.0.0.yaml").read_text()
-    one = _commit(plain, {"artifacts.yaml": "m:\n  path: m.pkl\n", "m.pkl": "1"})
+    record = "model: m\nversion: v1.0.0\n"  # only its existence matters here
+    one = _commit(
+        plain,
+        {
+            "artifacts.yaml": "m:\n  path: m.pkl\n",
+            "m.pkl": "1",
+            "models/m/versions/v1.0.0.yaml": record,
+        },
+    )
     _tag(plain.root, "m@v1.0.0", one, T0)
     result = plain.run("import", "gto")
     assert result.exit_code == 1 and "exists already (records are immutable)" in result.output
