@@ -127,6 +127,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.example:example",
         "Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit.",
     ),
+    "import": (
+        "modelreg.commands.import_cmd:import_",
+        "Migrate a registry in: gto's tags, one commit per event.",
+    ),
     # The demo drives this very group, so it sits beside the CLI, not below it.
     "demo": (
         "modelreg.demo:demo",
