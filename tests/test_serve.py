@@ -22,10 +22,10 @@ import pytest
 from conftest import Prebuilt, Registry
 from modelreg.adapters.tables import read_table
 from modelreg.serving.manifest import Share
-from modelreg.serving.predict import bucket
+from modelreg.serving.predict import bucket, route
 from modelreg.serving.server import Endpoint, Loaded
 from test_deploy import FEATURES
-from test_predict import deployed_canary
+from test_predict import deployed_canary, rows, write_csv
 
 ROW = [17.99, 10.38, 122.8, 1001.0, 0.1184]
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -167,6 +167,45 @@ def test_the_split_is_within_two_points_of_the_weight_over_10000_keys(weight: in
     assert abs(share - weight / 100) <= 0.02, share
     # the same function `predict` routes by: a key's version follows its bucket
     assert all((v == "v1.1.0") == (bucket(f"customer-{i}") < weight) for i, v in enumerate(picks))
+    shares = [v.share for v in ep.versions]
+    assert route([f"customer-{i}" for i in range(10_000)], shares) == picks
+
+
+@pytest.mark.slow  # shares the served registry with the server tests (built once, slow tier)
+def test_predict_routes_rows_by_model_yamls_entity_key_as_serve_routes_requests(
+    reg: Registry, tmp_path: Path
+) -> None:
+    from modelreg.errors import UsageError
+    from modelreg.registry.records import ModelSpec
+    from modelreg.serving.predict import entity_key, predict
+
+    assert ModelSpec.from_dict({"name": "m", "entity_key": "customer_id"}).entity_key == (
+        "customer_id"
+    )
+    assert entity_key(reg.root, "churn") == "customer_id"
+    df = rows(400)
+    df.insert(1, "customer_id", [f"customer-{i}" for i in range(400)])
+    csv = write_csv(reg, "keyed.csv", df)
+    got = predict(
+        reg.root,
+        model="churn",
+        stage="production",
+        input=csv,
+        output=tmp_path / "out.csv",
+        log_dir=tmp_path / "log",
+    )
+    assert got.key == "customer_id"  # not the `id` column predict used to default to
+    scored = read_table(tmp_path / "out.csv")
+    ep = endpoint(20)
+    assert [ep.pick(k).share.version for k in scored["customer_id"]] == list(scored["version"])
+    with pytest.raises(UsageError, match="entity_key 'customer_id'"):
+        predict(
+            reg.root,
+            model="churn",
+            stage="production",
+            input=write_csv(reg, "unkeyed.csv", rows(5)),
+            output=tmp_path / "o2.csv",
+        )
 
 
 # -- a real server --------------------------------------------------------------------

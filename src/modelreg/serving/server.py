@@ -22,9 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelreg.errors import ModelregError, ServiceError, UsageError
+from modelreg.errors import ServiceError, UsageError
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
-from modelreg.serving.predict import DEFAULT_DEPLOY_DIR, DEFAULT_LOG_DIR, bucket, load_verified
+from modelreg.serving.predict import (
+    DEFAULT_DEPLOY_DIR,
+    DEFAULT_LOG_DIR,
+    bucket,
+    entity_key,
+    load_verified,
+)
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -241,19 +247,6 @@ def _load(share: Share, manifest: Path) -> Loaded:
     )
 
 
-def _entity_key(root: Path, model: str) -> str | None:
-    """`entity_key:` of models/<model>/model.yaml in the working tree, if set."""
-    from modelreg.registry.yamlio import parse_yaml
-
-    path = root / "models" / model / "model.yaml"
-    try:
-        data = parse_yaml(path.read_bytes(), str(path))
-    except (OSError, ModelregError):
-        return None
-    key = data.get("entity_key") if isinstance(data, dict) else None
-    return str(key) if key else None
-
-
 # -- the state and its reloads --------------------------------------------------------
 
 
@@ -351,7 +344,7 @@ class State:
             for v in old.versions:
                 if v.share.version not in {n.share.version for n in loaded}:
                     self.metrics.child(self.metrics.ready, model, v.share.version, stage).set(0)
-        key = _entity_key(Path(self.config.root), model)
+        key = entity_key(Path(self.config.root), model)
         return Endpoint(model, stage, key, tuple(loaded), {}, commit)
 
     def _publish(self, table: Mapping[tuple[str, str], Endpoint]) -> None:
