@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,13 @@ def free_port() -> int:
         return port
 
 
-def start(reg: Registry, tmp: Path, *, workers: int = 1) -> Served:
+def start(reg: Registry, tmp: Path, *, workers: int = 1, **extra: str) -> Served:
     """Copy the deployment aside (tests change it) and serve it; wait until ready."""
     deploy = tmp / "deploy"
     shutil.copytree(reg.root / ".modelreg/deploy/production", deploy)
     logs, port = tmp / "logs", free_port()
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.update(extra)
     cmd = [sys.executable, "-m", "modelreg", "serve", "--port", str(port)]
     cmd += ["--deploy-dir", str(deploy), "--log-dir", str(logs), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=reg.root, env=env, stderr=subprocess.PIPE)
@@ -466,3 +468,104 @@ def _feedback_rows(folder: Path, n: int) -> Any:
         return None
     rows = read_table(folder)
     return rows if len(rows) == n else None
+
+
+@pytest.mark.slow
+def test_two_workers_log_one_file_each_share_metrics_and_lose_or_double_no_feedback(
+    reg: Registry, tmp_path: Path
+) -> None:
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    served = start(reg, tmp_path, workers=2, PROMETHEUS_MULTIPROC_DIR=str(prom))
+    # ready answers once one worker is up; wait for the other's ready gauge too
+    wait_for(lambda: len(list(prom.glob("gauge_livemax_*.db"))) == 2, timeout=60)
+    ids: list[str] = []
+    logs_dir = served.logs / "churn" / "production"
+
+    def predict(rid: str) -> int:
+        return served.post("/v1/models/churn:predict", {"instances": [ROW]}, X_Request_Id=rid)[0]
+
+    def feedback(rid: str) -> int:
+        return served.post("/v1/feedback", {"request_id": rid, "label": 1})[0]
+
+    try:
+        # new connections from 8 threads at once, until both workers have answered some
+        with ThreadPoolExecutor(8) as pool:
+            for round_ in range(20):
+                batch = [f"mw-{round_:02d}-{i:02d}" for i in range(40)]
+                assert set(pool.map(predict, batch)) == {200}
+                ids += batch
+                if wait_for(lambda: list(logs_dir.glob("serve-*.jsonl")), 5)[1:]:
+                    break
+            # each label once, in parallel too: many reach the worker that did not predict
+            assert set(pool.map(feedback, ids)) == {200}
+        # every worker reads every worker's counters (prometheus-client multiprocess mode)
+        for _ in range(4):
+            _, _, stats = served.get("/v1/stats?model=churn&stage=production&interval=60")
+            assert sum(v["requests"] for v in stats["versions"].values()) == len(ids)
+            text = served.get("/metrics")[2]
+            total = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("modelreg_requests_total{")
+            )
+            assert total == len(ids)
+    finally:
+        stop(served)
+    logs = sorted((served.logs / "churn" / "production").glob("serve-*.jsonl"))
+    pids = {int(p.name.split("-")[2]) for p in logs}
+    assert len(pids) == len(logs) == 2, logs  # one file per worker, both served
+    served_ids = [json.loads(x)["request_id"] for p in logs for x in p.read_text().splitlines()]
+    # each prediction logged once, by the worker that made it
+    assert sorted(served_ids) == sorted(ids)
+    labelled = [
+        json.loads(x)
+        for p in served.logs.rglob("feedback-*.jsonl")
+        for x in p.read_text().splitlines()
+    ]
+    assert sorted(f["request_id"] for f in labelled) == sorted(ids)  # each once, none lost
+    # a label the predicting worker took is joined to its version; the others keep the id,
+    # so `drift --labels FILE --key request_id` joins them with the prediction log
+    assert all(f.get("version") in (None, "v1.0.0", "v1.1.0") for f in labelled)
+    for pid in pids:  # no worker outlives the server
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.slow
+def test_running_serves_from_a_thread_and_stops_on_an_error(reg: Registry, tmp_path: Path) -> None:
+    from modelreg.serving.server import resolve, running
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(reg.root / ".modelreg/deploy/production", deploy)
+    config = resolve(
+        reg.root, deploy_dir=deploy, log_dir=tmp_path / "logs", faults=[("churn", "v1.1.0", 1.0)]
+    )
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt), running(config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        served = Served(None, port, deploy, tmp_path / "logs", reg.root)  # type: ignore[arg-type]
+        canary = next(f"k-{i}" for i in range(100) if bucket(f"k-{i}") < 20)
+        status, headers, out = served.post(
+            "/v1/models/churn:predict", {"instances": [ROW]}, X_Request_Id=canary
+        )
+        assert status == 500 and headers["x-model-version"] == "v1.1.0"
+        assert "--inject-errors" in out["error"]
+        raise KeyboardInterrupt  # Ctrl-C in the caller
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+    assert wait_for(lambda: threading.active_count() <= before + 3)  # daemon pollers wind down
+
+
+@pytest.mark.parametrize(
+    "text", ["churn@v1.1.0", "churn=0.1", "churn@v1=0.1", "Churn@v1.1.0=0.1", "churn@v1.1.0=2"]
+)
+def test_inject_errors_takes_model_at_version_equals_a_share(text: str) -> None:
+    from modelreg.errors import UsageError
+    from modelreg.serving.server import injected, parse_fault
+
+    with pytest.raises(UsageError):
+        parse_fault(text)
+    assert parse_fault("churn@v1.1.0=0.1") == ("churn", "v1.1.0", 0.1)
+    share = sum(injected(f"r-{i}", 0.1) for i in range(10_000)) / 10_000
+    assert abs(share - 0.1) <= 0.01
