@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,6 +394,18 @@ def _convert(value: Any, kind: str, name: str) -> Any:
     )
 
 
+def _typed(rows: list[list[Any]], types: Sequence[str], features: Sequence[str]) -> list[Any]:
+    """Rows checked against the signature; all-float rows of JSON numbers pass as they are
+    (the common case, without a call per value), anything else value by value."""
+    if all(t == "float" for t in types) and all(
+        type(v) is float or type(v) is int for row in rows for v in row
+    ):
+        return rows
+    return [
+        [_convert(v, t, f) for v, t, f in zip(row, types, features, strict=True)] for row in rows
+    ]
+
+
 def _rows_v1(body: Any, features: Sequence[str]) -> tuple[list[list[Any]], list[Any] | None]:
     """V1 rows as lists in signature order; each row's own object when given as objects."""
     if not isinstance(body, dict) or "instances" not in body:
@@ -515,10 +527,7 @@ class Server:
     ) -> tuple[list[Any], list[Loaded]]:
         """Predictions in row order and the version of each row; RequestError on bad values."""
         stable = ep.stable
-        typed = [
-            [_convert(v, t, f) for v, t, f in zip(row, stable.types, stable.features, strict=True)]
-            for row in rows
-        ]
+        typed = _typed(rows, stable.types, stable.features)
         pick = ep.pick
         chosen = [pick(request_id)] * len(rows) if keys is None else [pick(k) for k in keys]
         preds: list[Any] = [None] * len(rows)
@@ -546,12 +555,17 @@ class Server:
         from modelreg.serving.predlog import Batch
 
         m = self.metrics
+        classes: Counter[tuple[int, str]] = Counter()
         for v, p in zip(chosen, preds, strict=True):
-            labels = (ep.model, v.share.version, ep.stage, v.role)
             if v.classifier:
-                m.child(m.predictions, *labels, str(p)).inc()
+                classes[id(v), str(p)] += 1  # one increment per class, not per row
             elif isinstance(p, (int, float)):
-                m.child(m.values, *labels).observe(p)
+                m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
+        if classes:
+            by_id = {id(c): c for c in chosen}
+            for (vid, cls), n in classes.items():
+                v = by_id[vid]
+                m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
         roles = [c.role for c in chosen]
         versions = [c.share.version for c in chosen]
         self.remember(request_id, ep, list(zip(versions, roles, preds, strict=True)))
