@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Prebuilt, Registry
 from modelreg.adapters.tables import read_table
@@ -569,3 +571,51 @@ def test_inject_errors_takes_model_at_version_equals_a_share(text: str) -> None:
     assert parse_fault("churn@v1.1.0=0.1") == ("churn", "v1.1.0", 0.1)
     share = sum(injected(f"r-{i}", 0.1) for i in range(10_000)) / 10_000
     assert abs(share - 0.1) <= 0.01
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    features=st.sampled_from([["a b", 'c"q', "é"], ["version", "x"], ["x", "cust"]]),
+    n=st.integers(1, 4),
+    key=st.sampled_from([None, "cust"]),
+    data=st.data(),
+)
+def test_the_fast_log_line_is_the_json_of_the_record(
+    features: list[str], n: int, key: str | None, data: Any, tmp_path_factory: Any
+) -> None:
+    """The log writer formats lines by hand; they must be what json.dumps of the dict was."""
+    from modelreg.serving.predlog import Batch, LogWriter
+
+    rows = [[data.draw(_VALUES) for _ in features] for _ in range(n)]
+    batch = Batch(
+        ts=1.7e9,
+        model="churn",
+        stage="production",
+        request_id='r"1',
+        features=features,
+        rows=rows,
+        versions=[data.draw(st.sampled_from(["v1.0.0", "v1.1.0"])) for _ in rows],
+        roles=[data.draw(st.sampled_from(["stable", "canary"])) for _ in rows],
+        predictions=[data.draw(st.sampled_from([0, 1.5, "cat"])) for _ in rows],
+        key_name=key,
+        keys=[f"k{i}" for i in range(n)] if key else None,
+    )
+    writer = LogWriter(tmp_path_factory.mktemp("log"))
+    try:
+        writer._write(batch)
+        writer._write_records(batch)  # the reference: a dict through json.dumps
+        writer._flush()
+        (path,) = writer.log_dir.rglob("serve-*.jsonl")
+        lines = path.read_text().splitlines()
+    finally:
+        writer.close()
+    assert lines[:n] == lines[n:]
