@@ -1,14 +1,23 @@
 """Benchmark `modelreg serve` against a plain FastAPI app, MLServer and the in-process floor.
 
-    python benchmarks/serve.py [--seconds 5]
+    python benchmarks/serve.py [--seconds 5] [--only modelreg,plain,mlserver]
 
-Loopback only. Load generator: Debian's `hey` (closed-loop `-c 8` for saturation
-throughput; constant rate `-q` for latency at 70 % of the plain app's saturation).
-The plain FastAPI app and MLServer (mlserver-sklearn) run from their own venv at
-benchmarks/.work/mlserver-venv (they conflict with current FastAPI/Starlette):
+Loopback only, bounded (each run lasts --seconds). Load generator: Debian's `hey`.
+For each server, workers (1, 2) and request size (1 and 100 rows):
+  - closed loop, `hey -c 8 -z Ns`: saturation throughput;
+  - constant rate, `hey -c 4 -q R/4 -z Ns` with R = 70 % of the plain app's saturation
+    throughput at the same workers and size: latency (p50, p99), compared with the
+    in-process floor (the model's own `predict` on the same rows, p99 of 3,000 calls).
+`modelreg serve` runs with its metrics, prediction log and a 20 % canary split on.
+The plain FastAPI app (the /predict tutorial pattern) and MLServer (mlserver-sklearn)
+run from their own venv at benchmarks/.work/mlserver-venv (MLServer pins an older
+FastAPI/Starlette than modelreg's):
     python -m venv benchmarks/.work/mlserver-venv
     benchmarks/.work/mlserver-venv/bin/pip install mlserver mlserver-sklearn \
-        fastapi uvicorn scikit-learn
+        fastapi uvicorn scikit-learn "uvloop<0.22"
+(uvloop 0.22+ breaks MLServer 1.7's parallel workers: "no current event loop".)
+MLServer's workers are its `parallel_workers`: 1 worker = 0 (inference in its one
+process), 2 workers = 2 inference processes behind its HTTP process.
 """
 
 from __future__ import annotations
@@ -128,10 +137,13 @@ def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict
         cmd += ["-q", f"{rate / conc:.2f}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%% in ([\d.]+) secs".replace("%%", "%"), out)
+    p99 = re.search(r"99% in ([\d.]+) secs", out)
     p50 = re.search(r"50% in ([\d.]+) secs", out)
     codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", out)
-    bad = sum(int(n) for c, n in codes if c != "200")
+    errors = re.findall(r"^\s+\[(\d+)\]\s+(?!\d+ responses)", out, re.MULTILINE)
+    bad = sum(int(n) for c, n in codes if c != "200") + sum(int(n) for n in errors)
+    if not any(c == "200" for c, _ in codes):
+        raise SystemExit(f"{url}: no request succeeded\n{out}")
     return {
         "rps": rps,
         "p50_ms": float(p50.group(1)) * 1000 if p50 else float("nan"),
@@ -140,7 +152,8 @@ def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict
     }
 
 
-def floor(deploy: Path) -> dict[str, float]:
+def floor(deploy: Path) -> dict[int, float]:
+    """p99 of the model's own predict on the same rows, in this process (ms)."""
     import numpy as np
 
     est = pickle.loads((deploy / "churn/v1.0.0/model.pkl").read_bytes())
@@ -153,85 +166,176 @@ def floor(deploy: Path) -> dict[str, float]:
             est.predict(x)
             times.append(time.perf_counter() - t)
         times.sort()
-        out[f"p99_ms_{n}"] = times[int(len(times) * 0.99)] * 1000
+        out[n] = times[int(len(times) * 0.99)] * 1000
     return out
+
+
+def v2_body(n: int) -> str:
+    data = [x for _ in range(n) for x in ROW]
+    inp = {"name": "input-0", "shape": [n, len(ROW)], "datatype": "FP64", "data": data}
+    return json.dumps({"inputs": [inp]})
+
+
+def servers(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, object]:
+    """How to start one server, and where to send what."""
+    if kind == "modelreg":
+        return {
+            "name": "modelreg serve",
+            "cmd": [
+                sys.executable,
+                "-m",
+                "modelreg",
+                "serve",
+                "--deploy-dir",
+                str(deploy),
+                "--log-dir",
+                str(folder / "logs"),
+                "--workers",
+                str(workers),
+                "--port",
+                "{port}",
+            ],
+            "path": "/v1/models/churn:predict",
+            "health": "/v2/health/ready",
+            "env": {"PYTHONPATH": str(HERE.parent / "src")},
+            "body": lambda n: json.dumps({"instances": [ROW] * n}),
+        }
+    if kind == "plain":
+        return {
+            "name": "plain FastAPI /predict",
+            "cmd": [
+                str(VENV / "uvicorn"),
+                "plain_app:app",
+                "--workers",
+                str(workers),
+                "--port",
+                "{port}",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            "path": "/predict",
+            "health": "/docs",
+            "env": {"MODEL_PATH": str(deploy / "churn/v1.0.0/model.pkl")},
+            "body": lambda n: json.dumps({"instances": [ROW] * n}),
+        }
+    return {
+        "name": "MLServer (mlserver-sklearn)",
+        "cmd": [str(VENV / "mlserver"), "start", "."],
+        "path": "/v2/models/churn/infer",
+        "health": "/v2/models/churn/ready",
+        "env": {},
+        "body": v2_body,
+        "settings": {"parallel_workers": 0 if workers == 1 else workers},
+    }
+
+
+def mlserver_settings(folder: Path, http: int, extra: dict[str, object]) -> None:
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": http,
+        "grpc_port": port(),
+        "metrics_port": port(),
+        "metrics_dir": str(folder / "mlserver-metrics"),
+        "debug": False,
+        **extra,
+    }
+    (folder / "mlserver" / "settings.json").write_text(json.dumps(settings))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--only", default="plain,modelreg,mlserver", help="servers to run")
     args = ap.parse_args()
     if shutil.which("hey") is None:
         raise SystemExit("install hey: apt-get install hey")
+    kinds = [k for k in ("plain", "modelreg", "mlserver") if k in args.only.split(",")]
+    if {"plain", "mlserver"} & set(kinds) and not VENV.is_dir():
+        raise SystemExit(f"make the venv first: see {__file__}'s docstring")
     WORK.mkdir(exist_ok=True)
     folder = WORK / "serve"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     deploy = build(folder)
-    results: dict[str, object] = {"floor": floor(deploy)}
-    bodies = {n: json.dumps({"instances": [ROW] * n}) for n in (1, 100)}
-    src = str(HERE.parent / "src")
-    servers = []
+    load = os.getloadavg()
+    base = floor(deploy)
+    results: list[dict[str, object]] = []
+    saturation: dict[tuple[int, int], float] = {}
     for workers in (1, 2):
-        servers.append(
-            (
-                f"modelreg serve {workers}w",
-                [
-                    sys.executable,
-                    "-m",
-                    "modelreg",
-                    "serve",
-                    "--deploy-dir",
-                    str(deploy),
-                    "--log-dir",
-                    str(folder / "logs"),
-                    "--workers",
-                    str(workers),
-                    "--port",
-                    "{port}",
-                ],
-                "/v1/models/churn:predict",
-                "/v2/health/ready",
-                {"PYTHONPATH": src},
+        for kind in kinds:
+            spec = servers(kind, workers, folder, deploy)
+            p = port()
+            cwd = folder
+            if kind == "mlserver":
+                cwd = folder / "mlserver"
+                mlserver_settings(folder, p, spec["settings"])  # type: ignore[arg-type]
+            cmd = [c.replace("{port}", str(p)) for c in spec["cmd"]]  # type: ignore[attr-defined]
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env={**os.environ, **spec["env"]},  # type: ignore[dict-item]
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
+            try:
+                wait(f"http://127.0.0.1:{p}{spec['health']}", proc)
+                url = f"http://127.0.0.1:{p}{spec['path']}"
+                for n in (1, 100):
+                    body = spec["body"](n)  # type: ignore[operator]
+                    hey(url, body, 1)  # warm up
+                    closed = hey(url, body, args.seconds)
+                    if kind == "plain":
+                        saturation[(workers, n)] = closed["rps"]
+                    target = 0.7 * saturation.get((workers, n), closed["rps"])
+                    paced = hey(url, body, args.seconds, rate=target)
+                    row = {
+                        "server": spec["name"],
+                        "workers": workers,
+                        "rows": n,
+                        "saturation_rps": closed["rps"],
+                        "closed_non200": closed["non200"],
+                        "rate_rps": round(target, 1),
+                        "achieved_rps": paced["rps"],
+                        "p50_ms": paced["p50_ms"],
+                        "p99_ms": paced["p99_ms"],
+                        "rate_non200": paced["non200"],
+                        "floor_p99_ms": base[n],
+                        "p99_overhead_ms": paced["p99_ms"] - base[n],
+                    }
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+            finally:
+                os.killpg(proc.pid, 15)  # the server and its workers, started in their session
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+    out = {
+        "load_before": load,
+        "load_after": os.getloadavg(),
+        "floor_p99_ms": base,
+        "results": results,
+    }
+    (WORK / "serve-results.json").write_text(json.dumps(out, indent=1))
+    print(table(results))
+
+
+def table(results: list[dict[str, object]]) -> str:
+    lines = [
+        "| server | workers | rows/req | saturation req/s | rate req/s (70 % of plain) "
+        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['server']} | {r['workers']} | {r['rows']} | {r['saturation_rps']:.0f} "
+            f"| {r['rate_rps']:.0f} (got {r['achieved_rps']:.0f}) | {r['p50_ms']:.2f} "
+            f"| {r['p99_ms']:.2f} | {r['floor_p99_ms']:.3f} | {r['p99_overhead_ms']:.2f} "
+            f"| {int(r['closed_non200']) + int(r['rate_non200'])} |"  # type: ignore[call-overload]
         )
-        if VENV.is_dir():
-            servers.append(
-                (
-                    f"plain FastAPI {workers}w",
-                    [
-                        str(VENV / "uvicorn"),
-                        "plain_app:app",
-                        "--workers",
-                        str(workers),
-                        "--port",
-                        "{port}",
-                        "--no-access-log",
-                        "--log-level",
-                        "warning",
-                    ],
-                    "/predict",
-                    "/docs",
-                    {"MODEL_PATH": str(deploy / "churn/v1.0.0/model.pkl")},
-                )
-            )
-    for name, cmd, path, health, env in servers:
-        p = port()
-        proc = subprocess.Popen(
-            [c.replace("{port}", str(p)) for c in cmd],
-            cwd=folder,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait(f"http://127.0.0.1:{p}{health}", proc)
-            for n, body in bodies.items():
-                results[f"{name} {n}-row"] = hey(f"http://127.0.0.1:{p}{path}", body, args.seconds)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-    print(json.dumps(results, indent=1))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,22 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Prebuilt, Registry
 from modelreg.adapters.tables import read_table
 from modelreg.serving.manifest import Share
-from modelreg.serving.predict import bucket
+from modelreg.serving.predict import bucket, route
 from modelreg.serving.server import Endpoint, Loaded
 from test_deploy import FEATURES
-from test_predict import deployed_canary
+from test_predict import deployed_canary, rows, write_csv
 
 ROW = [17.99, 10.38, 122.8, 1001.0, 0.1184]
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -77,12 +80,13 @@ def free_port() -> int:
         return port
 
 
-def start(reg: Registry, tmp: Path, *, workers: int = 1) -> Served:
+def start(reg: Registry, tmp: Path, *, workers: int = 1, **extra: str) -> Served:
     """Copy the deployment aside (tests change it) and serve it; wait until ready."""
     deploy = tmp / "deploy"
     shutil.copytree(reg.root / ".modelreg/deploy/production", deploy)
     logs, port = tmp / "logs", free_port()
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.update(extra)
     cmd = [sys.executable, "-m", "modelreg", "serve", "--port", str(port)]
     cmd += ["--deploy-dir", str(deploy), "--log-dir", str(logs), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=reg.root, env=env, stderr=subprocess.PIPE)
@@ -167,6 +171,45 @@ def test_the_split_is_within_two_points_of_the_weight_over_10000_keys(weight: in
     assert abs(share - weight / 100) <= 0.02, share
     # the same function `predict` routes by: a key's version follows its bucket
     assert all((v == "v1.1.0") == (bucket(f"customer-{i}") < weight) for i, v in enumerate(picks))
+    shares = [v.share for v in ep.versions]
+    assert route([f"customer-{i}" for i in range(10_000)], shares) == picks
+
+
+@pytest.mark.slow  # shares the served registry with the server tests (built once, slow tier)
+def test_predict_routes_rows_by_model_yamls_entity_key_as_serve_routes_requests(
+    reg: Registry, tmp_path: Path
+) -> None:
+    from modelreg.errors import UsageError
+    from modelreg.registry.records import ModelSpec
+    from modelreg.serving.predict import entity_key, predict
+
+    assert ModelSpec.from_dict({"name": "m", "entity_key": "customer_id"}).entity_key == (
+        "customer_id"
+    )
+    assert entity_key(reg.root, "churn") == "customer_id"
+    df = rows(400)
+    df.insert(1, "customer_id", [f"customer-{i}" for i in range(400)])
+    csv = write_csv(reg, "keyed.csv", df)
+    got = predict(
+        reg.root,
+        model="churn",
+        stage="production",
+        input=csv,
+        output=tmp_path / "out.csv",
+        log_dir=tmp_path / "log",
+    )
+    assert got.key == "customer_id"  # not the `id` column predict used to default to
+    scored = read_table(tmp_path / "out.csv")
+    ep = endpoint(20)
+    assert [ep.pick(k).share.version for k in scored["customer_id"]] == list(scored["version"])
+    with pytest.raises(UsageError, match="entity_key 'customer_id'"):
+        predict(
+            reg.root,
+            model="churn",
+            stage="production",
+            input=write_csv(reg, "unkeyed.csv", rows(5)),
+            output=tmp_path / "o2.csv",
+        )
 
 
 # -- a real server --------------------------------------------------------------------
@@ -427,3 +470,152 @@ def _feedback_rows(folder: Path, n: int) -> Any:
         return None
     rows = read_table(folder)
     return rows if len(rows) == n else None
+
+
+@pytest.mark.slow
+def test_two_workers_log_one_file_each_share_metrics_and_lose_or_double_no_feedback(
+    reg: Registry, tmp_path: Path
+) -> None:
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    served = start(reg, tmp_path, workers=2, PROMETHEUS_MULTIPROC_DIR=str(prom))
+    # ready answers once one worker is up; wait for the other's ready gauge too
+    wait_for(lambda: len(list(prom.glob("gauge_livemax_*.db"))) == 2, timeout=60)
+    ids: list[str] = []
+    logs_dir = served.logs / "churn" / "production"
+
+    def predict(rid: str) -> int:
+        return served.post("/v1/models/churn:predict", {"instances": [ROW]}, X_Request_Id=rid)[0]
+
+    def feedback(rid: str) -> int:
+        return served.post("/v1/feedback", {"request_id": rid, "label": 1})[0]
+
+    try:
+        # new connections from 8 threads at once, until both workers have answered some
+        with ThreadPoolExecutor(8) as pool:
+            for round_ in range(20):
+                batch = [f"mw-{round_:02d}-{i:02d}" for i in range(40)]
+                assert set(pool.map(predict, batch)) == {200}
+                ids += batch
+                if wait_for(lambda: list(logs_dir.glob("serve-*.jsonl")), 5)[1:]:
+                    break
+            # each label once, in parallel too: many reach the worker that did not predict
+            assert set(pool.map(feedback, ids)) == {200}
+        # every worker reads every worker's counters (prometheus-client multiprocess mode)
+        for _ in range(4):
+            _, _, stats = served.get("/v1/stats?model=churn&stage=production&interval=60")
+            assert sum(v["requests"] for v in stats["versions"].values()) == len(ids)
+            text = served.get("/metrics")[2]
+            total = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("modelreg_requests_total{")
+            )
+            assert total == len(ids)
+    finally:
+        stop(served)
+    logs = sorted((served.logs / "churn" / "production").glob("serve-*.jsonl"))
+    pids = {int(p.name.split("-")[2]) for p in logs}
+    assert len(pids) == len(logs) == 2, logs  # one file per worker, both served
+    served_ids = [json.loads(x)["request_id"] for p in logs for x in p.read_text().splitlines()]
+    # each prediction logged once, by the worker that made it
+    assert sorted(served_ids) == sorted(ids)
+    labelled = [
+        json.loads(x)
+        for p in served.logs.rglob("feedback-*.jsonl")
+        for x in p.read_text().splitlines()
+    ]
+    assert sorted(f["request_id"] for f in labelled) == sorted(ids)  # each once, none lost
+    # a label the predicting worker took is joined to its version; the others keep the id,
+    # so `drift --labels FILE --key request_id` joins them with the prediction log
+    assert all(f.get("version") in (None, "v1.0.0", "v1.1.0") for f in labelled)
+    for pid in pids:  # no worker outlives the server
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.slow
+def test_running_serves_from_a_thread_and_stops_on_an_error(reg: Registry, tmp_path: Path) -> None:
+    from modelreg.serving.server import resolve, running
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(reg.root / ".modelreg/deploy/production", deploy)
+    config = resolve(
+        reg.root, deploy_dir=deploy, log_dir=tmp_path / "logs", faults=[("churn", "v1.1.0", 1.0)]
+    )
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt), running(config) as url:
+        port = int(url.rsplit(":", 1)[1])
+        served = Served(None, port, deploy, tmp_path / "logs", reg.root)  # type: ignore[arg-type]
+        canary = next(f"k-{i}" for i in range(100) if bucket(f"k-{i}") < 20)
+        status, headers, out = served.post(
+            "/v1/models/churn:predict", {"instances": [ROW]}, X_Request_Id=canary
+        )
+        assert status == 500 and headers["x-model-version"] == "v1.1.0"
+        assert "--inject-errors" in out["error"]
+        raise KeyboardInterrupt  # Ctrl-C in the caller
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+    assert wait_for(lambda: threading.active_count() <= before + 3)  # daemon pollers wind down
+
+
+@pytest.mark.parametrize(
+    "text", ["churn@v1.1.0", "churn=0.1", "churn@v1=0.1", "Churn@v1.1.0=0.1", "churn@v1.1.0=2"]
+)
+def test_inject_errors_takes_model_at_version_equals_a_share(text: str) -> None:
+    from modelreg.errors import UsageError
+    from modelreg.serving.server import injected, parse_fault
+
+    with pytest.raises(UsageError):
+        parse_fault(text)
+    assert parse_fault("churn@v1.1.0=0.1") == ("churn", "v1.1.0", 0.1)
+    share = sum(injected(f"r-{i}", 0.1) for i in range(10_000)) / 10_000
+    assert abs(share - 0.1) <= 0.01
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    features=st.sampled_from([["a b", 'c"q', "é"], ["version", "x"], ["x", "cust"]]),
+    n=st.integers(1, 4),
+    key=st.sampled_from([None, "cust"]),
+    data=st.data(),
+)
+def test_the_fast_log_line_is_the_json_of_the_record(
+    features: list[str], n: int, key: str | None, data: Any, tmp_path_factory: Any
+) -> None:
+    """The log writer formats lines by hand; they must be what json.dumps of the dict was."""
+    from modelreg.serving.predlog import Batch, LogWriter
+
+    rows = [[data.draw(_VALUES) for _ in features] for _ in range(n)]
+    batch = Batch(
+        ts=1.7e9,
+        model="churn",
+        stage="production",
+        request_id='r"1',
+        features=features,
+        rows=rows,
+        versions=[data.draw(st.sampled_from(["v1.0.0", "v1.1.0"])) for _ in rows],
+        roles=[data.draw(st.sampled_from(["stable", "canary"])) for _ in rows],
+        predictions=[data.draw(st.sampled_from([0, 1.5, "cat"])) for _ in rows],
+        key_name=key,
+        keys=[f"k{i}" for i in range(n)] if key else None,
+    )
+    writer = LogWriter(tmp_path_factory.mktemp("log"))
+    try:
+        writer._write(batch)
+        writer._write_records(batch)  # the reference: a dict through json.dumps
+        writer._flush()
+        (path,) = writer.log_dir.rglob("serve-*.jsonl")
+        lines = path.read_text().splitlines()
+    finally:
+        writer.close()
+    assert lines[:n] == lines[n:]

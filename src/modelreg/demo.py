@@ -30,6 +30,9 @@ MODEL = "cancer"
 # Fixed dates make every run train on the same rows, so every run tells the same story.
 FIRST_DATA = datetime(2026, 3, 1, tzinfo=timezone.utc)
 NEW_DATA = datetime(2026, 3, 15, tzinfo=timezone.utc)
+ONLINE_DATA = datetime(2026, 3, 22, tzinfo=timezone.utc)
+ONLINE_REQUESTS = 500  # one request per row: about 100 reach the 20% canary
+FAULT_SHARE = 0.1  # of the candidate's requests answered 500 (serve --inject-errors)
 POLICY = """\
 # The demo's policy: gated stages, a canary in production, drift that retrains.
 stages:
@@ -48,6 +51,7 @@ stages:
         - {metric: error_rate, max: 0.02}
         - {metric: accuracy_online, max_regression: 0.02}
       on_failure: rollback
+      min_requests: 80       # the demo's traffic is small; the default is 200
 drift:
   schedule: "0 6 * * *"
   critical_columns: [mean_radius]
@@ -193,6 +197,7 @@ def demo(ctx: click.Context, folder: Path | None, keep: bool) -> None:
             f"  cd {result.root}\n"
             f"  {me} status\n"
             f"  {me} history cancer\n"
+            f"  {me} serve --stage production   # then POST /v1/models/cancer:predict\n"
             "  git log --graph --oneline\n"
             f"  {me} drift cancer --current .modelreg/logs/cancer/production "
             "--format html -o drift.html"
@@ -222,7 +227,7 @@ def run_demo(
     _first_version(run)
     logs = _production_traffic(run, folder)
     _drift_and_retrain(run, logs)
-    _canary_and_rollback(run, folder)
+    _canary_and_rollback(run)
     return DemoResult(run.root, tuple(run.steps))
 
 
@@ -321,7 +326,9 @@ def _drift_and_retrain(run: _Run, logs: Path) -> None:
     run.done("gate → merge", "v1.1.0 passed the staging gates and serves staging")
 
 
-def _canary_and_rollback(run: _Run, folder: Path) -> None:
+def _canary_and_rollback(run: _Run) -> None:
+    from modelreg.serving.server import resolve, running
+
     run.cli("promote", MODEL, "v1.1.0", "--to", "production", "--forge", "local")
     run.merge("modelreg/promote/cancer/production/v1.1.0")
     prod = run.stage("production")
@@ -329,28 +336,122 @@ def _canary_and_rollback(run: _Run, folder: Path) -> None:
     run.cli("deploy", "--stage", "production")
     run.expect(_served(_manifest(run.root)) == {"v1.0.0": 80, "v1.1.0": 20}, "80/20 split")
     run.done("canary rollout", "v1.1.0 takes 20% of production, v1.0.0 stays stable (80%)")
-    online = folder / "online-metrics.json"
-    online.write_text(
-        json.dumps(
-            {
-                "candidate": {"error_rate": 0.08, "accuracy_online": 0.91},
-                "stable": {"error_rate": 0.01, "accuracy_online": 0.95},
-            }
+    # `modelreg serve`'s app, in a thread of this process on a free loopback port, so no
+    # server outlives the demo. The candidate is made to fail a share of its requests with
+    # serve's documented chaos knob (`--inject-errors`): the 500s are real answers, counted
+    # by the server like any failure, and the rollout reads them from its /v1/stats.
+    config = resolve(run.root, stages=("production",), faults=[(MODEL, "v1.1.0", FAULT_SHARE)])
+    with running(config) as url:
+        split = _online_traffic(url)
+        status = json.loads(run.cli("rollout", "status", MODEL, "--metrics", url, "--json"))
+        counts = status["online"]["counts"]
+        live = {
+            role: _rate(counts[role]["errors"], counts[role]["requests"])
+            for role in ("candidate", "stable")
+        }
+        canary = split.get("v1.1.0", 0)
+        total = sum(split.values())
+        run.expect(
+            canary + split.get("v1.0.0", 0) == total and abs(canary / total - 0.2) <= 0.05,
+            f"the server split about 20% to the canary (got {canary} of {total})",
         )
-    )
-    out = run.cli(
-        "rollout", "advance", MODEL, "--metrics", str(online), "--forge", "local", expect=1
-    )
-    run.expect(out.startswith("rollback:"), "the failing check opened the rollback PR")
-    run.done("a failing online check", "error_rate 0.08 > 0.02: rollback PR opened")
-    run.merge("modelreg/rollback/cancer/production/v1.0.0")
-    reverted = run.git("log", "-1", "--format=%B", "HEAD^2")
-    run.expect("This reverts commit" in reverted, "the rollback is a git revert")
-    run.done("rollback by git revert", "merged: the commit that started the canary, reverted")
-    run.cli("deploy", "--stage", "production")
-    run.expect(_served(_manifest(run.root)) == {"v1.0.0": 100}, "deploy serves v1.0.0 only")
+        run.expect(
+            round(counts["candidate"]["requests"]) == canary,
+            "the server's own stats count the canary requests the demo sent",
+        )
+        run.done(
+            "serve the canary",
+            f"modelreg serve at {url}: {canary} of {total} requests "
+            f"({canary / total:.1%}) went to v1.1.0 by the stable hash; live error rate "
+            f"v1.1.0 {live['candidate']:.1%}, v1.0.0 {live['stable']:.1%}",
+        )
+        adv = json.loads(
+            run.cli(
+                "rollout",
+                "advance",
+                MODEL,
+                "--metrics",
+                url,
+                "--forge",
+                "local",
+                "--json",
+                expect=1,
+            )
+        )
+        decision = adv["decision"]
+        run.expect(decision["action"] == "rollback" and adv["pr"], "rollback PR opened")
+        failed = [c for c in decision["checks"] if c["verdict"] == "fail"]
+        run.expect(bool(failed), "the live analysis has a failing check")
+        said = "; ".join(f"{c['metric']} {c['observed']:.3f} (bound {c['bound']})" for c in failed)
+        run.done("a failing online check", f"live {said}: rollback PR opened")
+        run.merge("modelreg/rollback/cancer/production/v1.0.0")
+        reverted = run.git("log", "-1", "--format=%B", "HEAD^2")
+        run.expect("This reverts commit" in reverted, "the rollback is a git revert")
+        run.done("rollback by git revert", "merged: the commit that started the canary, reverted")
+        run.cli("deploy", "--stage", "production")
+        run.expect(_served(_manifest(run.root)) == {"v1.0.0": 100}, "deploy serves v1.0.0 only")
+        run.expect(_reloaded(url, ["v1.0.0"]), "the running server reloaded v1.0.0 alone")
     run.cli("validate")
-    run.done("deploy", "production serves the stable v1.0.0 only; the registry validates")
+    run.done(
+        "deploy",
+        "production serves the stable v1.0.0 only (the running server hot-reloaded it, "
+        "then stopped); the registry validates",
+    )
+
+
+def _online_traffic(url: str) -> dict[str, int]:
+    """Score week-3 patients one request each, then send their true labels as feedback.
+
+    Returns how many requests each version answered, from the server's own headers."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from modelreg.training.examples import dataset, recalibrated
+
+    frame = recalibrated(dataset("classifier", now=ONLINE_DATA, days=7))
+    labels = [int(y) for y in frame["target"]]
+    rows = frame.drop(columns=["target", "timestamp"]).values.tolist()
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=30)
+    split: dict[str, int] = {}
+    feedback = []
+    try:
+        for i in range(ONLINE_REQUESTS):  # more requests than rows: some patients return
+            rid = f"patient-{i:05d}"
+            body = json.dumps({"instances": [rows[i % len(rows)]]})
+            headers = {"Content-Type": "application/json", "X-Request-Id": rid}
+            conn.request("POST", f"/v1/models/{MODEL}:predict", body, headers)
+            resp = conn.getresponse()
+            resp.read()
+            version = resp.getheader("X-Model-Version") or f"HTTP {resp.status}"
+            split[version] = split.get(version, 0) + 1
+            if resp.status == 200:
+                feedback.append({"request_id": rid, "label": labels[i % len(labels)]})
+        conn.request(
+            "POST", "/v1/feedback", json.dumps(feedback), {"Content-Type": "application/json"}
+        )
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    return split
+
+
+def _rate(errors: float, requests: float) -> float:
+    return errors / requests if requests else 0.0
+
+
+def _reloaded(url: str, versions: list[str], timeout: float = 10.0) -> bool:
+    """Wait until the server serves exactly `versions` (it polls the manifest)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/v2/models/{MODEL}/ready", timeout=5) as resp:
+            if json.loads(resp.read())["serving"] == versions:
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def _manifest(root: Path) -> dict[str, Any]:

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     metavar="DIR",
     help="Folder for the prediction log (default .modelreg/logs/MODEL/STAGE).",
 )
-@click.option("--key", help="Column whose hash routes rows (default: a column named id).")
+@click.option(
+    "--key",
+    help="Column whose hash routes rows (default: model.yaml's entity_key, else a column id).",
+)
 @click.option(
     "--deploy-dir",
     type=click.Path(path_type=Path),

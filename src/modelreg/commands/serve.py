@@ -48,6 +48,14 @@ import click
     type=click.IntRange(1, 100_000),
     help="Start a new prediction log file past this size (and every UTC day).",
 )
+@click.option(
+    "--inject-errors",
+    "faults",
+    multiple=True,
+    metavar="MODEL@VERSION=SHARE",
+    help="Chaos testing: answer 500 to SHARE (0-1) of that version's requests, counted in "
+    "/metrics and /v1/stats like real failures (repeatable; the demo fails its canary so).",
+)
 def serve(
     stages: tuple[str, ...],
     host: str,
@@ -57,12 +65,13 @@ def serve(
     log_dir: Path | None,
     drift_dir: Path | None,
     log_max_mb: int,
+    faults: tuple[str, ...],
 ) -> None:
     """Serve the local deployment online: KServe V1/V2, canary split, /metrics, hot reload."""
     from modelreg.errors import UsageError
     from modelreg.registry.names import check_name
     from modelreg.registry.workspace import Workspace
-    from modelreg.serving.server import resolve, run
+    from modelreg.serving.server import parse_fault, resolve, run
 
     for s in stages:
         check_name(s, "--stage")
@@ -77,7 +86,10 @@ def serve(
         log_dir=log_dir,
         drift_dir=drift_dir,
         log_max_bytes=log_max_mb * 1024 * 1024,
+        faults=[parse_fault(f) for f in faults],
     )
     served = ", ".join(stage for stage, _ in config.manifests)
     click.echo(f"serving {served} on http://{host}:{port} ({workers} worker(s))", err=True)
+    for model, version, rate in config.faults:
+        click.echo(f"injecting errors: {rate:.0%} of {model} {version}'s requests fail", err=True)
     run(config, host=host, port=port, workers=workers)

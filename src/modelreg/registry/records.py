@@ -205,6 +205,8 @@ class ModelSpec:
     output_metrics: str | None = None
     headline_metrics: tuple[str, ...] = ()
     deprecated: Mapping[str, str] = field(default_factory=dict)
+    # the request field / CSV column whose stable hash routes it to stable or canary
+    entity_key: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
@@ -225,6 +227,7 @@ class ModelSpec:
             output_metrics=out.get("metrics"),
             headline_metrics=tuple(d.get("headline_metrics") or ()),
             deprecated={str(k): str(v or "") for k, v in dep.items()},
+            entity_key=str(d["entity_key"]) if d.get("entity_key") else None,
         )
 
 

@@ -53,6 +53,22 @@ def bucket(key: str) -> int:
     return int.from_bytes(digest, "big") % 100
 
 
+def entity_key(root: Path, model: str) -> str | None:
+    """`entity_key:` of the working tree's models/<model>/model.yaml (ModelSpec.entity_key):
+    the field whose `bucket` routes a request (`serve`) or a row (`predict`). None when the
+    model does not name one or its model.yaml cannot be read here (outside a registry)."""
+    from modelreg.errors import ModelregError
+    from modelreg.registry.records import ModelSpec
+    from modelreg.registry.yamlio import parse_yaml
+
+    path = root / "models" / model / "model.yaml"
+    try:
+        data = parse_yaml(path.read_bytes(), str(path))
+        return ModelSpec.from_dict(data).entity_key if isinstance(data, dict) else None
+    except (OSError, ModelregError, KeyError, TypeError, ValueError):
+        return None
+
+
 def route(keys: Iterable[str], served: Sequence[Share]) -> list[str]:
     """The version each key goes to: the candidate when its bucket is below its weight."""
     stable = next(s for s in served if s.role == "stable")
@@ -80,7 +96,7 @@ def predict(
     manifest = find_manifest(root, stage, deploy_dir)
     served = read_served(manifest, model, stage)
     header = _header(input)
-    key_col = _key_column(header, key, input)
+    key_col = _key_column(header, key, input, entity_key(root, model))
     active = [s for s in served if s.weight > 0]
     _check_columns(input, header, active, model)
     df = _read(input, key_col)
@@ -174,11 +190,22 @@ def _header(path: Path) -> list[str]:
         raise UsageError(f"--input {path}: cannot be read as CSV: {first_line(exc)}") from exc
 
 
-def _key_column(header: Sequence[str], key: str | None, path: Path) -> str | None:
+def _key_column(
+    header: Sequence[str], key: str | None, path: Path, declared: str | None = None
+) -> str | None:
+    """--key, else model.yaml's entity_key (as `serve` routes), else a column named id."""
     if key is not None:
         if key not in header:
             raise UsageError(f"--key {key!r}: {path} has no such column (columns: {_cols(header)})")
         return key
+    if declared is not None:
+        if declared not in header:
+            raise UsageError(
+                f"model.yaml's entity_key {declared!r}: {path} has no such column "
+                f"(columns: {_cols(header)})",
+                hint="add the column (serve routes by it), or pass --key COLUMN",
+            )
+        return declared
     return next((c for c in header if c.lower() == "id"), None)
 
 

@@ -9,6 +9,7 @@ own files, rotated by size and by UTC day, so no two processes append to one fil
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import threading
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_RESERVED = {"timestamp", "model", "stage", "version", "request_id", "role", "prediction"}
 QUEUE_LIMIT = 100_000  # batches; past this the log drops rather than grow without bound
 
 
@@ -169,6 +172,40 @@ class LogWriter:
         if isinstance(item, Feedback):
             self._write_feedback(item)
             return
+        if _RESERVED.intersection(item.features) or item.key_name in item.features:
+            self._write_records(item)  # a feature shadows a field: let a dict decide, as ever
+            return
+        enc = _ENCODE
+        head = (
+            f'{{"timestamp":{enc(stamp(item.ts))},"model":{enc(item.model)},'
+            f'"stage":{enc(item.stage)},'
+        )
+        rid = enc(item.request_id)
+        with_key = item.key_name is not None and item.keys is not None
+        names = [enc(f) + ":" for f in item.features]
+        fixed: dict[tuple[str, str], str] = {}  # per (version, role): the text after head
+        lines = []
+        for i, row in enumerate(item.rows):
+            vr = (item.versions[i], item.roles[i])
+            mid = fixed.get(vr)
+            if mid is None:
+                mid = fixed[vr] = f'"version":{enc(vr[0])},"request_id":{rid},"role":{enc(vr[1])}'
+            parts = [head, mid]
+            if with_key:
+                assert item.key_name is not None and item.keys is not None
+                parts.append(f",{enc(item.key_name)}:{enc(item.keys[i])}")
+            # JSON writes a finite float as repr() does: skip the encoder for plain numbers
+            parts.extend(
+                f",{n}{v!r}"
+                if (type(v) is float and math.isfinite(v)) or type(v) is int
+                else f",{n}{enc(v)}"
+                for n, v in zip(names, row, strict=True)
+            )
+            parts.append(f',"prediction":{enc(item.predictions[i])}}}')
+            lines.append("".join(parts))
+        self._file(item.model, item.stage, prefix="serve").write("\n".join(lines) + "\n", item.ts)
+
+    def _write_records(self, item: Batch) -> None:
         ts = stamp(item.ts)
         lines = []
         for i, row in enumerate(item.rows):

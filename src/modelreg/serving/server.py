@@ -10,20 +10,27 @@ Requests split between stable and canary with `predict`'s stable hash of the ent
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelreg.errors import ModelregError, UsageError
+from modelreg.errors import ServiceError, UsageError
 from modelreg.serving.manifest import MANIFEST, Share, read_manifest
-from modelreg.serving.predict import DEFAULT_DEPLOY_DIR, DEFAULT_LOG_DIR, bucket, load_verified
+from modelreg.serving.predict import (
+    DEFAULT_DEPLOY_DIR,
+    DEFAULT_LOG_DIR,
+    bucket,
+    entity_key,
+    load_verified,
+)
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -50,6 +57,8 @@ class ServeConfig:
     drift_files: tuple[str, ...] = ()
     log_max_bytes: int = 64 * 1024 * 1024
     poll_seconds: float = POLL_SECONDS
+    # (model, version) -> share of its requests answered 500 on purpose (`--inject-errors`)
+    faults: tuple[tuple[str, str, float], ...] = ()
 
     def to_env(self) -> str:
         return json.dumps(
@@ -60,6 +69,7 @@ class ServeConfig:
                 "drift_files": list(self.drift_files),
                 "log_max_bytes": self.log_max_bytes,
                 "poll_seconds": self.poll_seconds,
+                "faults": [list(f) for f in self.faults],
             }
         )
 
@@ -73,6 +83,7 @@ class ServeConfig:
             drift_files=tuple(d.get("drift_files", ())),
             log_max_bytes=int(d.get("log_max_bytes", 64 * 1024 * 1024)),
             poll_seconds=float(d.get("poll_seconds", POLL_SECONDS)),
+            faults=tuple((str(m), str(v), float(r)) for m, v, r in d.get("faults", ())),
         )
 
 
@@ -84,6 +95,7 @@ def resolve(
     log_dir: Path | None = None,
     drift_dir: Path | None = None,
     log_max_bytes: int = 64 * 1024 * 1024,
+    faults: Sequence[tuple[str, str, float]] = (),
 ) -> ServeConfig:
     """The manifests to serve: DIR/manifest.json, else DIR/<stage>/manifest.json per stage."""
     base = deploy_dir if deploy_dir is not None else root / DEFAULT_DEPLOY_DIR
@@ -121,7 +133,45 @@ def resolve(
         log_dir=str(log_dir if log_dir is not None else root / DEFAULT_LOG_DIR),
         drift_files=tuple(str(p) for p in drift),
         log_max_bytes=log_max_bytes,
+        faults=tuple(faults),
     )
+
+
+def parse_fault(text: str) -> tuple[str, str, float]:
+    """`MODEL@VERSION=SHARE` (`--inject-errors`): a version that fails SHARE of its requests."""
+    from modelreg.registry.names import check_name, check_version
+
+    target, sep, share = text.partition("=")
+    model, at, version = target.partition("@")
+    if not sep or not at:
+        raise UsageError(
+            f"--inject-errors {text!r}: expected MODEL@VERSION=SHARE",
+            hint="for example --inject-errors churn@v1.1.0=0.1 fails 10% of v1.1.0's requests",
+        )
+    check_name(model, "--inject-errors")
+    check_version(version, "--inject-errors")
+    try:
+        rate = float(share)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise UsageError(f"--inject-errors {text!r}: SHARE must be a number from 0 to 1")
+    return model, version, rate
+
+
+class InjectedError(Exception):
+    """A failure `--inject-errors` asked for: answered 500 and counted like a model failure."""
+
+    def __init__(self, version: Loaded) -> None:
+        super().__init__(f"error injected by --inject-errors into {version.share.version}")
+        self.version = version
+
+
+def injected(request_id: str, rate: float) -> bool:
+    """Whether this request is one of the `rate` share that fails: a stable hash of its id,
+    independent of the split's (so the failing requests are not one slice of keys)."""
+    digest = hashlib.blake2b(b"inject-errors:" + request_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 10_000 < rate * 10_000
 
 
 # -- what serves ----------------------------------------------------------------------
@@ -195,19 +245,6 @@ def _load(share: Share, manifest: Path) -> Loaded:
         classifier=hasattr(est, "classes_"),
         frame=names is not None,
     )
-
-
-def _entity_key(root: Path, model: str) -> str | None:
-    """`entity_key:` of models/<model>/model.yaml in the working tree, if set."""
-    from modelreg.registry.yamlio import parse_yaml
-
-    path = root / "models" / model / "model.yaml"
-    try:
-        data = parse_yaml(path.read_bytes(), str(path))
-    except (OSError, ModelregError):
-        return None
-    key = data.get("entity_key") if isinstance(data, dict) else None
-    return str(key) if key else None
 
 
 # -- the state and its reloads --------------------------------------------------------
@@ -308,7 +345,7 @@ class State:
             for v in old.versions:
                 if v.share.version not in {n.share.version for n in loaded}:
                     self.metrics.child(self.metrics.ready, model, v.share.version, stage).set(0)
-        key = _entity_key(Path(self.config.root), model)
+        key = entity_key(Path(self.config.root), model)
         return Endpoint(model, stage, key, tuple(loaded), {}, commit)
 
     def _publish(self, table: Mapping[tuple[str, str], Endpoint]) -> None:
@@ -356,6 +393,18 @@ def _convert(value: Any, kind: str, name: str) -> Any:
     raise RequestError(
         422, f"feature {name!r} must be {kind}, got {json.dumps(value)[:60]}", name, "invalid"
     )
+
+
+def _typed(rows: list[list[Any]], types: Sequence[str], features: Sequence[str]) -> list[Any]:
+    """Rows checked against the signature; all-float rows of JSON numbers pass as they are
+    (the common case, without a call per value), anything else value by value."""
+    if all(t == "float" for t in types) and all(
+        type(v) is float or type(v) is int for row in rows for v in row
+    ):
+        return rows
+    return [
+        [_convert(v, t, f) for v, t, f in zip(row, types, features, strict=True)] for row in rows
+    ]
 
 
 def _rows_v1(body: Any, features: Sequence[str]) -> tuple[list[list[Any]], list[Any] | None]:
@@ -465,6 +514,7 @@ class Server:
         self.log: LogWriter = LogWriter(Path(config.log_dir), max_bytes=config.log_max_bytes)
         self.stats: StatsHistory = StatsHistory(self.metrics.scrape)
         self.recent: OrderedDict[str, tuple[str, str, list[tuple[str, str, Any]]]] = OrderedDict()
+        self.faults = {(m, v): r for m, v, r in config.faults}
 
     def close(self) -> None:
         self.state.stop()
@@ -478,13 +528,15 @@ class Server:
     ) -> tuple[list[Any], list[Loaded]]:
         """Predictions in row order and the version of each row; RequestError on bad values."""
         stable = ep.stable
-        typed = [
-            [_convert(v, t, f) for v, t, f in zip(row, stable.types, stable.features, strict=True)]
-            for row in rows
-        ]
+        typed = _typed(rows, stable.types, stable.features)
         pick = ep.pick
         chosen = [pick(request_id)] * len(rows) if keys is None else [pick(k) for k in keys]
         preds: list[Any] = [None] * len(rows)
+        if self.faults:
+            for v in {id(c): c for c in chosen}.values():
+                rate = self.faults.get((ep.model, v.share.version), 0.0)
+                if rate > 0 and injected(request_id, rate):
+                    raise InjectedError(v)
         for v in {id(c): c for c in chosen}.values():
             idx = [i for i, c in enumerate(chosen) if c is v]
             out = _predict(v, [typed[i] for i in idx])
@@ -504,12 +556,17 @@ class Server:
         from modelreg.serving.predlog import Batch
 
         m = self.metrics
+        classes: Counter[tuple[int, str]] = Counter()
         for v, p in zip(chosen, preds, strict=True):
-            labels = (ep.model, v.share.version, ep.stage, v.role)
             if v.classifier:
-                m.child(m.predictions, *labels, str(p)).inc()
+                classes[id(v), str(p)] += 1  # one increment per class, not per row
             elif isinstance(p, (int, float)):
-                m.child(m.values, *labels).observe(p)
+                m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
+        if classes:
+            by_id = {id(c): c for c in chosen}
+            for (vid, cls), n in classes.items():
+                v = by_id[vid]
+                m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
         roles = [c.role for c in chosen]
         versions = [c.share.version for c in chosen]
         self.remember(request_id, ep, list(zip(versions, roles, preds, strict=True)))
@@ -677,6 +734,10 @@ def build_app(server: Server) -> Starlette:
             served = served or ep.stable
             server.count(ep, served, exc.status, time.perf_counter() - start)
             return _error(exc, rid)
+        except InjectedError as exc:  # asked for by --inject-errors: a 500 like any other
+            server.count(ep, exc.version, 500, time.perf_counter() - start)
+            headers = {"X-Request-Id": rid, "X-Model-Version": exc.version.share.version}
+            return _json({"error": str(exc)}, 500, headers)
         except Exception as exc:  # the model itself failed: a server error, counted as one
             served = served or ep.stable
             server.count(ep, served, 500, time.perf_counter() - start)
@@ -913,3 +974,56 @@ def run(config: ServeConfig, *, host: str, port: int, workers: int) -> None:
     finally:
         if mpdir is not None:
             shutil.rmtree(mpdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(config: ServeConfig, *, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `config` from a thread of this process while the block runs; yields its URL.
+
+    The port is a free one the OS picks (the socket is bound before the server starts, so
+    no other process can take it in between). Leaving the block, normally, by an
+    exception or by Ctrl-C, stops the server and waits for it: nothing outlives the
+    caller, as no other process is started.
+    """
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    app = build_app(Server(config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="modelreg-serve", daemon=True
+    )
+    thread.start()
+    url = f"http://{host}:{port}"
+    try:
+        _wait_ready(url, thread)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _wait_ready(url: str, thread: threading.Thread, timeout: float = 30.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise ServiceError(f"the server at {url} stopped while starting")
+        try:
+            with urllib.request.urlopen(url + "/v2/health/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise ServiceError(f"the server at {url} was not ready after {timeout:.0f}s")
