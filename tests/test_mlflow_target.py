@@ -198,3 +198,20 @@ def test_the_mlflow_target_needs_a_tracking_uri(reg: Registry) -> None:
     result = reg.run("deploy", "--target", "mlflow")
     assert result.exit_code == 2
     assert "--tracking-uri" in result.output
+
+
+def test_a_stage_mlflow_reserves_as_an_alias_is_refused(reg: Registry, ml: Mlflow) -> None:
+    write_stages(reg.root, "churn", "v2:\n  version: v1.0.0\n")
+    reg.git("add", "-A")
+    reg.git("commit", "-qm", "a stage named like an MLflow version")
+    result = reg.run("deploy", "--target", "mlflow", "--tracking-uri", ml.uri, "--stage", "v2")
+    assert result.exit_code == 2
+    assert "stage 'v2' cannot be an MLflow alias" in result.stderr
+    assert ml.client.search_registered_models() == []
+
+
+def test_the_tracking_uri_is_shown_without_its_password() -> None:
+    from modelreg.serving.mlflow_target import shown_uri
+
+    assert shown_uri("https://ana:s3cret@mlflow.example:5000/x") == "https://mlflow.example:5000/x"
+    assert shown_uri("sqlite:///tmp/mlflow.db") == "sqlite:///tmp/mlflow.db"
