@@ -101,7 +101,7 @@ def test_deploy_sets_aliases_moves_them_on_promotion_and_reruns_change_nothing(
     assert ml.client.search_registered_models() == []  # plan changed nothing
 
     out = deploy(reg, ml)
-    assert "production: deployed 1 model (mlflow at " in out
+    assert f"production: deployed 1 model (mlflow at {ml.uri})" in out
     assert ml.tag_of("churn", "production") == "v1.0.0"
     assert ml.tag_of("fraud", "staging") == "v1.0.0"
     first = ml.aliases("churn")["production"]

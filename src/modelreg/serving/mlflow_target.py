@@ -240,7 +240,7 @@ def reconcile(
         numbers = register_missing(ws, snap.rev, reg, needed)
         for model in moving:
             _set_aliases(reg, model, stage, desired.get(model, ()), numbers)
-    where = f"{shown_uri(reg.uri)} (models:/MODEL@{stage})"
+    where = shown_uri(reg.uri)
     return StageResult(stage, "mlflow", where, snap.rev, changed, changed and not plan, tuple(todo))
 
 
