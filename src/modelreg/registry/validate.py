@@ -100,7 +100,10 @@ def validate(
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
         seen = {p.file for p in checker.problems}
-        checker.problems.extend(p for p in _rewritten(ws) if p.file not in seen)
+        named = set(touched) if files is not None and touched is not None else None
+        checker.problems.extend(
+            p for p in _rewritten(ws) if p.file not in seen and (named is None or p.file in named)
+        )
         staged = tuple(
             sorted({p.split("/")[1] for _, p in changed if is_stage_path(p) and p in snap.files})
         )
