@@ -119,7 +119,7 @@ def test_the_pre_commit_hook_fails_on_a_bad_record_and_passes_on_a_good_one(
     git(tmp_path, "clone", "-q", str(SOURCE), str(hooks))
     git(tmp_path, "clone", "-q", str(hooks), str(registry))
     monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
-    monkeypatch.setenv("PIP_NO_COMPILE", "1")  # no bytecode for ~150 packages: ~a third less
+    monkeypatch.setenv("PIP_NO_COMPILE", "1")  # no bytecode compiled for the hook's packages
     monkeypatch.delenv("PYTHONPATH", raising=False)  # the hook runs the modelreg it installed
     good = "models/diabetes/versions/v1.0.0.yaml"
     bad = "models/diabetes/versions/v1.0.1.yaml"
