@@ -30,12 +30,16 @@ class CheckReport(Report):
 
 
 def validate_and_gate(
-    ws: Workspace, *, base: str | None = None, evaluator: Evaluator | None = None
+    ws: Workspace,
+    *,
+    base: str | None = None,
+    evaluator: Evaluator | None = None,
+    files: Sequence[str] | None = None,
 ) -> CheckReport:
     """`modelreg validate`: the registry checks, then the policy gates of every version the
     branch newly puts in a stage (a failing gate is one more problem). `evaluator` scores
-    both versions for `compare: paired` stages."""
-    report = validate(ws, base=base)
+    both versions for `compare: paired` stages; `files` narrows the checks to those files."""
+    report = validate(ws, base=base, files=files)
     head = report.tree or Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
     runs = _gates(ws, head, report, evaluator)
     found = {f.name: getattr(report, f.name) for f in fields(Report)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from modelreg.adapters.artifacts import pointer_problem
@@ -71,26 +71,39 @@ class Report:
         }
 
 
-def validate(ws: Workspace, *, base: str | None = None) -> Report:
-    """Check the registry on disk; with `base`, schema-check only what changed since it."""
+def validate(
+    ws: Workspace, *, base: str | None = None, files: Sequence[str] | None = None
+) -> Report:
+    """Check the registry on disk; with `base`, schema-check only what changed since it.
+
+    `files` (repository-relative paths, as pre-commit passes them) narrows the check to
+    those files and what they refer to: only the touched records are parsed.
+    """
     base_sha = _resolve_base(ws, base)
     changed = ws.git.diff_names(base_sha, ["models", "policies"]) if base_sha else None
-    incremental = base is not None and changed is not None
-    if incremental and changed is not None:
+    touched = [p for _, p in changed] if base is not None and changed is not None else None
+    if files is not None:
+        touched = [p for p in dict.fromkeys(files) if _in_registry(p)]
+        if changed is not None:  # immutability: only of the files named
+            changed = [c for c in changed if c[1] in set(touched)]
+    incremental = touched is not None
+    if touched is not None:
         # A PR check lists only the models the branch touches: not one file more is read.
-        snap = Snapshot(ws.git, None, ws.cache, model_roots(*_models_in(changed)))
+        snap = Snapshot(ws.git, None, ws.cache, model_roots(*_models_in(touched)))
+        checker = _Checker(snap)
+        checker.check_changed(touched)
     else:
         snap = ws.snapshot(None)
-    checker = _Checker(snap)
-    if incremental and changed is not None:
-        checker.check_changed([p for _, p in changed])
-    else:
+        checker = _Checker(snap)
         checker.check_all()
     staged: tuple[str, ...] = ()
     if changed is not None and base_sha is not None:
         checker.problems.extend(_immutability(snap, base_sha, changed))
         seen = {p.file for p in checker.problems}
-        checker.problems.extend(p for p in _rewritten(ws) if p.file not in seen)
+        named = set(touched) if files is not None and touched is not None else None
+        checker.problems.extend(
+            p for p in _rewritten(ws) if p.file not in seen and (named is None or p.file in named)
+        )
         staged = tuple(
             sorted({p.split("/")[1] for _, p in changed if is_stage_path(p) and p in snap.files})
         )
@@ -166,8 +179,14 @@ def _rewritten(ws: Workspace) -> list[Problem]:
     return list(out.values())
 
 
-def _models_in(changed: list[tuple[str, str]]) -> list[str]:
-    paths = (p for _, p in changed if p.startswith("models/") and p.count("/") > 1)
+def _in_registry(path: str) -> bool:
+    """A file `validate FILE…` checks: a policy, or a file in a model's folder."""
+    parts = path.split("/")
+    return (parts[0] == "policies" and len(parts) == 2) or (parts[0] == "models" and len(parts) > 2)
+
+
+def _models_in(paths: Iterable[str]) -> list[str]:
+    paths = (p for p in paths if p.startswith("models/") and p.count("/") > 1)
     return sorted({p.split("/")[1] for p in paths})
 
 

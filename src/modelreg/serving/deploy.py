@@ -1,7 +1,8 @@
 """`deploy`: reconcile the desired state (every stage file at HEAD) into a serving target.
 
-Two targets: `local` (serving/local.py, a deployment folder `predict` serves from) and
-`kserve` (serving/kserve.py, InferenceService manifests for Argo CD or Flux).
+Three targets: `local` (serving/local.py, a deployment folder `predict` serves from),
+`kserve` (serving/kserve.py, InferenceService manifests for Argo CD or Flux) and `mlflow`
+(serving/mlflow_target.py, MLflow registry aliases).
 
 Invariant: no artifact is written into a deployment unless its bytes match the hashes in
 its version record, so nothing downstream can load bytes the registry did not approve.
@@ -19,7 +20,7 @@ from modelreg.serving import kserve, local
 from modelreg.serving.desired import ModelPlan, StageResult, desired, stages
 from modelreg.serving.manifest import Share
 
-TARGETS = ("local", "kserve")
+TARGETS = ("local", "kserve", "mlflow")
 DEFAULT_OUT = {"local": Path(".modelreg/deploy"), "kserve": Path("deploy/kserve")}
 
 
@@ -32,11 +33,22 @@ class DeployResult:
 
 
 def deploy(
-    ws: Workspace, *, stage: str | None, target: str, plan: bool, out: Path | None
+    ws: Workspace,
+    *,
+    stage: str | None,
+    target: str,
+    plan: bool,
+    out: Path | None,
+    tracking_uri: str | None = None,
 ) -> DeployResult:
-    """Reconcile one stage (or every stage) at HEAD into `target`; `plan` only compares."""
+    """Reconcile one stage (or every stage) at HEAD into `target`; `plan` only compares.
+
+    `tracking_uri` is the MLflow tracking server or store of the `mlflow` target.
+    """
     if target not in TARGETS:
         raise UsageError(f"--target {target!r} is unknown (known: {', '.join(TARGETS)})")
+    if target == "mlflow":
+        return _deploy_mlflow(ws, stage=stage, plan=plan, out=out, tracking_uri=tracking_uri)
     snap = ws.snapshot("HEAD")
     assert snap.rev is not None
     base = (out if out is not None else ws.root / DEFAULT_OUT[target]).resolve()
@@ -48,6 +60,22 @@ def deploy(
         kserve.check_unique((m, s) for s, d in every.items() for m in d)
     results = [reconcile(ws, snap, name, base / name, d, plan) for name, d in wanted.items()]
     return DeployResult(target, plan, snap.rev, tuple(results))
+
+
+def _deploy_mlflow(
+    ws: Workspace, *, stage: str | None, plan: bool, out: Path | None, tracking_uri: str | None
+) -> DeployResult:
+    from modelreg.serving import mlflow_target
+
+    if out is not None:
+        raise UsageError("--out has no meaning for --target mlflow", hint="use --tracking-uri")
+    uri = mlflow_target.tracking_uri(tracking_uri)
+    snap = ws.snapshot("HEAD")
+    assert snap.rev is not None
+    wanted = {name: desired(snap, name) for name in stages(snap, stage)}
+    reg = mlflow_target.Registry(uri)
+    results = [mlflow_target.reconcile(ws, snap, s, d, plan, reg) for s, d in wanted.items()]
+    return DeployResult("mlflow", plan, snap.rev, tuple(results))
 
 
 # -- text for people ------------------------------------------------------------------
