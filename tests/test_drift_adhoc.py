@@ -356,3 +356,13 @@ def test_a_list_label_is_spread_over_its_keys_rows_in_order(
     want = spread[: len(got)] + [None] * max(len(got) - len(spread), 0)
     assert got == want
     assert all(v is None for r, v in zip(rows, values, strict=True) if r != "r")
+
+
+def test_python_drift_files_gives_the_command_s_report(plain: Path) -> None:
+    import modelreg
+
+    report = modelreg.drift_files(
+        plain / "cur.csv", plain / "ref.csv", labels=plain / "labels.csv", key="id"
+    )
+    assert report.verdict == "critical"
+    assert report.concept is not None and report.concept.live == pytest.approx(0.75, abs=0.05)

@@ -14,6 +14,7 @@ __all__ = [
     "Registry",
     "__version__",
     "check_drift",
+    "drift_files",
     "gate",
     "history",
     "load_model",
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from modelreg.api import (
         Registry,
         check_drift,
+        drift_files,
         gate,
         history,
         load_model,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelreg.forge.base import Forge
     from modelreg.monitoring.check import DriftCheck
+    from modelreg.monitoring.report import DriftReport
     from modelreg.promotion.gates import GateReport
     from modelreg.promotion.propose import Proposal
     from modelreg.registry.history import StageEvent
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Registry",
     "check_drift",
+    "drift_files",
     "gate",
     "history",
     "load_model",
@@ -186,9 +188,13 @@ def check_drift(
     reference: PathLike | None = None,
     window: str | None = None,
     stage: str | None = None,
+    labels: PathLike | None = None,
+    key: str = "request_id",
+    task: str | None = None,
 ) -> DriftCheck:
     """Per-column drift, data quality and concept drift of `current` against the reference
-    profile of the version serving in `stage` (or the `reference` data given)."""
+    profile of the version serving in `stage` (or the `reference` data given); `labels`
+    (outcomes by `key`) are joined to the current rows for concept drift."""
     from modelreg.monitoring.check import check_drift
 
     with _opened(repo) as ws:
@@ -199,7 +205,33 @@ def check_drift(
             reference=Path(reference) if reference is not None else None,
             window=window,
             stage=stage,
+            labels=Path(labels) if labels is not None else None,
+            key=key,
+            task=task,
         )
+
+
+def drift_files(
+    current: PathLike,
+    reference: PathLike,
+    *,
+    window: str | None = None,
+    labels: PathLike | None = None,
+    key: str = "request_id",
+    task: str | None = None,
+) -> DriftReport:
+    """Drift of one data file (or folder) against another with no registry at all, under
+    the default drift rules (`modelreg drift --reference A --current B`)."""
+    from modelreg.monitoring.check import check_files
+
+    return check_files(
+        current=Path(current),
+        reference=Path(reference),
+        window=window,
+        labels=Path(labels) if labels is not None else None,
+        key=key,
+        task=task,
+    )
 
 
 def load_model(
