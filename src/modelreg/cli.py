@@ -123,6 +123,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.example:example",
         "Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit.",
     ),
+    "import": (
+        "modelreg.commands.import_cmd:import_",
+        "Migrate another registry in: MLflow's model registry, or gto's Git tags.",
+    ),
     # The demo drives this very group, so it sits beside the CLI, not below it.
     "demo": (
         "modelreg.demo:demo",
