@@ -11,6 +11,7 @@ re-run imports only new versions and the alias moves since.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -324,6 +325,11 @@ def _import_version(
         report.failures.append(f"{mv.name} version {mv.version}: {exc.message}")
         return
     user = mv.user or (run.user if run else None) or identity(ws.git)
+    same = _same_bytes(ws, model, state, got)
+    if same:  # MLflow registered the same model twice: only the mapping is new
+        _map_only(ws, mv, model, state, same, user)
+        report.imported.append((model, mv.version, same))
+        return
     version = f"v{mv.version}.0.0"
     path = ws.root / state_path(model)
     before = path.read_text() if path.exists() else None
@@ -356,24 +362,35 @@ def _import_version(
         del state.versions[mv.version]
         report.failures.append(f"{mv.name} version {mv.version}: {exc.message}")
         return
-    if out.already:  # the same bytes as an earlier version: only the mapping is new
-        state.versions[mv.version] = out.record.version
-        path.write_text(state.text())
-        with writing(ws.git.git_dir):
-            commit_paths(
-                ws.git,
-                [state_path(model)],
-                f"import mlflow: {mv.name} version {mv.version} is {model} {out.record.version}",
-            )
     report.imported.append((model, mv.version, out.record.version))
-    shutil_rmtree(got)
+    shutil.rmtree(got, ignore_errors=True)
 
 
-def shutil_rmtree(path: Path) -> None:
-    import shutil
+def _same_bytes(ws: Workspace, model: str, state: _State, got: Path) -> str | None:
+    """The imported version holding exactly these bytes, if any."""
+    from modelreg.adapters.artifacts import md5_of
 
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
+    if not state.versions:
+        return None
+    snap = ws.snapshot("HEAD")
+    md5 = md5_of(got)
+    records = snap.records(model, sorted(set(state.versions.values())))
+    return next((v for v, r in sorted(records.items()) if r.artifact.md5 == md5), None)
+
+
+def _map_only(
+    ws: Workspace, mv: ModelVersion, model: str, state: _State, version: str, user: str
+) -> None:
+    state.versions[mv.version] = version
+    (ws.root / state_path(model)).write_text(state.text())
+    email = user if "@" in user else ""
+    with writing(ws.git.git_dir), authored(ws.git, user, email, mv.created_at):
+        commit_paths(
+            ws.git,
+            [state_path(model)],
+            f"import mlflow: {mv.name} version {mv.version} is {model} {version} "
+            "(the same artifact)",
+        )
 
 
 def _restore(path: Path, text: str | None) -> None:
