@@ -35,6 +35,8 @@ class Store:
     run1: str  # Churn Model version 1 (champion), from a DataFrame with a signature
     run2: str  # Churn Model version 2 (challenger and shadow)
     model_id1: str  # MLflow 3's logged model id of run1's model
+    mlruns: Path  # an older folder store with one run, `file_run`
+    file_run: str
 
     def client(self) -> Any:
         from mlflow import MlflowClient
@@ -75,6 +77,17 @@ def _build(base: Path) -> dict[str, str]:
     client.set_registered_model_alias("Churn Model", "champion", "1")
     client.set_registered_model_alias("Churn Model", "challenger", "2")
     client.set_registered_model_alias("Churn Model", "shadow", "2")
+    # The older folder store (`./mlruns`), which MLflow 3 opens only when asked to.
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        mlflow.set_tracking_uri(str(base / "mlruns"))
+        with mlflow.start_run() as run:
+            mlflow.log_metric("accuracy", 0.7)
+            mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        ids["file_run"] = run.info.run_id
+    finally:
+        del os.environ["MLFLOW_ALLOW_FILE_STORE"]
+        mlflow.set_tracking_uri(uri)
     return ids
 
 
@@ -97,6 +110,8 @@ def store(_master: tuple[Path, dict[str, str]], tmp_path: Path) -> Store:
         run1=ids["run1"],
         run2=ids["run2"],
         model_id1=ids["model_id1"],
+        mlruns=base / "mlruns",
+        file_run=ids["file_run"],
     )
 
 
@@ -153,6 +168,12 @@ def test_register_from_mlflow_takes_every_uri_form(store: Store, tmp_path: Path)
                                   format="mlflow")  # fmt: skip
     estimator = artifacts.load(reg.root / "models/by-id/artifacts/v1.0.0/model", expected, hint="")
     assert estimator.predict([[9.0, 1]]).tolist() == [1]
+
+    # The older `./mlruns` folder store, by a relative path as MLflow users write it.
+    old = reg.run("register", "old", "--from-mlflow", f"runs:/{store.file_run}/model",
+                  "--tracking-uri", os.path.relpath(store.mlruns, reg.root))  # fmt: skip
+    assert old.exit_code == 0, old.output
+    assert _record(reg, "old", "v1.0.0")["metrics"] == {"accuracy": 0.7}
 
     # Re-registering the same logged model finds it; a bad URI is one line, exit 2.
     again = reg.ok(

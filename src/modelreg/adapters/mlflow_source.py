@@ -141,9 +141,20 @@ def redact(uri: str | None) -> str:
     return re.sub(r"//([^/:@]+):[^/@]*@", r"//\1:***@", uri or "")
 
 
+def _folder_store(uri: str | None) -> bool:
+    """Whether a tracking URI names MLflow's older folder store (`./mlruns`, file:…)."""
+    if not uri or uri.startswith("databricks"):
+        return False
+    return uri.startswith("file:") or not re.match(r"^[a-z][a-z0-9+.-]*:", uri)
+
+
 def _client(tracking_uri: str | None) -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if _folder_store(tracking_uri):
+        # MLflow 3 refuses to open the older `./mlruns` folder store unless asked to;
+        # reading one is exactly what an import from it needs.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
