@@ -26,7 +26,7 @@ from modelreg.registry.names import check_name
 from modelreg.registry.records import StageAssignment
 from modelreg.registry.snapshot import stage_yaml
 from modelreg.registry.stages import render_stage, require_stage_files
-from modelreg.registry.yamlio import dump_yaml, read_mapping
+from modelreg.registry.yamlio import dump_yaml, parse_yaml
 from modelreg.training.register import FORMATS, Imported, Registered, Registration, register
 
 if TYPE_CHECKING:
@@ -262,12 +262,12 @@ def _names(ws: Workspace, mlflow_names: list[str]) -> dict[str, str]:
     """MLflow name → model: as an earlier import mapped it, else by the name rule; two
     names meeting in one get `-2`, `-3`."""
     earlier: dict[str, str] = {}
-    for state_file in sorted(ws.root.glob(f"models/*/{STATE_FILE}")):
-        name = read_mapping(state_file, str(state_file.relative_to(ws.root))).get(
-            "registered_model"
-        )
+    for model in ws.snapshot("HEAD").models() if ws.git.has_commits() else []:
+        text = ws.git.show("HEAD", state_path(model))
+        data = parse_yaml(text, state_path(model)) if text is not None else None
+        name = data.get("registered_model") if isinstance(data, dict) else None
         if isinstance(name, str):
-            earlier[name] = state_file.parent.name
+            earlier[name] = model
     taken = set(earlier.values())
     out: dict[str, str] = {}
     for name in mlflow_names:
@@ -286,10 +286,11 @@ def _names(ws: Workspace, mlflow_names: list[str]) -> dict[str, str]:
 
 
 def _read_state(ws: Workspace, model: str, mlflow_name: str) -> _State:
-    path = ws.root / state_path(model)
-    if not path.exists():
+    # Only committed state counts: a killed import may have left the file edited.
+    text = ws.git.show("HEAD", state_path(model)) if ws.git.has_commits() else None
+    if text is None:
         return _State(mlflow_name)
-    data = read_mapping(path, state_path(model))
+    data = parse_yaml(text, state_path(model))
     try:
         return _State(
             registered_model=str(data.get("registered_model") or mlflow_name),

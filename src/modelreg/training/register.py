@@ -375,6 +375,8 @@ def _write_version(
     folder.mkdir(parents=True, exist_ok=True)
     created.append(folder)
     if reg.artifact.is_dir():  # an MLflow model folder, tracked by DVC as one directory
+        if target.is_dir():  # left by a killed run: the version is not committed
+            shutil.rmtree(target)
         shutil.copytree(reg.artifact, target)
     else:
         shutil.copyfile(reg.artifact, target)
