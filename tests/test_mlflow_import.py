@@ -222,6 +222,10 @@ def test_import_mlflow_then_a_rerun_brings_only_the_new_version_and_the_alias_mo
     client.create_model_version("Churn Model", f"models:/{store.model_id1}", run_id=store.run1)
     client.set_registered_model_alias("Churn Model", "champion", "3")
     head = reg.git("rev-parse", "HEAD").strip()
+    # A killed import left its state edited and half a model folder: neither counts.
+    state = reg.root / "models/churn-model/mlflow-import.yaml"
+    state.write_text(state.read_text().replace("'2': v2.0.0", "'2': v2.0.0\n  '3': v3.0.0"))
+    reg.write("models/churn-model/artifacts/v3.0.0/model/leftover.txt", "killed\n")
     second = reg.ok(*args, "--alias-map", "champion=production,challenger=staging", "--json")
     import json
 
