@@ -129,7 +129,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "import": (
         "modelreg.commands.import_cmd:import_",
-        "Migrate a registry in: gto's tags, one commit per event.",
+        "Migrate another registry in: MLflow's model registry, or gto's Git tags.",
     ),
     # The demo drives this very group, so it sits beside the CLI, not below it.
     "demo": (

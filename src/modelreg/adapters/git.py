@@ -852,3 +852,15 @@ def remote_branches(git: Git, prefix: str, remote: str = "origin") -> dict[str, 
         ref, sha = line.split("\0")
         branches[ref[len(f"refs/remotes/{remote}/") :]] = sha
     return branches
+
+
+@contextlib.contextmanager
+def authored(git: Git, name: str, email: str, date: str) -> Iterator[None]:
+    """Commits made inside are authored by `name <email>` at `date` (ISO 8601).
+
+    For imported history (`import mlflow`): the author is who made the version and when;
+    the committer stays whoever ran the import, now.
+    """
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+    with git.repo.git.custom_environment(**env):
+        yield

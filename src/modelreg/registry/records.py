@@ -9,7 +9,7 @@ from typing import Any
 
 VERSION_RE = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9a-z.-]+))?$")
 TRIGGERS = ("manual", "schedule", "drift", "data-volume")
-CODE_COMMIT_SOURCES = ("pipeline", "flag", "registry-head")
+CODE_COMMIT_SOURCES = ("pipeline", "flag", "registry-head", "mlflow")
 TASKS = ("classification", "regression")
 
 
@@ -81,6 +81,7 @@ class Signature:
 class Lineage:
     pipeline: str | None = None
     dvc_lock_md5: str | None = None
+    mlflow: Mapping[str, Any] | None = None  # run, experiment, registered model and version
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ class Registration:
     """Inputs of one registration; paths are as the user typed them."""
 
     model: str
-    artifact: Path
-    metrics: Path
+    artifact: Path  # a file, or a folder with fmt "mlflow" (a whole MLflow model)
+    metrics: Path | None  # None when `source` brings the metrics
     params: Path | None = None
     data: Path | None = None
     sample: Path | None = None
@@ -79,6 +79,19 @@ class Registration:
     code_commit_source: str = "flag"  # where code_commit came from: pipeline or flag
     task: str | None = None  # classification or regression, for a new model.yaml
     comparisons: tuple[Comparison, ...] = ()  # paired evaluations made before registering
+    source: Imported | None = None  # what another registry (MLflow) says of this version
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A version's facts read from another registry instead of files (MLflow)."""
+
+    metrics: Mapping[str, Any]
+    params: Mapping[str, Any]
+    lineage: Mapping[str, Any]  # e.g. {"mlflow": {"run_id": ..., "experiment_id": ...}}
+    signature: Mapping[str, Any] | None = None
+    created_at: str | None = None  # ISO 8601 UTC; default: now
+    created_by: str | None = None  # default: the git identity
 
 
 @dataclass(frozen=True)
@@ -251,6 +264,8 @@ def _origin_moved(ws: Workspace, branch: str) -> bool:
 
 def _check_inputs(reg: Registration) -> None:
     check_name(reg.model)
+    if reg.metrics is None and reg.source is None:
+        raise UsageError("--metrics is required", hint="give a JSON/YAML file of metrics")
     for label, path in (
         ("--artifact", reg.artifact),
         ("--metrics", reg.metrics),
@@ -260,7 +275,7 @@ def _check_inputs(reg: Registration) -> None:
     ):
         if path is not None and not path.exists():
             raise UsageError(f"{label} {path}: no such file")
-    if not reg.artifact.is_file():
+    if not reg.artifact.is_file() and not (reg.artifact.is_dir() and reg.fmt == "mlflow"):
         raise UsageError(
             f"--artifact {reg.artifact}: not a file",
             hint="register one file; pack a folder into an archive first",
@@ -315,7 +330,8 @@ def _same_artifact(snap: Snapshot, reg: Registration, existing: list[str]) -> Ve
     """The version already holding these exact bytes, if any (a re-run after a failure)."""
     if not existing:
         return None
-    md5, sha256 = dvcio.md5_file(reg.artifact), artifacts.sha256_of(reg.artifact)
+    md5 = artifacts.md5_of(reg.artifact) if reg.artifact.is_dir() else dvcio.md5_file(reg.artifact)
+    sha256 = artifacts.sha256_of(reg.artifact)
     records = snap.records(reg.model, existing)
     same = [
         r for r in records.values() if r.artifact.md5 == md5 and r.artifact.sha256 in (None, sha256)
@@ -358,7 +374,12 @@ def _write_version(
     target = folder / ("model" + _extension(reg.artifact))
     folder.mkdir(parents=True, exist_ok=True)
     created.append(folder)
-    shutil.copyfile(reg.artifact, target)
+    if reg.artifact.is_dir():  # an MLflow model folder, tracked by DVC as one directory
+        if target.is_dir():  # left by a killed run: the version is not committed
+            shutil.rmtree(target)
+        shutil.copytree(reg.artifact, target)
+    else:
+        shutil.copyfile(reg.artifact, target)
     md5, size = dvcio.add(root, target)
     data = _record(ws, reg, version, existing, target, md5, size)
     profile = _write_profile(root, reg, folder, data.get("signature"))
@@ -423,12 +444,14 @@ def _record(
     size: int,
 ) -> dict[str, Any]:
     root = ws.root
-    metrics = read_metrics(reg.metrics)
+    src = reg.source
+    metrics = dict(src.metrics) if src else read_metrics(_given(reg.metrics))
     rec: dict[str, Any] = {
         "model": reg.model,
         "version": version,
-        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "created_by": identity(ws.git),
+        "created_at": (src and src.created_at)
+        or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_by": (src and src.created_by) or identity(ws.git),
         **_code_commit(ws, reg),
         "trigger": reg.trigger,
         "parent": reg.parent or (max(existing, key=version_key) if existing else None),
@@ -441,19 +464,46 @@ def _record(
             format=reg.fmt or FORMATS.get(target.suffix, "file"),
         ).to_dict(),
         "data": _data_ref(root, reg.data, reg.data_rows) if reg.data else None,
-        "params": read_mapping(reg.params, "--params") if reg.params else {},
+        "params": _params(reg),
         "metrics": metrics,
-        "signature": infer_signature(reg.sample) if reg.sample else None,
-        "lineage": _drop_none({"pipeline": reg.pipeline, "dvc_lock_md5": reg.dvc_lock_md5}),
+        "signature": _signature(reg),
+        "lineage": _drop_none(
+            {
+                "pipeline": reg.pipeline,
+                "dvc_lock_md5": reg.dvc_lock_md5,
+                **(src.lineage if src else {}),
+            }
+        ),
         "comparisons": [c.to_dict() for c in reg.comparisons] or None,
     }
-    return {k: v for k, v in rec.items() if v not in (None, {})}
+    # `metrics` is required even when empty: an imported run may have logged none.
+    return {k: v for k, v in rec.items() if v not in (None, {}) or k == "metrics"}
+
+
+def _given(path: Path | None) -> Path:
+    assert path is not None  # _check_inputs: --metrics is required without a source
+    return path
+
+
+def _params(reg: Registration) -> dict[str, Any]:
+    if reg.source is not None:
+        return dict(reg.source.params)
+    return read_mapping(reg.params, "--params") if reg.params else {}
+
+
+def _signature(reg: Registration) -> dict[str, Any] | None:
+    if reg.sample:
+        return infer_signature(reg.sample)
+    sig = reg.source.signature if reg.source else None
+    return dict(sig) if sig else None
 
 
 def _code_commit(ws: Workspace, reg: Registration) -> dict[str, Any]:
     """The training code's commit and where it came from; the registry's HEAD at worst."""
     if reg.code_commit:
         return {"code_commit": reg.code_commit, "code_commit_source": reg.code_commit_source}
+    if reg.source is not None:
+        return {}  # the source knew no commit: none is better than the registry's HEAD
     return {"code_commit": ws.git.head(), "code_commit_source": "registry-head"}
 
 
