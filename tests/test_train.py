@@ -223,7 +223,7 @@ def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Regis
 
 
 def test_train_without_a_pipeline_says_how_to_scaffold_one(registry: Registry) -> None:
-    scaffold = "(scaffold one with `modelreg example churn --kind classifier`)"
+    scaffold = "(scaffold one with `modelreg example churn --data FILE --target COLUMN`)"
     unknown = f"modelreg: error: unknown model 'churn' {scaffold}"
     assert _one_line_error(registry, ["train", "churn"], 2) == unknown
     registry.register("churn", 0)  # a model registered by hand has no pipeline

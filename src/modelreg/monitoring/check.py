@@ -163,7 +163,8 @@ def _concept(
     """
     from modelreg.monitoring.concept import concept_by_version, concept_drift
 
-    label = next((c for c in LABELS if c in frame.columns), None)
+    names = (spec.target, *LABELS) if spec.target else LABELS
+    label = next((c for c in names if c in frame.columns), None)
     if label is None or PREDICTION not in frame.columns or spec.task is None:
         return None
     if SERVED_BY not in frame.columns:

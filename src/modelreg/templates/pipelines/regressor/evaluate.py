@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 
@@ -19,8 +20,9 @@ def main(argv: list[str]) -> None:
     model_path = argv[0] if argv else "out/model.pkl"
     metrics_path = argv[1] if len(argv) > 1 else "out/metrics.json"
     model = pickle.loads(Path(model_path).read_bytes())
+    target = yaml.safe_load(Path("params.yaml").read_text())["prepare"].get("target", "target")
     x = pd.read_csv("out/test.csv")
-    y = x.pop("target")
+    y = x.pop(target)
     pred = model.predict(x)
     metrics = {
         "dataset": "holdout",
