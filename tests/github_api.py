@@ -71,6 +71,8 @@ class StubIssue:
     merged: bool = False
     created_at: str = ""
     updated_at: str = ""
+    author: str = "octocat"  # the user who opened it (GitHub's `user.login`)
+    head_sha: str = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 
     @property
     def is_pull(self) -> bool:
@@ -84,6 +86,20 @@ class StubComment:
     body: str
     created_at: str = ""
     updated_at: str = ""
+
+
+@dataclass
+class StubReview:
+    """A submitted review of a pull request."""
+
+    id: int
+    number: int
+    user: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+    commit: str | None
+    association: str = "COLLABORATOR"
+    body: str = ""
+    submitted_at: str = ""
 
 
 @dataclass
@@ -162,6 +178,8 @@ class GitHubAPI:
         self.issues: dict[int, StubIssue] = {}
         self.comments: dict[int, StubComment] = {}
         self.labels: dict[str, str] = {}  # name -> colour
+        self.reviews: list[StubReview] = []
+        self.protection: dict[str, dict[str, Any]] = {}  # branch -> the body PUT there
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._next_comment = 1000
@@ -170,7 +188,15 @@ class GitHubAPI:
         self._thread: threading.Thread | None = None
         self._templates = {
             name: _fixture(name)
-            for name in ("repository", "pull-request", "issue", "comment", "label")
+            for name in (
+                "repository",
+                "pull-request",
+                "issue",
+                "comment",
+                "label",
+                "pull-request-review",
+                "branch-protection",
+            )
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,6 +302,32 @@ class GitHubAPI:
             pull.head, pull.base, pull.state = head, base or self.default_branch, state
             pull.head_owner = self.owner
             return pull
+
+    def add_review(
+        self,
+        number: int,
+        user: str,
+        state: str = "APPROVED",
+        *,
+        commit: str | None = "",
+        association: str = "COLLABORATOR",
+        body: str = "",
+    ) -> StubReview:
+        """`user` submits a review of pull request `number` (by default of its head)."""
+        with self._lock:
+            pull = self._issue_or_404(number, pull=True)
+            review = StubReview(
+                80 + len(self.reviews),
+                number,
+                user,
+                state,
+                pull.head_sha if commit == "" else commit,
+                association,
+                body,
+                _now(),
+            )
+            self.reviews.append(review)
+            return review
 
     def add_issue(
         self, title: str, *, body: str = "", labels: Sequence[str] = (), state: str = "open"
@@ -399,18 +451,73 @@ class GitHubAPI:
         data["created_at"], data["updated_at"] = pull.created_at, pull.updated_at
         data["closed_at"] = pull.updated_at if pull.state == "closed" else None
         data["merged_at"] = pull.updated_at if pull.merged else None
+        data["user"] = _replace_all(data["user"], [("octocat", pull.author)])
         repository = self._repository()
         for side, ref in (("head", pull.head), ("base", pull.base)):
             data[side]["ref"] = ref
             data[side]["label"] = f"{self.owner}:{ref}"
             data[side]["user"]["login"] = self.owner
             data[side]["repo"] = repository
+        data["head"]["sha"] = pull.head_sha
         if full:
             data["merged"] = pull.merged
             data["comments"] = len(self.comments_on(pull.number))
         else:
             for key in _FULL_PULL_ONLY:
                 data.pop(key, None)
+        return data
+
+    def _review(self, review: StubReview, accept: str) -> dict[str, Any]:
+        data = self._render(
+            "pull-request-review",
+            [("pulls/12", f"pulls/{review.number}"), ("pull/12#", f"pull/{review.number}#")],
+        )
+        data["id"] = review.id
+        data["user"] = _replace_all(data["user"], [("octocat", review.user)])
+        data["state"], data["commit_id"] = review.state, review.commit
+        data["author_association"] = review.association
+        data["submitted_at"] = review.submitted_at
+        self._with_bodies(data, review.body, accept)
+        return data
+
+    def _protection(self, branch: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The protection GitHub answers after a PUT of `body`, from its example."""
+        data = self._render("branch-protection", [("/branches/master/", f"/branches/{branch}/")])
+        data["url"] = data["url"].replace("/branches/master/", f"/branches/{branch}/")
+        checks = body["required_status_checks"]
+        if checks is None:
+            data["required_status_checks"] = None
+        else:
+            listed = checks.get("checks") or [{"context": c} for c in checks.get("contexts", [])]
+            data["required_status_checks"].update(
+                strict=bool(checks.get("strict")),
+                contexts=[c["context"] for c in listed],
+                checks=[{"context": c["context"], "app_id": c.get("app_id")} for c in listed],
+            )
+        reviews = body["required_pull_request_reviews"]
+        if reviews is None:
+            data["required_pull_request_reviews"] = None
+        else:
+            data["required_pull_request_reviews"].update(
+                dismiss_stale_reviews=bool(reviews.get("dismiss_stale_reviews")),
+                require_code_owner_reviews=bool(reviews.get("require_code_owner_reviews")),
+                required_approving_review_count=int(
+                    reviews.get("required_approving_review_count", 0)
+                ),
+                require_last_push_approval=bool(reviews.get("require_last_push_approval")),
+            )
+        data["enforce_admins"]["enabled"] = bool(body["enforce_admins"])
+        data["restrictions"] = body["restrictions"]
+        for key in (
+            "required_linear_history",
+            "allow_force_pushes",
+            "allow_deletions",
+            "block_creations",
+            "required_conversation_resolution",
+            "lock_branch",
+            "allow_fork_syncing",
+        ):
+            data[key] = {"enabled": bool(body.get(key))}
         return data
 
     def _comment(self, comment: StubComment, accept: str) -> dict[str, Any]:
@@ -512,6 +619,8 @@ class GitHubAPI:
             ("POST", r"/issues/(?P<number>\d+)/labels", self._add_labels),
             ("PUT", r"/issues/(?P<number>\d+)/labels", self._set_labels),
             ("GET", r"/labels", self._list_labels),
+            ("GET", r"/pulls/(?P<number>\d+)/reviews", self._list_reviews),
+            ("PUT", r"/branches/(?P<branch>.+)/protection", self._update_protection),
         ]
 
     def _page(
@@ -685,6 +794,40 @@ class GitHubAPI:
         issue.labels = []
         self._apply_labels(issue, self._label_names(payload))
         return 200, [self._label(name) for name in issue.labels], {}
+
+    def _list_reviews(self, *, number: int, query: dict[str, str], accept: str, **_: Any) -> Any:
+        self._issue_or_404(number, pull=True)
+        reviews = [self._review(r, accept) for r in self.reviews if r.number == number]
+        return self._page(reviews, query, f"/pulls/{number}/reviews")
+
+    def _update_protection(self, *, branch: Any, payload: Any, **_: Any) -> Any:
+        data = self._object(payload)
+        required = (
+            "required_status_checks",
+            "enforce_admins",
+            "required_pull_request_reviews",
+            "restrictions",
+        )
+        for key in required:
+            if key not in data:
+                raise _validation(
+                    {"resource": "ProtectedBranch", "field": key, "code": "missing_field"}
+                )
+        count = (data["required_pull_request_reviews"] or {}).get(
+            "required_approving_review_count", 0
+        )
+        if not isinstance(count, int) or not 0 <= count <= 6:
+            raise _validation(
+                {
+                    "resource": "ProtectedBranch",
+                    "code": "custom",
+                    "message": "required_approving_review_count must be between 0 and 6",
+                }
+            )
+        if self.branches is not None and str(branch) not in self.branches | {self.default_branch}:
+            raise _Reply(404, _error_body(404, "Branch not found"))
+        self.protection[str(branch)] = data
+        return 200, self._protection(str(branch), data), {}
 
     def _list_labels(self, *, query: dict[str, str], **_: Any) -> Any:
         return self._page([self._label(name) for name in sorted(self.labels)], query, "/labels")

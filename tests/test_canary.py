@@ -142,43 +142,29 @@ def test_auto_advance_pushes_the_next_weight_without_a_pr(reg: Registry) -> None
     assert reg.ok("pr", "list").output.strip() == "no open pull requests"
 
 
-def test_online_metrics_can_come_from_prometheus(reg: Registry) -> None:
-    import threading
-    import urllib.parse
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+def test_a_recorded_failure_does_not_restart_the_steps_pause_clock(reg: Registry) -> None:
+    import os
+    import subprocess
 
-    values = {
-        ("error_rate", "v1.1.0"): "0.001",
-        ("accuracy_online", "v1.1.0"): "0.91",
-        ("error_rate", "v1.0.0"): "0.01",
-        ("accuracy_online", "v1.0.0"): "0.9",
-    }
-    queries: list[str] = []
-
-    class Prometheus(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["query"][0]
-            queries.append(query)
-            name, version = query.split("{")[0], query.split('version="')[1].split('"')[0]
-            result = [{"metric": {"__name__": name}, "value": [1.7e9, values[(name, version)]]}]
-            body = json.dumps(
-                {"status": "success", "data": {"resultType": "vector", "result": result}}
-            )
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Prometheus)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        _promote(reg, "v1.1.0", "production")
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        out = reg.ok("rollout", "advance", "churn", "--metrics", url, "--dry-run").output
-    finally:
-        server.shutdown()
-    assert out.startswith("advance:")
-    assert 'error_rate{model="churn",version="v1.1.0"}' in queries
+    policy = CANARY.replace("{weight: 10}", "{weight: 10, pause: 1h}").replace(
+        "max_regression: 0.02}", "max_regression: 0.02, failure_limit: 2}"
+    )
+    reg.write("policies/default.yaml", policy)
+    reg.write(
+        "models/churn/stages/production.yaml",
+        "version: v1.0.0\nrollout: {candidate: v1.1.0, weight: 10, step: 0}\n",
+    )
+    old = "2026-01-01T10:00:00+00:00"
+    env = {**os.environ, "GIT_AUTHOR_DATE": old, "GIT_COMMITTER_DATE": old}
+    subprocess.run(["git", "commit", "-qam", "canary at 10%"], cwd=reg.root, env=env, check=True)
+    reg.git("push", "-q", "origin", "main")
+    worse = _metrics(reg, 0.01, 0.8)  # accuracy regression: failure 1 of 2 tolerated
+    out = reg.ok("rollout", "advance", "churn", "--metrics", worse).output
+    assert out.startswith("wait:") and "failure 1" in out
+    _merge_only_open_pr(reg)
+    state = json.loads(reg.ok("rollout", "status", "churn", "--json").output)
+    assert state["rollout"]["failures"] == 1
+    assert state["entered_step_at"].startswith("2026-01-01T10:00:00")
+    # the hour's pause counts from the weight change, so checks passing now advance at once
+    out = reg.ok("rollout", "advance", "churn", "--metrics", _metrics(reg, 0.01, 0.9)).output
+    assert out.startswith("advance:"), out

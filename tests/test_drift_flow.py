@@ -95,7 +95,7 @@ def test_a_shifted_log_opens_one_retrain_pr_and_a_rerun_updates_it(prod: Registr
     assert [p["head"] for p in prs] == [RETRAIN], result.output
     body = git(prod.origin, "log", "-1", "--format=%B", RETRAIN)
     assert "mean_radius" in body and "| accuracy |" in body and "(current)" in body
-    assert "**On the same holdout**" in body
+    assert "**Metrics on the same rows**" in body and body.count("| metric |") == 1
     first_tip = git(prod.origin, "rev-parse", RETRAIN)
 
     again = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
@@ -295,3 +295,19 @@ def test_a_retrain_pr_on_github_links_records_absolutely_at_its_head_commit(
     record = "models/cancer/versions/v1.1.0.yaml"
     assert f"[`{record}`]({web}/{record})" in create.json["body"]
     assert "](models/" not in create.json["body"]
+
+
+def test_drift_writes_its_verdict_for_node_exporters_textfile_collector(prod: Registry) -> None:
+    textfiles = prod.work / "textfiles"
+    textfiles.mkdir()
+    shifted = _log(prod, "shifted.csv", shift=1.5)
+    args = ("drift", "cancer", "--current", str(shifted))
+    result = prod.run(*args, "--textfile-dir", str(textfiles))
+    assert result.exit_code == 1, result.output
+    prom = (textfiles / "modelreg_drift.prom").read_text()
+    assert "# TYPE modelreg_drift_status gauge" in prom
+    assert 'modelreg_drift_status{model="cancer",stage="production"} 2' in prom
+    report = prod.work / "out" / "report.json"
+    report.parent.mkdir()
+    assert prod.run(*args, "--format", "json", "-o", str(report)).exit_code == 1
+    assert (report.parent / "modelreg_drift.prom").read_text() == prom  # next to the report

@@ -118,6 +118,7 @@ def test_the_harness_reads_every_expression_the_shipped_workflows_use() -> None:
         "needs": {
             "plan": {"outputs": {"stages": '["staging"]', "models": '["churn"]'}},
             "models": {"outputs": {"models": '["churn"]'}},
+            "canaries": {"outputs": {"canaries": '[{"model": "churn", "stage": "production"}]'}},
         },
     }
     exprs = [e for p in TEMPLATES.glob("*.yml") for e in EXPR_RE.findall(p.read_text())]

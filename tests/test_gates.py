@@ -47,6 +47,7 @@ def record(
         parent=None,
         artifact=Artifact(f"models/churn/artifacts/{version}/model.pkl", "9b1e", 1, "pickle"),
         metrics=dict(metrics),
+        dataset="holdout-2026-11",  # both on one named set: registered metrics compare
         signature=signature,
     )
 
@@ -331,7 +332,7 @@ def test_the_markdown_render_has_a_verdict_heading_and_a_table() -> None:
     text = render(full_report(0.5), "markdown")
     lines = text.splitlines()
     assert lines[0] == "### ❌ Gates: churn v1.4.0 → production: 1 of 7 rules failed"
-    assert "Compared with v1.3.0, now serving in production." in text
+    assert "Compared with v1.3.0, now serving in production, both on holdout-2026-11." in text
     assert "Needs 1 approving review" in text
     assert "| rule | observed | bound | verdict |" in lines
     assert "| f1 regression | 0.5 | ≥ 0.864 (v1.3.0 0.874 - 0.01) | ❌ fail |" in lines

@@ -455,7 +455,10 @@ def test_kubernetes_names_fit_every_kserve_suffix_and_never_collide(
     names = [k8s_name(m, s) for m, s in pairs]
     for name in names:
         assert re.fullmatch(DNS_1035, name), name
-        assert len(name + "-predictor-default-00001-deployment") <= 63
+        # KServe v0.20 + Knative: the longest derived names (see names.KSERVE_SUFFIX_MAX)
+        for derived in ("-transformer-00001-deployment", "-predictor-00001-private"):
+            assert len(name + derived) <= 63
+        assert len("latest-" + name + "-predictor") <= 63  # canary tag host
         assert len(name) + KSERVE_SUFFIX_MAX <= 63
     assert len(set(names)) == len(pairs)
     assert names == [k8s_name(m, s) for m, s in pairs]  # stable
@@ -469,6 +472,35 @@ def test_kubernetes_names_stay_readable_where_they_can() -> None:
     assert k8s_name("churn_a", "prod") != k8s_name("churn-a", "prod")
     assert k8s_name("a-b", "c") != k8s_name("a", "b-c")
     assert k8s_name("2fa", "prod").startswith("m2fa-prod--")
+
+
+def test_label_values_are_valid_for_names_older_releases_wrote() -> None:
+    """Names: `churn-` or a 70-character legacy name becomes a valid label value."""
+    import re
+
+    from modelreg.registry.names import label_value
+
+    label = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+    assert label_value("churn_model") == "churn_model"
+    for legacy in ("churn-", "prod_", "a." * 35, "x" * 100):
+        value = label_value(legacy)
+        assert len(value) <= 63 and re.fullmatch(label, value), value
+    assert label_value("churn-") != label_value("churn_")
+
+
+def test_deploy_refuses_two_pairs_with_one_kubernetes_name() -> None:
+    """Names: a shared InferenceService name (a 32-bit hash collision) is exit 2 naming both."""
+    import pytest
+
+    from modelreg.errors import UsageError
+    from modelreg.serving import kserve
+
+    kserve.check_unique([("churn_model", "staging"), ("churn-model", "staging")])
+    # found by search: 8 hex characters of SHA-256 agree for these two
+    one, two = "x-" + "a" * 22 + "69992", "x-" + "a" * 22 + "105803"
+    with pytest.raises(UsageError) as err:
+        kserve.check_unique([(one, "s"), (two, "s")])
+    assert one in str(err.value) and two in str(err.value)
 
 
 # -- Errors that lie --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
@@ -28,10 +28,18 @@ from modelreg.monitoring.concept import concept_drift
 from modelreg.monitoring.profile import Profile, build_profile
 from modelreg.monitoring.report import DriftReport
 from modelreg.promotion.gates import GateContext, GateReport, evaluate, render
+from modelreg.promotion.online import Counts, Evidence
 from modelreg.promotion.rollout import RolloutDecision, decide
 from modelreg.registry.drift_rules import DriftRules
 from modelreg.registry.policy import Policy, parse_policy
-from modelreg.registry.records import Artifact, Feature, Rollout, Signature, VersionRecord
+from modelreg.registry.records import (
+    Artifact,
+    Comparison,
+    Feature,
+    Rollout,
+    Signature,
+    VersionRecord,
+)
 from modelreg.registry.schemas import schema, validator
 from modelreg.training.retrain import _beats
 
@@ -88,6 +96,7 @@ def record(version: str, metrics: Mapping[str, float], inputs: str = "tenure pla
         parent=None,
         artifact=Artifact(f"models/churn/artifacts/{version}/model.pkl", "9b1e", 1, "pickle"),
         metrics=dict(metrics),
+        dataset="holdout-2026-11",  # both on one named set: registered metrics compare
         signature=Signature(tuple(Feature(n, "float") for n in inputs.split())),
     )
 
@@ -130,13 +139,24 @@ def rollout(
     stable: Mapping[str, float] | None = None,
     failures: int = 0,
     entered: timedelta = timedelta(minutes=10),
+    evidence: Evidence | None = None,
 ) -> RolloutDecision:
     """The next move of a canary at step 1 (10%) of production."""
     stage = policy({"from": "staging", "rollout": {**CANARY, **(changes or {})}}).stage(
         "production"
     )
     state = Rollout("v2", 10, 0, None, failures)
-    return decide(stage.rollout, state, online or {}, stable, NOW, NOW - entered)
+    return decide(stage.rollout, state, online or {}, stable, NOW, NOW - entered, evidence)
+
+
+def served(requests: int, errors: int, stable_errors: int) -> Evidence:
+    """Both versions served `requests`; the canary failed `errors`, stable `stable_errors`."""
+    return Evidence(Counts(requests, errors), Counts(requests, stable_errors), 600)
+
+
+def errors_online(ev: Evidence) -> dict[str, Any]:
+    """The online figures and counts of `ev`, as `rollout` takes them."""
+    return {"online": ev.candidate.values(), "stable": ev.stable.values(), "evidence": ev}
 
 
 @cache
@@ -211,6 +231,27 @@ def check_signature() -> None:
     assert "signature: fail" in dropped()
     assert "signature: fail" in dropped({"signature": "strict"})
     assert not any("fail" in v for v in dropped({"signature": "any"}))
+
+
+def check_compare() -> None:
+    # recorded: registered metrics on different datasets are not comparable; a recorded
+    # paired evaluation against the current version is. paired: the runner's evaluation.
+    rule = {"gates": [{"metric": "f1", "max_regression": 0.01}]}
+    cand = replace(record("v2", {"f1": 0.947}), dataset="holdout-b")
+    cur = replace(record("v1", {"f1": 1.0}), dataset="holdout-a")
+    paired = Comparison("v1", "out/test.csv", "0" * 32, {"f1": 0.947}, {"f1": 0.815})
+
+    def run(stage: Mapping[str, Any], c: VersionRecord, run: Comparison | None = None) -> Any:
+        ctx = GateContext("production", c, cur, "v2", NOW, NOW, run)
+        return evaluate(policy(stage), ctx)
+
+    for stage in (rule, {**rule, "compare": "recorded"}):
+        (failed,) = run(stage, cand).failures
+        assert "not comparable" in failed.detail and "compare: paired" in failed.detail
+        assert run(stage, replace(cand, comparisons=(paired,))).passed
+    assert not run(rule, cand, paired).passed  # recorded mode ignores a runner's evaluation
+    assert run({**rule, "compare": "paired"}, cand, paired).passed
+    assert "not comparable" in run({**rule, "compare": "paired"}, cand).failures[0].detail
 
 
 def check_reviews() -> None:
@@ -344,6 +385,30 @@ def check_failure_limit() -> None:
     tolerant = {**check, "failure_limit": 2}
     assert _analysis(tolerant, online={"acc": 0.8}, failures=1).action == "wait"
     assert _analysis(tolerant, online={"acc": 0.8}, failures=2).action == "rollback"
+
+
+def check_min_requests() -> None:
+    checks = {"analysis": [{"metric": "error_rate", "max": 0.02}]}
+    few = served(150, 0, 0)
+    waiting = rollout(checks, **errors_online(few))
+    assert waiting.action == "wait" and "canary 150, stable 150 of the 200" in waiting.reason
+    assert rollout({**checks, "min_requests": 100}, **errors_online(few)).action == "advance"
+    # too few requests is not a failure either: nothing is counted
+    bad = served(150, 30, 0)
+    assert rollout(checks, **errors_online(bad)).failures == 0
+    assert rollout(checks, **errors_online(served(250, 30, 0))).action == "rollback"
+
+
+def check_rollout_alpha() -> None:
+    regress = {"analysis": [{"metric": "error_rate", "max_regression": 0.01}]}
+    # 3 % errors against 1 %, on 300 requests each: past the bound, p ≈ 0.04
+    ev = served(300, 9, 3)
+    assert rollout(regress, **errors_online(ev)).action == "rollback"
+    strict = rollout({**regress, "alpha": 0.01}, **errors_online(ev))
+    assert strict.action == "advance" and "not significant" in strict.checks[0].detail
+    # without counts (a plain metrics file) the bound alone decides
+    plain = {"online": ev.candidate.values(), "stable": ev.stable.values()}
+    assert rollout({**regress, "alpha": 0.01}, **plain).action == "rollback"
 
 
 def check_on_failure() -> None:
@@ -580,6 +645,7 @@ CHECKS: dict[str, Check] = {
     "stages[].from": check_from,
     "stages[].soak": check_soak,
     "stages[].signature": check_signature,
+    "stages[].compare": check_compare,
     "stages[].reviews": check_reviews,
     "stages[].requires": check_requires,
     "stages[].gates": check_gates,
@@ -601,6 +667,11 @@ CHECKS: dict[str, Check] = {
     "stages[].rollout.analysis[].direction": check_analysis_direction,
     "stages[].rollout.analysis[].failure_limit": check_failure_limit,
     "stages[].rollout.on_failure": check_on_failure,
+    "stages[].rollout.min_requests": check_min_requests,
+    "stages[].rollout.alpha": check_rollout_alpha,
+    "stages[].rollout.analysis[].query": Covered(
+        "test_prometheus.py::test_a_user_query_is_filled_in_per_version_and_judged"
+    ),
     "stages[].rollout.auto_advance": Covered(
         "test_canary.py::test_auto_advance_pushes_the_next_weight_without_a_pr"
     ),
@@ -666,10 +737,10 @@ def test_every_policy_schema_key_has_a_behaviour_check() -> None:
 
 
 def test_a_schema_key_without_a_check_is_named() -> None:
-    keys = schema_paths() | {"stages[].compare"}
+    keys = schema_paths() | {"stages[].frobnicate"}
     assert table_problems(keys, CHECKS) == [
         "policy.schema.json keys without a behaviour check in tests/test_policy_keys.py "
-        "CHECKS: stages[].compare"
+        "CHECKS: stages[].frobnicate"
     ]
 
 

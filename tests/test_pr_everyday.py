@@ -103,3 +103,13 @@ def test_age_is_short_and_never_negative() -> None:
     assert age(now, "2026-01-01T00:00:00+00:00") == "1d"
     assert age(now, "2026-01-01T23:00:00+00:00") == "1h"
     assert age(now, "2026-01-03T00:00:00+00:00") == "0s"
+
+
+def test_check_on_a_pr_branch_records_its_verdict_for_pr_list(reg: Registry) -> None:
+    """Before: only a refused or done `pr merge` recorded a check; `modelreg check` run on
+    the PR's branch (what CI does) left `pr list` saying "not run"."""
+    reg.git("fetch", "-q", "origin")
+    reg.git("checkout", "-q", "-b", "review", f"origin/{STAGING}")
+    assert reg.run("check").exit_code == 0
+    items = {i["head"]: i for i in json.loads(reg.ok("pr", "list", "--json").output)}
+    assert items[STAGING]["check"] == "passed"

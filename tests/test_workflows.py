@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 STUBS = Path(__file__).parent / "fixtures" / "act"
 TEMPLATES = Path(str(resources.files("modelreg").joinpath("templates/workflows")))
 REPO_WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("modelreg-deploy.yml", "modelreg-drift.yml", "modelreg-pr.yml", "modelreg-train.yml")
+NAMES = (
+    "modelreg-deploy.yml",
+    "modelreg-drift.yml",
+    "modelreg-pr.yml",
+    "modelreg-rollout.yml",
+    "modelreg-site.yml",
+    "modelreg-train.yml",
+)
 BIN = Path(sys.executable).parent
 USES_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+?)@(\S+)(?:\s+#\s*(\S+))?\s*$", re.M)
 
@@ -84,7 +91,12 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment() 
             assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {action}@{ref}"
             assert re.fullmatch(r"v\d+\.\d+\.\d+", comment), f"{path.name}: {action} # {comment}"
             seen.add(action)
-    assert seen == {"actions/checkout", "actions/setup-python"}
+    assert seen == {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+    }
 
 
 def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
@@ -98,9 +110,17 @@ def test_every_job_asks_only_for_the_permissions_it_needs() -> None:
             "models": {"contents": "read"},
             "drift": {"contents": "write", "pull-requests": "write", "issues": "write"},
         },
+        "modelreg-site.yml": {
+            "build": {"contents": "read"},
+            "deploy": {"pages": "write", "id-token": "write"},
+        },
         "modelreg-train.yml": {
             "plan": {"contents": "read"},
             "train": {"contents": "write", "pull-requests": "write", "issues": "write"},
+        },
+        "modelreg-rollout.yml": {
+            "canaries": {"contents": "read"},
+            "advance": {"contents": "write", "pull-requests": "write"},
         },
     }
     for name, jobs in wanted.items():
@@ -177,6 +197,7 @@ def test_the_commands_the_workflows_run_exist() -> None:
     assert 'modelreg drift "$MODEL" --current "data/$MODEL/logs" --open-pr' in text
     assert 'modelreg train "$MODEL" --register --push' in text
     assert 'modelreg promote "$MODEL" "$VERSION" --to "$PROMOTE_TO"' in text
+    assert 'modelreg rollout advance "$MODEL" --stage "$STAGE" --metrics "$METRICS"' in text
 
 
 # -- init --------------------------------------------------------------------------------
@@ -447,6 +468,40 @@ def test_the_drift_workflow_opens_the_retrain_pull_request(registry: Registry) -
     branch = "modelreg/retrain/churn"
     staging = git(registry.origin, "show", f"{branch}:models/churn/stages/staging.yaml")
     assert "version: v1.1.0" in staging
+
+
+@pytest.mark.slow
+def test_the_rollout_workflow_advances_every_canary_in_progress(registry: Registry) -> None:
+    registry.write(
+        "policies/default.yaml",
+        "stages:\n  - name: staging\n  - name: production\n    rollout:\n"
+        "      strategy: canary\n      steps: [{weight: 10}, {weight: 50}, {weight: 100}]\n"
+        "      analysis: [{metric: error_rate, max: 0.02}]\n",
+    )
+    registry.git("commit", "-qam", "canary policy")
+    registry.register("churn", 0, "--push")
+    registry.register("churn", 1, "--push")
+    registry.write(
+        "models/churn/stages/production.yaml",
+        "version: v1.0.0\nrollout: {candidate: v1.1.0, weight: 10, step: 0}\n",
+    )
+    registry.git("add", "-A")
+    registry.git("commit", "-qm", "canary v1.1.0 at 10%")
+    registry.git("push", "-q", "origin", "main")
+    metrics = registry.work / "online.json"
+    metrics.write_text('{"candidate": {"error_rate": 0.001}, "stable": {"error_rate": 0.002}}')
+    run = run_act(
+        registry,
+        "workflow_dispatch",
+        {"inputs": {"model": ""}, "repository": {"default_branch": "main"}},
+        "modelreg-rollout.yml",
+        variables={"MODELREG_FORGE": "local", "MODELREG_METRICS_URL": str(metrics)},
+    )
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log
+    assert 'canaries: [{"model": "churn", "stage": "production"}]' in log, log
+    heads = git(registry.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    assert "modelreg/rollout/churn/production/v1.1.0/50" in heads.split(), log
 
 
 # -- security audit -------------------------------------------------------------------

@@ -34,9 +34,21 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.status:status",
         "Every model × stage → version, metrics, since when and through which PR.",
     ),
+    "show": (
+        "modelreg.commands.show:show",
+        "One version in full: record, where it serves and served, next stage's gates.",
+    ),
+    "compare": (
+        "modelreg.commands.compare:compare",
+        "Two versions (or stages) side by side: metric deltas, params, signature, data.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
+    ),
+    "site": (
+        "modelreg.commands.site:site",
+        "Render the registry as a static site: models, stages, timelines, metric charts.",
     ),
     "validate": (
         "modelreg.commands.validate:validate",
@@ -58,6 +70,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.rollback:rollback",
         "Open a pull request that reverts the change that brought the current version.",
     ),
+    "deprecate": (
+        "modelreg.commands.deprecate:deprecate",
+        "Open a pull request that retires VERSION (deprecated: in model.yaml).",
+    ),
+    "describe": (
+        "modelreg.commands.describe:describe",
+        "Open a pull request that sets a model's owners and description in model.yaml.",
+    ),
     "gate": (
         "modelreg.commands.gate:gate",
         "Evaluate the policy's gates for VERSION entering a stage; exit 1 if any fails.",
@@ -65,6 +85,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "check": (
         "modelreg.commands.check:check",
         "A PR's required check: validate against the base and gate every stage change.",
+    ),
+    "protect": (
+        "modelreg.commands.protect:protect",
+        "Apply the GitHub branch protection that modelreg's guarantees rely on.",
     ),
     "drift": (
         "modelreg.commands.drift:drift",
@@ -86,6 +110,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "predict": (
         "modelreg.commands.predict:predict",
         "Batch-score a CSV from a local deployment, split by canary weight, and log it.",
+    ),
+    "serve": (
+        "modelreg.commands.serve:serve",
+        "Serve the local deployment online: KServe V1/V2, canary split, /metrics, hot reload.",
     ),
     "train": (
         "modelreg.commands.train:train",

@@ -21,7 +21,9 @@ from modelreg.errors import CheckFailed, ForgeError, UsageError
 
 PICKLE_FORMATS = ("sklearn-pickle", "pickle")
 JOBLIB_FORMATS = ("joblib",)
-LOADABLE = PICKLE_FORMATS + JOBLIB_FORMATS
+SKOPS_FORMATS = ("skops",)
+MLFLOW_FORMATS = ("mlflow",)  # a whole MLflow model folder (MLmodel + the flavor's files)
+LOADABLE = PICKLE_FORMATS + JOBLIB_FORMATS + SKOPS_FORMATS + MLFLOW_FORMATS
 
 
 @dataclass(frozen=True)
@@ -183,12 +185,18 @@ def matches(path: Path, expected: Expected) -> bool:
 
 
 def _verify_folder(path: Path, expected: Expected, hint: str) -> None:
-    files = _folder_files(path)
-    listing = [{"md5": _file_hash(p, hashlib.md5()), "relpath": rel} for rel, p in files]
-    md5 = hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
-    _compare(str(path), "md5", md5, expected.md5, expected, hint)
+    _compare(str(path), "md5", md5_of(path), expected.md5, expected, hint)
     if expected.sha256:
         _compare(str(path), "sha256", folder_sha256(path), expected.sha256, expected, hint)
+
+
+def md5_of(path: Path) -> str:
+    """The md5 DVC records: of a file's bytes, or of a folder's sorted file list + `.dir`."""
+    if not path.is_dir():
+        return _file_hash(path, hashlib.md5())
+    files = _folder_files(path)
+    listing = [{"md5": _file_hash(p, hashlib.md5()), "relpath": rel} for rel, p in files]
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 
 
 def sha256_of(path: Path) -> str:
@@ -233,25 +241,24 @@ def _file_hash(path: Path, h: Any) -> str:
 def load(path: Path, expected: Expected, *, hint: str) -> Any:
     """Verify a local artifact against `expected`, then deserialise it by its format.
 
-    `hint` says what to do when the bytes are missing or do not match.
+    `hint` says what to do when the bytes are missing or do not match. A folder is loaded
+    only as an MLflow model (format `mlflow`), after its md5 and SHA-256 matched.
     """
     data = verify_path(path, expected, hint=hint)
     fmt = _format(path, expected.format)
-    if data is None or fmt is None:
+    if fmt is None or (data is None) != (fmt == "mlflow"):
         kind = "a folder" if data is None else f"format {expected.format!r}"
         raise UsageError(
             f"{path}: {kind} cannot be loaded as a model here",
-            hint=f"modelreg loads {', '.join(LOADABLE)} files",
+            hint=f"modelreg loads {', '.join(LOADABLE)} artifacts",
         )
     try:
-        if fmt == "joblib":
-            import importlib
-
-            joblib = importlib.import_module("joblib")  # ships with scikit-learn; untyped
-            return joblib.load(io.BytesIO(data))
-        import pickle
-
-        return pickle.loads(data)
+        if fmt == "mlflow":
+            return _load_mlflow(path)
+        assert data is not None
+        return _deserialise(fmt, data)
+    except UsageError:
+        raise
     except Exception as exc:  # unpickling can raise anything the pickled classes raise
         raise UsageError(
             f"{path}: cannot load {expected.name}: {type(exc).__name__}: {first_line(exc)}",
@@ -259,8 +266,59 @@ def load(path: Path, expected: Expected, *, hint: str) -> Any:
         ) from exc
 
 
+def _deserialise(fmt: str, data: bytes) -> Any:
+    """Bytes already verified against their record, as the object they hold."""
+    import importlib
+
+    if fmt == "joblib":
+        joblib = importlib.import_module("joblib")  # ships with scikit-learn; untyped
+        return joblib.load(io.BytesIO(data))
+    if fmt == "skops":
+        # The record vouches for these exact bytes, so every type they name is trusted,
+        # as a pickle's would be (skops alone would refuse types it does not know).
+        sio = importlib.import_module("skops.io")
+        return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    import pickle
+
+    return pickle.loads(data)
+
+
+def _load_mlflow(folder: Path) -> Any:
+    """A verified MLflow model folder: its sklearn flavor's estimator, read without MLflow.
+
+    The `MLmodel` file names the serialised file and its format (skops, pickle or
+    cloudpickle); other flavors need MLflow itself (`mlflow.pyfunc.load_model`).
+    """
+    import yaml
+
+    try:
+        spec = yaml.safe_load((folder / "MLmodel").read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(
+            f"{folder}/MLmodel: not a readable MLflow model file ({type(exc).__name__})",
+            hint="register the whole folder mlflow's log_model or save_model wrote",
+        ) from None
+    flavors = spec.get("flavors") if isinstance(spec, dict) else None
+    sk = flavors.get("sklearn") if isinstance(flavors, dict) else None
+    if isinstance(sk, dict) and isinstance(sk.get("pickled_model"), str):
+        fmt = "skops" if sk.get("serialization_format") == "skops" else "pickle"
+        file = (folder / sk["pickled_model"]).resolve()
+        if not file.is_relative_to(folder.resolve()) or not file.is_file():
+            raise UsageError(f"{folder}/MLmodel: flavors.sklearn.pickled_model: no such file")
+        return _deserialise(fmt, file.read_bytes())
+    import importlib
+
+    pyfunc = importlib.import_module("mlflow.pyfunc")  # an optional extra: modelreg[mlflow]
+    return pyfunc.load_model(str(folder))
+
+
 def _format(path: Path, recorded: str) -> str | None:
-    """ "pickle" or "joblib" by the recorded format; by the suffix when none is recorded."""
+    """ "pickle", "joblib", "skops" or "mlflow" by the recorded format; by the suffix when
+    none is recorded."""
+    if recorded in SKOPS_FORMATS or (not recorded and path.suffix == ".skops"):
+        return "skops"
+    if recorded in MLFLOW_FORMATS:
+        return "mlflow"
     if recorded in JOBLIB_FORMATS or (not recorded and path.suffix == ".joblib"):
         return "joblib"
     if recorded in PICKLE_FORMATS or (not recorded and path.suffix in (".pkl", ".pickle")):

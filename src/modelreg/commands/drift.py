@@ -41,6 +41,12 @@ from modelreg.commands._options import forge_option, format_option, stage_option
     help="Write the report to a file instead of stdout.",
 )
 @click.option(
+    "--textfile-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the verdict as modelreg_drift.prom (node-exporter textfile) here "
+    "(default: next to --output, when given).",
+)
+@click.option(
     "--open-pr",
     is_flag=True,
     help="Act as drift.action and retrain.triggers say: retrain PR, issue or nothing.",
@@ -54,6 +60,7 @@ def drift(
     stage: str | None,
     fmt: str,
     output: Path | None,
+    textfile_dir: Path | None,
     open_pr: bool,
     forge: str | None,
 ) -> None:
@@ -66,8 +73,18 @@ def drift(
         result = check_drift(
             ws, model=model, current=current, reference=reference, window=window, stage=stage
         )
-        title = f"Drift: {model} {result.version} in {result.stage}"
-        text = render(result.report, fmt, title=title)
+        from modelreg.monitoring.report import Sources
+
+        title = f"{model} {result.version} in {result.stage}"
+        sources = Sources(
+            reference=result.reference,
+            current=str(current),
+            model=model,
+            version=result.version,
+            stage=result.stage,
+            window=window,
+        )
+        text = render(result.report, fmt, title=title, sources=sources)
         if output is not None:
             from modelreg.adapters.files import write_text
 
@@ -75,6 +92,13 @@ def drift(
             click.echo(f"{result.report.verdict}: report written to {output}")
         else:
             click.echo(text)
+        folder = textfile_dir or (output.parent if output is not None else None)
+        if folder is not None:
+            from modelreg.adapters.files import write_text
+            from modelreg.monitoring.textfile import TEXTFILE, drift_textfile
+
+            prom = drift_textfile(model, result.stage, result.report.verdict)
+            write_text(folder / TEXTFILE, "--textfile-dir", prom)
         if open_pr:
             from modelreg.forge import select_forge
             from modelreg.training.retrain import act_on_drift, describe

@@ -10,9 +10,14 @@ import click
 from modelreg.commands._options import dry_run_option, forge_option, json_option, stage_option
 
 if TYPE_CHECKING:
-    from modelreg.promotion.canary import Advance, CanaryState
+    from modelreg.errors import ModelregError
+    from modelreg.promotion.canary import Advance, CanaryState, Judged
 
 STAGE_HELP = "Stage of the canary (default: the one that has one)."
+METRICS_HELP = (
+    "Online metrics: a Prometheus URL, the URL of `modelreg serve` (its /v1/stats), "
+    "or a JSON/YAML file (see docs/monitoring.md)."
+)
 
 
 @click.group()
@@ -23,16 +28,78 @@ def rollout() -> None:
 @rollout.command("status")
 @click.argument("model")
 @stage_option(STAGE_HELP)
+@click.option("--metrics", metavar="URL|FILE", help=METRICS_HELP + " Shows the step's analysis.")
 @json_option("the state")
-def status(model: str, stage: str | None, as_json: bool) -> None:
+def status(model: str, stage: str | None, metrics: str | None, as_json: bool) -> None:
     """Show a canary in progress: stable, candidate, weight, step and since when."""
-    from modelreg.output import emit
+    from modelreg.errors import ModelregError
+    from modelreg.output import emit, to_json
+    from modelreg.promotion.canary import judge
     from modelreg.promotion.canary import status as run
     from modelreg.registry.workspace import Workspace
 
-    with Workspace.open() as ws:
-        state = run(ws, model=model, stage=stage)
-    emit(state, as_json, state_text(state))
+    if metrics is None:
+        with Workspace.open() as ws:
+            state = run(ws, model=model, stage=stage)
+        emit(state, as_json, state_text(state))
+        return
+    try:
+        with Workspace.open() as ws:
+            judged = judge(ws, model=model, stage=stage, metrics=metrics)
+    except ModelregError as exc:
+        if as_json:
+            click.echo(to_json({"decision": error_decision(exc), "error": error_dict(exc)}))
+        raise
+    emit(judged_dict(judged), as_json, judged_text(judged))
+
+
+def judged_dict(j: Judged) -> dict[str, Any]:
+    """The state, the online figures and the decision `advance` would take now."""
+    import dataclasses
+
+    online = j.online
+    evidence = online.evidence
+    return {
+        **dataclasses.asdict(j.state),
+        "online": {
+            "source": online.source,
+            "candidate": online.candidate,
+            "stable": online.stable,
+            "interval_seconds": evidence.interval_seconds if evidence else None,
+            "counts": {
+                "candidate": evidence.candidate.to_dict(),
+                "stable": evidence.stable.to_dict(),
+            }
+            if evidence
+            else None,
+        },
+        "decision": j.decision.to_dict(),
+        "error": None,
+    }
+
+
+def judged_text(j: Judged) -> str:
+    """The state line, then what `advance` would do now and each check."""
+    from modelreg.promotion.rollout import render
+
+    return state_text(j.state) + "\nanalysis now: " + render(j.decision, "text")
+
+
+def error_decision(exc: ModelregError) -> dict[str, Any]:
+    """The decision object of a run that could not decide: action `error`."""
+    return {
+        "action": "error",
+        "step": None,
+        "weight": None,
+        "failures": None,
+        "reason": exc.message,
+        "checks": [],
+    }
+
+
+def error_dict(exc: ModelregError) -> dict[str, Any]:
+    """What went wrong, its fix and the exit code, for `--json` readers."""
+    return {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
 
 
 def state_text(st: CanaryState) -> str:
@@ -51,12 +118,7 @@ def state_text(st: CanaryState) -> str:
 @rollout.command("advance")
 @click.argument("model")
 @stage_option(STAGE_HELP)
-@click.option(
-    "--metrics",
-    required=True,
-    metavar="FILE|URL",
-    help="Online metrics: JSON/YAML {candidate: {...}, stable: {...}} or a Prometheus URL.",
-)
+@click.option("--metrics", required=True, metavar="URL|FILE", help=METRICS_HELP)
 @dry_run_option("Decide and show the change; push nothing.")
 @forge_option()
 @json_option("the decision")
@@ -65,16 +127,24 @@ def advance(
 ) -> None:
     """Run the step's analysis; open the PR for the next weight, completion or rollback.
 
-    Exits 1 when the analysis failed (the rollback PR is opened, or the canary is held).
+    Exits 1 when the analysis failed (the rollback PR is opened, or the canary is held),
+    4 when the metrics server could not be reached (nothing changed).
     """
+    from modelreg.errors import ModelregError
     from modelreg.forge import select_forge
     from modelreg.output import to_json
     from modelreg.promotion.canary import advance as run
     from modelreg.registry.workspace import Workspace
 
-    with Workspace.open() as ws:
-        where = None if dry_run else select_forge(ws.git, forge)
-        result = run(ws, where, model=model, stage=stage, metrics=metrics, dry_run=dry_run)
+    try:
+        with Workspace.open() as ws:
+            where = None if dry_run else select_forge(ws.git, forge)
+            result = run(ws, where, model=model, stage=stage, metrics=metrics, dry_run=dry_run)
+    except ModelregError as exc:
+        if as_json:
+            failed = {"decision": error_decision(exc), "pushed": False, "pr": None}
+            click.echo(to_json({**failed, "error": error_dict(exc)}))
+        raise
     click.echo(to_json(advance_dict(result)) if as_json else advance_text(result))
     sys.exit(1 if result.decision.action in ("rollback", "hold") else 0)
 
@@ -85,6 +155,7 @@ def advance_dict(result: Advance) -> dict[str, Any]:
         "decision": result.decision.to_dict(),
         "pushed": result.pushed,
         "pr": result.proposal.pr if result.proposal else None,
+        "error": None,
     }
 
 

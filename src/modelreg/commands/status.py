@@ -23,15 +23,18 @@ HEADERS = ["MODEL", "STAGE", "VERSION", "CANARY", "METRICS", "SINCE", "COMMIT", 
     metavar="REV|DATE",
     help="Show the registry as it was at a revision or date.",
 )
+@click.option(
+    "--all", "all_versions", is_flag=True, help="List every version, not only the latest idle one."
+)
 @json_option("rows")
-def status(model: str | None, at: str, as_json: bool) -> None:
+def status(model: str | None, at: str, all_versions: bool, as_json: bool) -> None:
     """Every model × stage → version, metrics, since when and through which PR."""
     from modelreg.output import emit
     from modelreg.registry.status import status as run
     from modelreg.registry.workspace import Workspace
 
     with Workspace.open() as ws:
-        result = run(ws, model=model, at=at)
+        result = run(ws, model=model, at=at, all_versions=all_versions)
         if at != "HEAD":
             as_date = ws.git.resolve(at) is None
             when = ws.git.commit_time(result.rev)
@@ -42,11 +45,16 @@ def status(model: str | None, at: str, as_json: bool) -> None:
 def text(result: Status) -> str:
     """One aligned row per model × stage."""
     from modelreg.output import day, metrics_text, short, table
+    from modelreg.registry.records import version_key
 
+    newest: dict[str, str] = {}
+    for r in result.rows:
+        if r.model not in newest or version_key(r.version) > version_key(newest[r.model]):
+            newest[r.model] = r.version
     rows = [
         [
             r.model,
-            r.stage or "(latest)",
+            r.stage or ("(latest)" if r.version == newest.get(r.model) else "-"),
             r.version + (" (deprecated)" if r.deprecated else ""),
             f"{r.candidate}@{r.weight}%" if r.candidate else "-",
             metrics_text(r.metrics),

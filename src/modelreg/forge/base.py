@@ -22,6 +22,39 @@ class PullRequest:
     labels: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ForgeReview:
+    """One submitted review of a pull request, as the forge lists it (oldest first)."""
+
+    user: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED (GitHub's words)
+    commit: str | None  # the commit reviewed; None once GitHub lost it (force push)
+    association: str = ""  # GitHub's author_association: OWNER, MEMBER, COLLABORATOR, ...
+
+
+@dataclass(frozen=True)
+class ReviewTally:
+    """Who approved a pull request's head commit, who blocks it, and whose reviews do
+    not count and why."""
+
+    pr: str  # "#12"
+    head: str  # the head commit's sha
+    author: str
+    approvers: tuple[str, ...] = ()
+    blockers: tuple[str, ...] = ()  # latest review requests changes
+    ignored: tuple[tuple[str, str], ...] = ()  # (user, why)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "pr": self.pr,
+            "head": self.head,
+            "author": self.author,
+            "approved_by": list(self.approvers),
+            "changes_requested_by": list(self.blockers),
+            "not_counted": [{"user": u, "why": why} for u, why in self.ignored],
+        }
+
+
 class Forge(Protocol):
     """Opens and finds pull requests. Implementations never touch the working tree."""
 

@@ -6,24 +6,28 @@ functions that need it so that importing modelreg stays fast.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from modelreg import __version__
 from modelreg.errors import ForgeError, UsageError
-from modelreg.forge.base import PullRequest, cap_body
+from modelreg.forge.base import ForgeReview, PullRequest, ReviewTally, cap_body
 
 __all__ = [
     "DEFAULT_API_URL",
+    "MAX_REQUIRED_REVIEWS",
     "TOKEN_VARIABLES",
     "GitHubForge",
     "looks_like_github",
     "parse_github_remote",
+    "protection_body",
+    "tally_reviews",
 ]
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -150,6 +154,95 @@ def _api_url_from(origin_url: str | None, env: Mapping[str, str]) -> str:
         return configured.rstrip("/")
     split = _split_remote(origin_url) if origin_url and not env.get("GITHUB_REPOSITORY") else None
     return DEFAULT_API_URL if split is None else _api_url_for_host(split[0])
+
+
+# --------------------------------------------------------------------------- reviews
+
+# Branch protection counts only approvals by people with write access; the review's
+# author_association is how the reviews list says who they are to the repository.
+WRITER_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+# A review's state stays until the same user submits another approval or change request:
+# a comment does not change it, and a dismissed review is a comment (GitHub's docs,
+# "Dismissing a pull request review").
+_OPINIONS = frozenset({"APPROVED", "CHANGES_REQUESTED"})
+
+
+def tally_reviews(pr: str, author: str, head: str, reviews: Sequence[ForgeReview]) -> ReviewTally:
+    """Who approved `head`, who blocks it, and whose reviews do not count (and why).
+
+    `reviews` are oldest first, as GitHub lists them. A user counts once, by their latest
+    approval or change request; an approval counts only on the head commit, never by the
+    PR's author, and only from an owner, member or collaborator of the repository.
+    """
+    latest: dict[str, ForgeReview] = {}
+    seen: dict[str, list[ForgeReview]] = {}
+    for review in reviews:
+        key = review.user.lower()
+        seen.setdefault(key, []).append(review)
+        if review.state in _OPINIONS:
+            latest[key] = review
+    approvers: list[str] = []
+    blockers: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    for key, mine in seen.items():
+        user = mine[-1].user
+        opinion = latest.get(key)
+        why = _not_counted(opinion, mine, author, head)
+        if why:
+            ignored.append((user, why))
+        elif opinion is not None and opinion.state == "CHANGES_REQUESTED":
+            blockers.append(user)
+        else:
+            approvers.append(user)
+    return ReviewTally(
+        pr=pr,
+        head=head,
+        author=author,
+        approvers=tuple(sorted(approvers, key=str.lower)),
+        blockers=tuple(sorted(blockers, key=str.lower)),
+        ignored=tuple(ignored),
+    )
+
+
+def _not_counted(
+    review: ForgeReview | None, mine: list[ForgeReview], author: str, head: str
+) -> str:
+    """Why a user's reviews neither approve nor block ("" when they do)."""
+    if review is None:
+        dismissed = any(r.state == "DISMISSED" for r in mine)
+        return "review dismissed" if dismissed else "commented only"
+    if review.user.lower() == author.lower():
+        return "the pull request's author"
+    if review.association.upper() not in WRITER_ASSOCIATIONS:
+        return f"not an owner, member or collaborator ({review.association or 'NONE'})"
+    if review.state == "APPROVED" and review.commit != head:
+        reviewed = (review.commit or "a commit no longer in the branch")[:12]
+        return f"approved {reviewed}, not the head commit {head[:12]}"
+    return ""
+
+
+# --------------------------------------------------------------------------- protection
+
+# GitHub takes 0 to 6 for required_approving_review_count.
+MAX_REQUIRED_REVIEWS = 6
+
+
+def protection_body(*, check: str, reviews: int) -> dict[str, Any]:
+    """The body of "Update branch protection" (PUT /repos/{owner}/{repo}/branches/{branch}/
+    protection) that modelreg's guarantees rely on. The PUT replaces every setting, so
+    what is not here is off."""
+    return {
+        "required_status_checks": {"strict": True, "checks": [{"context": check}]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": max(0, min(reviews, MAX_REQUIRED_REVIEWS)),
+        },
+        "restrictions": None,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+    }
 
 
 # --------------------------------------------------------------------------- errors
@@ -360,6 +453,42 @@ class GitHubForge:
         resolves against the PR's own URL (…/pull/12/models/…) and breaks."""
         web = str(self._run(self._repo).html_url).rstrip("/")
         return f"{web}/blob/{sha}/{path}"
+
+    def reviews(self, number: int) -> ReviewTally:
+        """The reviews of pull request `number`, tallied against its head commit."""
+
+        def run() -> ReviewTally:
+            repo = self._repo()
+            with self._step(f"read pull request #{number}", "pull-requests: read"):
+                pull = repo.pull_request(number)
+            with self._step(f"list the reviews of pull request #{number}", "pull-requests: read"):
+                reviews = [
+                    ForgeReview(
+                        user=str(r.user.login),
+                        state=str(r.state).upper(),
+                        commit=r.commit_id,
+                        association=str(r.author_association or ""),
+                    )
+                    for r in pull.reviews()
+                ]
+            head = str(pull.head.sha)
+            return tally_reviews(f"#{number}", str(pull.user.login), head, reviews)
+
+        return self._run(run)
+
+    def protect(self, branch: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT `body` as `branch`'s protection; returns the protection GitHub now has."""
+
+        def run() -> dict[str, Any]:
+            repo = self._repo()
+            segment = quote(branch, safe="")
+            url = repo._build_url("branches", segment, "protection", base_url=repo._api)
+            need = "administration: write (admin on the repository)"
+            with self._step(f"protect branch {branch}", need):
+                answer = repo._json(repo._put(url, data=json.dumps(body)), 200)
+            return dict(answer or {})
+
+        return self._run(run)
 
     # ------------------------------------------------------------------ operations
 

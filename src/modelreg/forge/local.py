@@ -125,9 +125,18 @@ class LocalForge:
         """Record a `check` verdict on commit `sha` (the last one wins) and push it."""
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         line = json.dumps({"passed": passed, "date": now, "summary": summary}, sort_keys=True)
-        self.git.run("fetch", "--quiet", self.remote, f"+{CHECKS_REF}:{CHECKS_REF}", check=False)
+        self.fetch_checks()
         add_note(self.git, CHECKS_REF, sha, line + "\n")
         push(self.git, f"{CHECKS_REF}:{CHECKS_REF}", self.remote)
+
+    def record_if_open(self, sha: str, passed: bool, summary: str) -> str | None:
+        """Record a `check` verdict when `sha` is the head of an open pull request (the
+        branch name), so `pr list` shows it; None when no open PR has that head."""
+        heads = [pr.head for pr in self.list_open() if self.head_sha(pr.head) == sha]
+        if not heads:
+            return None
+        self.record_check(sha, passed, summary)
+        return heads[0]
 
     def check_state(self, sha: str) -> str:
         """'passed', 'failed' or 'not run': the last `check` recorded for commit `sha`."""
@@ -140,7 +149,7 @@ class LocalForge:
         return "passed" if data["passed"] else "failed"
 
     def fetch_checks(self) -> None:
-        self.git.run("fetch", "--quiet", self.remote, f"+{CHECKS_REF}:{CHECKS_REF}", check=False)
+        self._fetch_ref(CHECKS_REF)
 
     def tip(self, pr: PullRequest) -> tuple[str, str, str]:
         """The head commit of `pr`: its sha, author e-mail and author date (ISO 8601)."""
@@ -274,11 +283,14 @@ class LocalForge:
         )
 
     def _fetch_notes(self) -> None:
-        self.git.run("fetch", "--quiet", self.remote, f"+{NOTES_REF}:{NOTES_REF}", check=False)
+        self._fetch_ref(NOTES_REF)
 
     def _fetch_reviews(self) -> None:
-        # Forced: the remote's reviews are the record; a local note never pushed is lost.
-        self.git.run("fetch", "--quiet", self.remote, f"+{REVIEWS_REF}:{REVIEWS_REF}", check=False)
+        self._fetch_ref(REVIEWS_REF)
+
+    def _fetch_ref(self, ref: str) -> None:
+        # Forced: the remote's notes are the record; a local note never pushed is lost.
+        self.git.run("fetch", "--quiet", self.remote, f"+{ref}:{ref}", check=False)
 
     def _note(self, ref: str, sha: str) -> str:
         return self.git.run("notes", f"--ref={ref}", "show", sha, check=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from modelreg.errors import UsageError
@@ -32,6 +32,8 @@ from modelreg.monitoring.report import (
     ConceptFinding,
     DriftReport,
     Quality,
+    Role,
+    Summary,
     Verdict,
 )
 from modelreg.registry.drift_rules import DriftRules
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
     IntArray = npt.NDArray[np.int64]
 
 CHART_CATEGORIES = 12
+PREDICTION_COLUMNS = ("prediction",)
+TARGET_COLUMNS = ("label", "target", "y_true")
+TIME_COLUMN = "timestamp"
 EFFECT_MEASURE = {
     "wasserstein": "wasserstein",
     "psi": "psi",
@@ -152,6 +157,16 @@ class _Checked:
     flags: dict[str, str]
     reasons: tuple[str, ...]
     notes: tuple[str, ...]
+    summaries: tuple[Summary | None, Summary | None] = (None, None)
+
+
+def role_of(name: str) -> Role:
+    """A column's part in the report: the model's prediction, its target, or a feature."""
+    if name in PREDICTION_COLUMNS:
+        return "prediction"
+    if name in TARGET_COLUMNS:
+        return "target"
+    return "feature"
 
 
 def compare(
@@ -172,12 +187,32 @@ def compare(
     absent = tuple(n for n in profile.names if n not in lookup and n in names)
     names = [n for n in names if n in lookup]
     rows = len(current)
+    span = _span(current, lookup)
     if rows < rules.min_rows or not names:
-        return _insufficient(profile, rows, rules, ignored=ignored, absent=absent, concept=concept)
+        report = _insufficient(
+            profile, rows, rules, ignored=ignored, absent=absent, concept=concept
+        )
+        return replace(report, current_span=span)
     checked = [_check_column(profile.column(n), current[lookup[n]], profile, rules) for n in names]
     adjusted = _adjust(checked)
     columns = tuple(_judge(c, adjusted[i], rules) for i, c in enumerate(checked))
-    return _verdict(profile, rows, rules, columns, ignored=ignored, absent=absent, concept=concept)
+    report = _verdict(
+        profile, rows, rules, columns, ignored=ignored, absent=absent, concept=concept
+    )
+    return replace(report, current_span=span)
+
+
+def _span(current: pd.DataFrame, lookup: Mapping[str, Any]) -> tuple[str, str] | None:
+    """First and last timestamp of the current rows, when they carry one."""
+    import pandas as pd
+
+    if TIME_COLUMN not in lookup:
+        return None
+    stamps = pd.to_datetime(current[lookup[TIME_COLUMN]], errors="coerce", utc=True).dropna()
+    if stamps.empty:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return stamps.min().strftime(fmt), stamps.max().strftime(fmt)
 
 
 def _adjust(checked: Sequence[_Checked]) -> list[dict[str, float]]:
@@ -268,8 +303,66 @@ def _check_numeric(
         all_missing=all_missing,
     )
     kept = {k: v for k, v in flags.items() if v}
+    summaries = (
+        _numeric_reference_summary(col, profile),
+        _numeric_summary(c, quality.missing_current),
+    )
     return _Checked(
-        col, measures, int(c.size), quality, chart, pvalues, kept, tuple(reasons), tuple(notes)
+        col,
+        measures,
+        int(c.size),
+        quality,
+        chart,
+        pvalues,
+        kept,
+        tuple(reasons),
+        tuple(notes),
+        summaries,
+    )
+
+
+def _numeric_reference_summary(col: NumericProfile, profile: Profile) -> Summary:
+    """The profile's own moments and range; its median from the stored quantiles or values."""
+    median = None
+    if col.values:
+        half, seen = col.count / 2, 0
+        for value, n in zip(col.values, col.counts, strict=True):
+            seen += n
+            if seen >= half:
+                median = value
+                break
+    elif col.quantiles:
+        median = col.quantiles[
+            min(range(len(profile.grid)), key=lambda i: abs(profile.grid[i] - 0.5))
+        ]
+    missing = col.missing / profile.rows if profile.rows else 0.0
+    return Summary(
+        count=col.count,
+        missing=missing,
+        mean=col.mean,
+        std=col.std,
+        min=col.min,
+        median=median,
+        max=col.max,
+    )
+
+
+def _numeric_summary(c: FloatArray, missing: float) -> Summary:
+    """Moments, range and median of the sorted current values."""
+    import numpy as np
+
+    if not c.size:
+        return Summary(count=0, missing=missing)
+    with np.errstate(all="ignore"):
+        mean, std = float(np.mean(c)), float(np.std(c))
+    return Summary(
+        count=int(c.size),
+        missing=missing,
+        mean=mean if math.isfinite(mean) else None,
+        std=std if math.isfinite(std) else None,
+        min=float(c[0]),
+        median=float(np.median(c)),
+        max=float(c[-1]),
     )
 
 
@@ -374,8 +467,36 @@ def _check_categorical(
         all_missing=all_missing,
     )
     flags = {"missing": flag_missing} if flag_missing else {}
+    ref_counts = dict(zip(col.categories, col.counts, strict=True))
+    summaries = (
+        _categorical_summary(ref_counts, col.count, quality.missing_reference, len(col.categories)),
+        _categorical_summary(counts, total, quality.missing_current, len(counts)),
+    )
     return _Checked(
-        col, measures, total, quality, chart, pvalues, flags, tuple(reasons), tuple(notes)
+        col,
+        measures,
+        total,
+        quality,
+        chart,
+        pvalues,
+        flags,
+        tuple(reasons),
+        tuple(notes),
+        summaries,
+    )
+
+
+def _categorical_summary(
+    counts: Mapping[str, int], total: int, missing: float, distinct: int
+) -> Summary:
+    """Count, distinct categories and the most common one with its share."""
+    top = min(counts.items(), key=lambda kv: (-kv[1], kv[0]), default=None)
+    return Summary(
+        count=total,
+        missing=missing,
+        distinct=distinct,
+        top=None if top is None else top[0],
+        top_share=None if top is None or not total else top[1] / total,
     )
 
 
@@ -505,6 +626,9 @@ def _judge(checked: _Checked, adjusted: Mapping[str, float], rules: DriftRules) 
         chart=checked.chart,
         reasons=tuple(reasons),
         notes=checked.notes,
+        role=role_of(col.name),
+        reference_summary=checked.summaries[0],
+        current_summary=checked.summaries[1],
     )
 
 

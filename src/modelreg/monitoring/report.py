@@ -42,6 +42,38 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """Summary statistics of one column in one data set (numeric or categorical fields)."""
+
+    count: int
+    missing: float  # share of rows
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    median: float | None = None
+    max: float | None = None
+    distinct: int | None = None
+    top: str | None = None
+    top_share: float | None = None
+
+
+Role = Literal["feature", "prediction", "target"]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a report's data came from, for the reader: files, version, window, time."""
+
+    reference: str
+    current: str
+    model: str | None = None
+    version: str | None = None
+    stage: str | None = None
+    window: str | None = None
+    generated_at: str | None = None
+
+
+@dataclass(frozen=True)
 class ColumnDrift:
     """The judgement on one column: its test, effect, p-value, findings and chart data."""
 
@@ -61,6 +93,9 @@ class ColumnDrift:
     chart: Chart | None
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    role: Role = "feature"
+    reference_summary: Summary | None = None
+    current_summary: Summary | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +128,7 @@ class DriftReport:
     share_warn: float = 0.2
     share_critical: float = 0.4
     alpha: float = 0.05
+    current_span: tuple[str, str] | None = None  # first and last timestamp of the current rows
 
     @property
     def drifted(self) -> tuple[str, ...]:
@@ -116,6 +152,7 @@ class DriftReport:
             },
             "concept": None if self.concept is None else dict(self.concept.__dict__),
             "columns": [_drift_to_dict(c) for c in self.columns],
+            "current_span": None if self.current_span is None else list(self.current_span),
         }
 
     @classmethod
@@ -124,6 +161,7 @@ class DriftReport:
         policy = d.get("policy") or {}
         share = policy.get("dataset_share") or {}
         concept = d.get("concept")
+        span = d.get("current_span")
         return cls(
             verdict=d["verdict"],
             share=float(d["share"]),
@@ -137,6 +175,7 @@ class DriftReport:
             share_warn=float(share.get("warn", 0.2)),
             share_critical=float(share.get("critical", 0.4)),
             alpha=float(policy.get("alpha", 0.05)),
+            current_span=None if not span else (str(span[0]), str(span[1])),
         )
 
 
@@ -162,7 +201,18 @@ def _drift_to_dict(c: ColumnDrift) -> dict[str, Any]:
         else {k: list(v) if isinstance(v, tuple) else v for k, v in chart.__dict__.items()},
         "reasons": list(c.reasons),
         "notes": list(c.notes),
+        "role": c.role,
+        "reference_summary": _summary_to_dict(c.reference_summary),
+        "current_summary": _summary_to_dict(c.current_summary),
     }
+
+
+def _summary_to_dict(s: Summary | None) -> dict[str, Any] | None:
+    return None if s is None else dict(s.__dict__)
+
+
+def _summary_from_dict(d: Mapping[str, Any] | None) -> Summary | None:
+    return None if d is None else Summary(**d)
 
 
 def _drift_from_dict(d: Mapping[str, Any]) -> ColumnDrift:
@@ -186,6 +236,9 @@ def _drift_from_dict(d: Mapping[str, Any]) -> ColumnDrift:
         chart=None if chart is None else _chart_from_dict(chart),
         reasons=tuple(d["reasons"]),
         notes=tuple(d["notes"]),
+        role=d.get("role", "feature"),
+        reference_summary=_summary_from_dict(d.get("reference_summary")),
+        current_summary=_summary_from_dict(d.get("current_summary")),
     )
 
 

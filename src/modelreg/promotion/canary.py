@@ -8,15 +8,15 @@ trail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 from modelreg.adapters.git import commit, fetch_default_branch, push, temp_worktree
 from modelreg.errors import UsageError
 from modelreg.forge.base import Forge
+from modelreg.promotion.metrics_source import load_online
+from modelreg.promotion.online import DEFAULT_INTERVAL, Online
 from modelreg.promotion.propose import (
     Change,
     Proposal,
@@ -32,7 +32,6 @@ from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.stages import render_stage, require_stage_files
 from modelreg.registry.workspace import Workspace
-from modelreg.registry.yamlio import read_mapping
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,15 @@ class Advance:
     pushed: bool = False
 
 
+@dataclass(frozen=True)
+class Judged:
+    """`rollout status --metrics`: the canary, its online metrics and what advance would do."""
+
+    state: CanaryState
+    online: Online
+    decision: RolloutDecision
+
+
 def status(ws: Workspace, *, model: str, stage: str | None = None) -> CanaryState:
     """The canary in progress for a model (in `stage`, or the one stage that has one)."""
     check_readable_name(model)
@@ -60,6 +68,34 @@ def status(ws: Workspace, *, model: str, stage: str | None = None) -> CanaryStat
         check_readable_name(stage, "--stage")
     snap = ws.snapshot("HEAD")
     return _state(snap, model, stage)
+
+
+def judge(ws: Workspace, *, model: str, stage: str | None = None, metrics: str) -> Judged:
+    """The canary in progress and the decision its online metrics give now; changes nothing."""
+    state = status(ws, model=model, stage=stage)
+    snap = ws.snapshot("HEAD")
+    online, decision = _decide(snap, state, metrics)
+    return Judged(state, online, decision)
+
+
+def _decide(snap: Snapshot, state: CanaryState, metrics: str) -> tuple[Online, RolloutDecision]:
+    policy = _policy(snap, state.model, state.stage)
+    now = datetime.now(timezone.utc)
+    entered = datetime.fromisoformat(state.entered_step_at) if state.entered_step_at else None
+    interval = math.ceil((now - entered).total_seconds()) if entered else DEFAULT_INTERVAL
+    online = load_online(
+        metrics,
+        model=state.model,
+        stage=state.stage,
+        candidate=state.rollout.candidate,
+        stable=state.stable,
+        policy=policy,
+        interval=interval,
+    )
+    decision = decide(
+        policy, state.rollout, online.candidate, online.stable, now, entered, online.evidence
+    )
+    return online, decision
 
 
 def _state(snap: Snapshot, model: str, stage: str | None) -> CanaryState:
@@ -86,11 +122,19 @@ def _policy(snap: Snapshot, model: str, stage: str) -> RolloutPolicy:
 
 
 def _entered(snap: Snapshot, model: str, stage: str, ro: Rollout) -> str | None:
-    """When the canary reached its current weight: the commit that wrote it."""
-    when = ro.started_at
+    """When the canary reached its current weight: the commit that moved it there.
+
+    A later commit at the same weight (a recorded failed analysis) does not restart the
+    step's pause clock.
+    """
+    when, before = ro.started_at, None
     for ev in stage_events(snap, model):
-        if ev.stage == stage and ev.candidate == ro.candidate and ev.weight == ro.weight:
+        if ev.stage != stage:
+            continue
+        now = (ev.candidate, ev.weight)
+        if now == (ro.candidate, ro.weight) and before != now:
             when = ev.date
+        before = now
     return when
 
 
@@ -112,10 +156,7 @@ def advance(
     state = _state(snap, model, stage)
     require_stage_files(snap, model)
     policy = _policy(snap, model, state.stage)
-    online, stable = load_online(metrics, model, state.rollout.candidate, state.stable, policy)
-    now = datetime.now(timezone.utc)
-    entered = datetime.fromisoformat(state.entered_step_at) if state.entered_step_at else None
-    decision = decide(policy, state.rollout, online, stable, now, entered)
+    _online, decision = _decide(snap, state, metrics)
     if decision.action == "hold" or (
         decision.action == "wait" and decision.failures == state.rollout.failures
     ):
@@ -166,53 +207,3 @@ def _push_directly(ws: Workspace, change: Change) -> None:
         write_stage_file(wt, change)
         commit(wt, f"{change.title}\n\n{change.body}\n")
         push(wt, f"HEAD:refs/heads/{change.base}")
-
-
-def load_online(
-    source: str, model: str, candidate: str, stable: str, policy: RolloutPolicy
-) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Online metrics of the candidate and the stable version, from a file or Prometheus."""
-    if source.startswith(("http://", "https://")):
-        names = [c.metric for c in policy.analysis]
-        return (
-            _prometheus(source, names, model, candidate),
-            _prometheus(source, names, model, stable) or None,
-        )
-    data = _read(Path(source))
-    by_role = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if not by_role:
-        return _numbers(data, source), None
-    cand = by_role.get("candidate", by_role.get(candidate))
-    stab = by_role.get("stable", by_role.get(stable))
-    if cand is None:
-        raise UsageError(f"--metrics {source}: no 'candidate' (or '{candidate}') section")
-    return _numbers(cand, source), _numbers(stab, source) if stab is not None else None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise UsageError(
-            f"--metrics {path}: no such file", hint="give a JSON/YAML file or a Prometheus URL"
-        )
-    return read_mapping(path, "--metrics")
-
-
-def _numbers(d: Mapping[str, Any], source: str) -> dict[str, float]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise UsageError(f"--metrics {source}: {k}: {v!r} is not a number")
-        out[str(k)] = float(v)
-    return out
-
-
-def _prometheus(url: str, names: list[str], model: str, version: str) -> dict[str, float]:
-    """Instant queries `NAME{model="M",version="V"}`; the first series of each answers."""
-    from modelreg.adapters.prometheus import instant_query
-
-    out: dict[str, float] = {}
-    for name in names:
-        found = instant_query(url, f'{name}{{model="{model}",version="{version}"}}')
-        if found:
-            out[name] = found[0].value
-    return out

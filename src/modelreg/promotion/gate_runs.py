@@ -6,15 +6,20 @@ base (the default branch), the candidate's record from the tree under review.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from modelreg.promotion.gates import GateContext, GateReport, evaluate
 from modelreg.registry.history import StageEvent, assignment, stage_events
 from modelreg.registry.names import check_readable_name, check_readable_version
-from modelreg.registry.records import Stages, VersionRecord
+from modelreg.registry.records import Comparison, Stages, VersionRecord
 from modelreg.registry.snapshot import Snapshot
 from modelreg.registry.workspace import Workspace
+
+# Scores (candidate, current) on the same rows for a `compare: paired` stage. It lives
+# above this layer (it runs the pipeline's evaluate.py), so commands pass it in.
+Evaluator = Callable[[VersionRecord, VersionRecord], Comparison]
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,18 @@ class GateRun:
 
 
 def run_gate(
-    base: Snapshot, candidate: VersionRecord, stage: str, *, now: datetime | None = None
+    base: Snapshot,
+    candidate: VersionRecord,
+    stage: str,
+    *,
+    now: datetime | None = None,
+    evaluator: Evaluator | None = None,
 ) -> GateReport:
-    """Evaluate the model's policy for putting `candidate` in `stage`, against `base`."""
+    """Evaluate the model's policy for putting `candidate` in `stage`, against `base`.
+
+    A `compare: paired` stage has `evaluator` score both versions first (without one,
+    its relative rules fail as not evaluated).
+    """
     model = candidate.model
     spec = base.model(model) if base.has_model(model) else None
     policy = base.policy(spec.policy if spec else "default")
@@ -41,7 +55,11 @@ def run_gate(
     from_stage = stage_policy.from_stage
     from_version = stages.version(from_stage) if from_stage else None
     since = _since(base, model, from_stage, from_version) if from_version else None
-    ctx = GateContext(stage, candidate, current, from_version, since, now or _now())
+    relative = any(g.max_regression is not None for g in stage_policy.gates)
+    paired = None
+    if stage_policy.compare == "paired" and relative and current and evaluator:
+        paired = evaluator(candidate, current)
+    ctx = GateContext(stage, candidate, current, from_version, since, now or _now(), paired)
     return evaluate(policy, ctx)
 
 
@@ -59,7 +77,9 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def changed_stage_gates(base: Snapshot, head: Snapshot, models: list[str]) -> list[GateRun]:
+def changed_stage_gates(
+    base: Snapshot, head: Snapshot, models: list[str], evaluator: Evaluator | None = None
+) -> list[GateRun]:
     """Gate every version a branch newly puts in a stage (rollbacks to a known version excepted).
 
     A version that served in the stage before is a rollback to known-good; completing a
@@ -73,7 +93,7 @@ def changed_stage_gates(base: Snapshot, head: Snapshot, models: list[str]) -> li
         for stage, version in _new_versions(old, head.stages(model)):
             if _served_before(base, model, stage, version):
                 continue
-            report = run_gate(base, head.record(model, version), stage)
+            report = run_gate(base, head.record(model, version), stage, evaluator=evaluator)
             runs.append(GateRun(model, stage, version, report))
     return runs
 
@@ -104,7 +124,13 @@ def _new_versions(old: Stages, new: Stages) -> list[tuple[str, str]]:
 
 
 def gate_version(
-    ws: Workspace, *, model: str, version: str, stage: str, base: str | None = None
+    ws: Workspace,
+    *,
+    model: str,
+    version: str,
+    stage: str,
+    base: str | None = None,
+    evaluator: Evaluator | None = None,
 ) -> GateReport:
     """`modelreg gate`: the candidate from the working tree, the rest from the base branch."""
     check_readable_name(model)
@@ -113,5 +139,4 @@ def gate_version(
     head = ws.snapshot(None)
     head.require_model(model)
     candidate = head.record(model, version)
-    report = run_gate(ws.snapshot(ws.base(base)), candidate, stage)
-    return report
+    return run_gate(ws.snapshot(ws.base(base)), candidate, stage, evaluator=evaluator)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from modelreg.errors import UsageError, plural
 from modelreg.registry.policy import Gate, Policy, StagePolicy, format_duration
-from modelreg.registry.records import VersionRecord
+from modelreg.registry.records import Comparison, VersionRecord
 
 Verdict = Literal["pass", "fail", "skip"]
 RuleKind = Literal["stage_order", "soak", "required", "min", "max", "regression", "signature"]
@@ -66,7 +66,11 @@ class Baseline:
 
 @dataclass(frozen=True)
 class GateContext:
-    """Everything `evaluate` needs to know about the world, gathered by the caller."""
+    """Everything `evaluate` needs to know about the world, gathered by the caller.
+
+    `paired` is the evaluation of the candidate and the current version on the same rows
+    that a runner made for a `compare: paired` stage (None: none was made).
+    """
 
     stage: str
     candidate: VersionRecord
@@ -74,6 +78,7 @@ class GateContext:
     from_stage_version: str | None
     from_stage_since: datetime | None
     now: datetime
+    paired: Comparison | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class GateReport:
     current: str | None
     results: tuple[RuleResult, ...]
     reviews: int = 0
+    compared_on: str | None = None  # the data relative rules compared both versions on
 
     @property
     def passed(self) -> bool:
@@ -106,24 +112,25 @@ class GateReport:
             "current": self.current,
             "passed": self.passed,
             "reviews": self.reviews,
+            "compared_on": self.compared_on,
             "rules": [r.to_dict() for r in self.results],
         }
 
 
 def evaluate(policy: Policy, ctx: GateContext) -> GateReport:
-    """Every rule of the policy's stage `ctx.stage`, applied to `ctx.candidate`."""
+    """Every rule of the policy's stage `ctx.stage`, applied to `ctx.candidate`.
+
+    Absolute bounds judge the candidate's registered metrics; relative ones compare it
+    with the current version on the same data only (`_relative_basis`).
+    """
     stage = policy.stage(ctx.stage)
     current = ctx.current
-    baseline = Baseline(
-        name=current.version if current else "",
-        metrics=current.metrics if current else None,
-        absent=f"no version in {stage.name} yet",
-    )
     metrics = ctx.candidate.metrics
+    basis = _relative_basis(stage, ctx)
     results = [
         *_order_rules(stage, ctx),
         *(_required(m, metrics) for m in stage.requires),
-        *(r for g in stage.gates for r in check_metric(g, metrics, baseline, "version record")),
+        *(r for g in stage.gates for r in _gate_rules(g, metrics, basis)),
         *_signature_rules(stage, ctx),
     ]
     return GateReport(
@@ -133,6 +140,102 @@ def evaluate(policy: Policy, ctx: GateContext) -> GateReport:
         current=current.version if current else None,
         results=tuple(results),
         reviews=stage.reviews,
+        compared_on=basis.dataset if isinstance(basis, _Paired) else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """Candidate and baseline metrics measured on the same data."""
+
+    values: Mapping[str, float]
+    baseline: Baseline
+    dataset: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class _NotComparable:
+    against: str
+    why: str
+
+
+def _relative_basis(stage: StagePolicy, ctx: GateContext) -> _Paired | _NotComparable:
+    """What `max_regression` compares: the same rows for both versions, or why it cannot.
+
+    paired: the runner's evaluation of both artifacts, else (where no runner scores, as in
+    validate) a paired evaluation recorded against the current version. recorded: that
+    recorded evaluation, else both registered metrics when both name the same
+    `metrics.dataset`.
+    """
+    cand, cur = ctx.candidate, ctx.current
+    if cur is None:
+        absent = f"no version in {stage.name} yet"
+        return _Paired(cand.metrics, Baseline("", None, absent), None, "version record")
+    recorded = cand.comparison(cur.version)
+    if stage.compare == "paired":
+        run = ctx.paired if ctx.paired and ctx.paired.against == cur.version else None
+        if run is not None:
+            return _from_comparison(run, cur, "paired evaluation")
+        if recorded is not None:  # where no runner scores (validate, pr merge)
+            return _from_comparison(recorded, cur, f"{cand.version}'s recorded comparison")
+        return _NotComparable(
+            cur.version,
+            f"not comparable: stage {stage.name} has compare: paired and neither a paired "
+            f"evaluation against {cur.version} was run nor one recorded; "
+            f"`modelreg gate {cand.model} {cand.version} --stage {stage.name}` runs one",
+        )
+    if recorded is not None:
+        return _from_comparison(recorded, cur, f"{cand.version}'s recorded comparison")
+    if cand.dataset is not None and cand.dataset == cur.dataset:
+        baseline = Baseline(cur.version, cur.metrics, "")
+        return _Paired(cand.metrics, baseline, cand.dataset, "version record")
+    return _NotComparable(cur.version, _not_comparable(stage, cand, cur))
+
+
+def _from_comparison(run: Comparison, cur: VersionRecord, source: str) -> _Paired:
+    baseline = Baseline(cur.version, run.baseline_metrics, f"{cur.version} was not scored")
+    return _Paired(run.metrics, baseline, run.dataset, source)
+
+
+def _not_comparable(stage: StagePolicy, cand: VersionRecord, cur: VersionRecord) -> str:
+    def named(rec: VersionRecord) -> str:
+        return f"'{rec.dataset}'" if rec.dataset else "an unnamed dataset"
+
+    return (
+        f"not comparable: {cand.version}'s metrics were measured on {named(cand)} and "
+        f"{cur.version}'s on {named(cur)}; set `compare: paired` on stage {stage.name} so "
+        "`modelreg gate` scores both on the candidate's holdout, or register both with the "
+        "same metrics.dataset"
+    )
+
+
+def _gate_rules(
+    gate: Gate, metrics: Mapping[str, float], basis: _Paired | _NotComparable
+) -> list[RuleResult]:
+    """The gate's absolute bounds on the registered metrics, its relative one on `basis`."""
+    if gate.max_regression is None:
+        return check_metric(gate, metrics, Baseline("", None, ""), "version record")
+    absolute = Gate(gate.metric, gate.min, gate.max, None, gate.direction)
+    out = check_metric(absolute, metrics, Baseline("", None, ""), "version record")
+    relative = Gate(gate.metric, None, None, gate.max_regression, gate.direction)
+    if isinstance(basis, _NotComparable):
+        bound = f"max regression {gate.max_regression} vs {basis.against}"
+        value = metrics.get(gate.metric)
+        out.append(RuleResult("regression", gate.metric, value, bound, "fail", basis.why))
+        return out
+    results = check_metric(relative, basis.values, basis.baseline, basis.source)
+    if basis.dataset is not None:
+        results = [_on(r, basis.dataset) for r in results]
+    return out + results
+
+
+def _on(result: RuleResult, dataset: str) -> RuleResult:
+    if result.verdict == "skip":
+        return result
+    detail = f"{result.detail} (both on {dataset})"
+    return RuleResult(
+        result.kind, result.metric, result.observed, result.bound, result.verdict, detail
     )
 
 
@@ -346,7 +449,8 @@ def _summary(report: GateReport) -> str:
 def _compared(report: GateReport) -> str:
     if report.current is None:
         return f"No version serves in {report.stage} yet."
-    return f"Compared with {report.current}, now serving in {report.stage}."
+    text = f"Compared with {report.current}, now serving in {report.stage}"
+    return text + (f", both on {report.compared_on}." if report.compared_on else ".")
 
 
 def _text(report: GateReport) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelreg.registry.records import VersionRecord
+from modelreg.registry.records import Comparison, VersionRecord
 from modelreg.registry.snapshot import version_yaml
 
 MARKER = "<!-- modelreg:pr -->"
@@ -25,21 +25,45 @@ def comparison(candidate: VersionRecord, current: VersionRecord | None) -> str:
 
 
 def _metrics_table(cand: VersionRecord, cur: VersionRecord | None) -> str:
-    names = list(cand.metrics) + [m for m in (cur.metrics if cur else {}) if m not in cand.metrics]
+    """One table: the paired evaluation recorded against `cur` when there is one (both on
+    the same rows), else the registered metrics, saying when they were measured apart."""
+    paired = cand.comparison(cur.version) if cur else None
+    new_metrics = paired.metrics if paired else cand.metrics
+    old_metrics = paired.baseline_metrics if paired else (cur.metrics if cur else {})
+    names = list(new_metrics) + [m for m in old_metrics if m not in new_metrics]
     head = f"| metric | {cand.version} (candidate) |"
     head += f" {cur.version} (current) | delta |" if cur else ""
     rule = "|---|---:|" + ("---:|---:|" if cur else "")
     rows = [head, rule]
     for name in names:
-        new = cand.metrics.get(name)
+        new = new_metrics.get(name)
         row = f"| {name} | {_fmt(new)} |"
         if cur:
-            old = cur.metrics.get(name)
+            old = old_metrics.get(name)
             delta = new - old if new is not None and old is not None else None
             row += f" {_fmt(old)} | {_signed(delta)} |"
         rows.append(row)
+    return _metrics_title(cand, cur, paired) + "\n\n" + "\n".join(rows)
+
+
+def _metrics_title(
+    cand: VersionRecord, cur: VersionRecord | None, paired: Comparison | None
+) -> str:
+    if paired is not None:
+        by = f" by `{paired.by}`" if paired.by else ""
+        return (
+            f"**Metrics on the same rows**: both versions scored{by} on `{paired.dataset_path}` "
+            f"(md5 `{paired.dataset_md5[:12]}`), recorded in {cand.version}'s record"
+        )
     where = f" on `{cand.dataset}`" if cand.dataset else ""
-    return f"**Metrics**{where}\n\n" + "\n".join(rows)
+    if cur is None or (cand.dataset is not None and cand.dataset == cur.dataset):
+        return f"**Metrics**{where}"
+    theirs = f"`{cur.dataset}`" if cur.dataset else "an unnamed dataset"
+    mine = f"`{cand.dataset}`" if cand.dataset else "an unnamed dataset"
+    return (
+        f"**Registered metrics**, not comparable: {cand.version} on {mine}, "
+        f"{cur.version} on {theirs} (deltas mix two datasets)"
+    )
 
 
 def _params(new: Mapping[str, Any], old: Mapping[str, Any]) -> str:

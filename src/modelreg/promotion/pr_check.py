@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 
 from modelreg.adapters.git import Git
 from modelreg.errors import ModelregError, plural
+from modelreg.forge.base import ReviewTally
 from modelreg.forge.local import Review
-from modelreg.promotion.gate_runs import GateRun, changed_stage_gates
+from modelreg.promotion.gate_runs import Evaluator, GateRun, changed_stage_gates
 from modelreg.promotion.gates import markdown_table
 from modelreg.registry.cache import BlobCache
 from modelreg.registry.schemas import Problem
@@ -24,32 +25,76 @@ class CheckReport(Report):
     """validate's report plus the gate runs of every stage change it saw."""
 
     gates: tuple[GateRun, ...] = ()
+    # The PR's reviews on GitHub, when the check counted them (`check --pr N`).
+    reviews: ReviewTally | None = None
 
 
-def validate_and_gate(ws: Workspace, *, base: str | None = None) -> CheckReport:
+def validate_and_gate(
+    ws: Workspace, *, base: str | None = None, evaluator: Evaluator | None = None
+) -> CheckReport:
     """`modelreg validate`: the registry checks, then the policy gates of every version the
-    branch newly puts in a stage (a failing gate is one more problem)."""
+    branch newly puts in a stage (a failing gate is one more problem). `evaluator` scores
+    both versions for `compare: paired` stages."""
     report = validate(ws, base=base)
     head = report.tree or Snapshot(ws.git, None, ws.cache, model_roots(*report.staged))
-    runs = _gates(ws, head, report)
+    runs = _gates(ws, head, report, evaluator)
     found = {f.name: getattr(report, f.name) for f in fields(Report)}
     found["problems"] = (*report.problems, *_gate_problems(head, runs))
     return CheckReport(**found, gates=runs)
 
 
-def check(ws: Workspace, *, base: str | None = None) -> CheckReport:
-    """Validate the tree against `base`, gating each version it newly puts in a stage."""
-    return validate_and_gate(ws, base=ws.base(base))
+def check(
+    ws: Workspace,
+    *,
+    base: str | None = None,
+    reviews: ReviewTally | None = None,
+    evaluator: Callable[[str], Evaluator] | None = None,
+) -> CheckReport:
+    """Validate the tree against `base`, gating each version it newly puts in a stage;
+    with the PR's `reviews` (GitHub), also count its approvals against each changed
+    stage's `reviews:` and let any outstanding change request block.
+
+    `evaluator(base_ref)` makes what scores both versions for `compare: paired` stages.
+    """
+    ref = ws.base(base)
+    paired = evaluator(ref) if evaluator else None
+    report = validate_and_gate(ws, base=ref, evaluator=paired)
+    if reviews is None:
+        return report
+    missing = review_problems(ws, report, len(reviews.approvers), fix=_GITHUB_FIX)
+    blocked = [
+        Problem(
+            f"pull request {reviews.pr}",
+            "",
+            f"{user} requested changes",
+            f"{user} approves the head commit, or a maintainer dismisses the review",
+        )
+        for user in reviews.blockers
+    ]
+    problems = (*report.problems, *missing, *blocked)
+    return replace(report, problems=problems, reviews=reviews)
 
 
-def _gates(ws: Workspace, head: Snapshot, report: Report) -> tuple[GateRun, ...]:
+_LOCAL_FIX = (
+    "someone who neither authored nor committed any of the branch's "
+    "commits runs `modelreg pr approve BRANCH` on its head commit"
+)
+_GITHUB_FIX = (
+    "a repository owner, member or collaborator other than the PR's author approves "
+    "its head commit on GitHub"
+)
+
+
+def _gates(
+    ws: Workspace, head: Snapshot, report: Report, evaluator: Evaluator | None
+) -> tuple[GateRun, ...]:
     if not report.staged or report.base is None:
         return ()
     base_snap = Snapshot(ws.git, report.base, ws.cache, model_roots(*report.staged))
     runs: list[GateRun] = []
     for model in report.staged:
         try:
-            runs.extend(changed_stage_gates(base_snap, head, [model]))
+            runs.extend(changed_stage_gates(base_snap, head, [model], evaluator))
         except ModelregError:
             continue  # unknown versions, stages or policies are validate's problems
     return tuple(runs)
@@ -77,6 +122,8 @@ def markdown(report: CheckReport) -> str:
         )
     else:
         lines += [f"Registry valid ({plural(report.files_checked, 'file')} checked).", ""]
+    if report.reviews is not None:
+        lines += [f"**Reviews** {review_summary(report.reviews, mention='@')}", ""]
     for run in report.gates:
         verdict = "passes" if run.report.passed else "fails"
         lines += [f"**{run.model} {run.version} → {run.stage}** {verdict} its gates", ""]
@@ -84,6 +131,22 @@ def markdown(report: CheckReport) -> str:
     if not report.gates:
         lines.append("No stage changes to gate.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def review_summary(tally: ReviewTally, *, mention: str = "") -> str:
+    """One line: who approved the head commit, who requested changes, who does not count."""
+
+    def names(users: Sequence[str]) -> str:
+        return ", ".join(f"{mention}{u}" for u in users) or "nobody"
+
+    parts = [f"of {tally.pr} at {tally.head[:12]}: approved by {names(tally.approvers)}"]
+    if tally.blockers:
+        parts.append(f"changes requested by {names(tally.blockers)}")
+    if tally.ignored:
+        parts.append(
+            "not counted: " + ", ".join(f"{mention}{u} ({why})" for u, why in tally.ignored)
+        )
+    return "; ".join(parts)
 
 
 def _rest(p: Problem) -> str:
@@ -106,7 +169,9 @@ def mergeable(tree: Git, base_ref: str, approvals: Sequence[Review]) -> list[str
     return [str(p) for p in (*report.problems, *missing)]
 
 
-def review_problems(ws: Workspace, report: Report, approvals: int) -> list[Problem]:
+def review_problems(
+    ws: Workspace, report: Report, approvals: int, *, fix: str = _LOCAL_FIX
+) -> list[Problem]:
     """One problem per changed stage whose policy needs more than `approvals` approvals.
 
     The count is the larger of the base's and the branch's policy, so a branch cannot
@@ -128,8 +193,7 @@ def review_problems(ws: Workspace, report: Report, approvals: int) -> list[Probl
                         *head.stage_key(model, stage, "version"),
                         f"{model} → {stage} needs {needed} approving {noun} (policy "
                         f"{policy}: reviews: {needed}); {approvals} count",
-                        "someone who neither authored nor committed any of the branch's "
-                        "commits runs `modelreg pr approve BRANCH` on its head commit",
+                        fix,
                     )
                 )
     return problems

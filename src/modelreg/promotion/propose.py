@@ -49,15 +49,16 @@ class Change:
     revert_mainline: bool = False
     gate_passed: bool | None = None
     pin_body: str | None = None  # the body if `revert` no longer applies when pushed
+    file: str | None = None  # the file written when it is not a stage's (e.g. model.yaml)
 
     @property
     def path(self) -> str:
         """The one file the change writes."""
-        return stage_yaml(self.model, self.stage)
+        return self.file or stage_yaml(self.model, self.stage)
 
     @property
     def labels(self) -> list[str]:
-        return ["modelreg", self.kind, f"stage:{self.stage}"]
+        return ["modelreg", self.kind] + ([f"stage:{self.stage}"] if self.stage else [])
 
 
 @dataclass(frozen=True)

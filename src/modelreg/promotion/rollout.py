@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from modelreg.promotion.gates import (
     markdown_table,
     show,
 )
+from modelreg.promotion.online import BUILTINS, Counts, Evidence, pvalue
 from modelreg.registry.policy import AnalysisCheck, RolloutPolicy, format_duration
 from modelreg.registry.records import Rollout
 
@@ -56,16 +57,64 @@ def first_step(policy: RolloutPolicy) -> tuple[int, int]:
 
 
 def analyse(
-    policy: RolloutPolicy, online: Mapping[str, float], stable_online: Mapping[str, float] | None
+    policy: RolloutPolicy,
+    online: Mapping[str, float],
+    stable_online: Mapping[str, float] | None,
+    evidence: Evidence | None = None,
 ) -> list[tuple[AnalysisCheck, list[RuleResult]]]:
-    """Each analysis check with its results on the canary's and the stable version's metrics."""
+    """Each analysis check with its results on the canary's and the stable version's metrics.
+
+    With `evidence`, a regression past its bound fails only when it is also significant
+    at the policy's alpha (a builtin metric's counts give the test; a user query has none
+    and is judged on its bound alone).
+    """
     stable = Baseline(
         name="stable",
         metrics=stable_online,
         absent="no online metrics for the stable version (no data is not a pass)",
         strict=True,
     )
-    return [(c, check_metric(c, online, stable, _SOURCE)) for c in policy.analysis]
+    out = []
+    for c in policy.analysis:
+        results = check_metric(c, online, stable, _SOURCE)
+        if evidence is not None:
+            results = [_significance(policy, c, r, evidence) for r in results]
+        out.append((c, results))
+    return out
+
+
+def _significance(
+    policy: RolloutPolicy, check: AnalysisCheck, result: RuleResult, evidence: Evidence
+) -> RuleResult:
+    builtin = BUILTINS.get(check.metric) if check.query is None else None
+    if result.kind != "regression" or builtin is None or not isinstance(result.observed, float):
+        return result
+    p = pvalue(builtin.kind, evidence.candidate, evidence.stable)
+    if p is None:
+        return result
+    if result.verdict == "fail" and policy.alpha < 1 and p >= policy.alpha:
+        detail = (
+            f"past the bound but not significant (p={p:.3g} ≥ alpha {policy.alpha:g}): "
+            "not counted as a regression"
+        )
+        return replace(result, verdict="pass", detail=detail)
+    return replace(result, detail=f"{result.detail} (p={p:.3g}, alpha {policy.alpha:g})")
+
+
+def short_of_evidence(policy: RolloutPolicy, state: Rollout, evidence: Evidence) -> str | None:
+    """Why the step cannot be judged yet (too few requests), or None when it can."""
+    need = policy.min_requests
+    versions: list[tuple[str, Counts]] = [("canary", evidence.candidate)]
+    if state.weight < 100:  # at 100 % the stable version serves nothing
+        versions.append(("stable", evidence.stable))
+    short = [f"{name} {c.requests:.0f}" for name, c in versions if c.requests < need]
+    if not short:
+        return None
+    return (
+        f"not enough traffic to judge step {state.step + 1} yet: "
+        f"{', '.join(short)} of the {need} requests each version needs (rollout.min_requests) "
+        f"in the last {evidence.interval_seconds}s"
+    )
 
 
 def decide(
@@ -75,13 +124,22 @@ def decide(
     stable_online: Mapping[str, float] | None,
     now: datetime,
     entered_step_at: datetime | None,
+    evidence: Evidence | None = None,
 ) -> RolloutDecision:
-    """The next move of the canary `state`, from its online checks and the step's pause."""
+    """The next move of the canary `state`, from its online checks and the step's pause.
+
+    With `evidence` (request counts), a step with fewer than `min_requests` per version
+    waits without a verdict, and regressions must be significant to count.
+    """
     if policy.strategy != "canary" or not policy.steps:
         reason = f"the rollout is direct now: send all traffic to {state.candidate}"
         return RolloutDecision("complete", state.step, 100, (), state.failures, reason)
-    analysed = analyse(policy, online, stable_online)
+    analysed = analyse(policy, online, stable_online, evidence)
     checks = tuple(r for _, results in analysed for r in results)
+    if evidence is not None:
+        short = short_of_evidence(policy, state, evidence)
+        if short is not None:
+            return RolloutDecision("wait", state.step, state.weight, checks, state.failures, short)
     failing = [c for c, results in analysed if _failed(results)]
     if failing:
         return _on_failure(policy, state, checks, failing)

@@ -122,10 +122,15 @@ def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
 # -- Kubernetes names -----------------------------------------------------------------------
 
 K8S_MAX = 63  # a DNS label, and every name KServe derives must stay one
-# The longest suffix KServe (serverless mode) appends to an InferenceService name:
-# `<isvc>-predictor-default-00001-deployment`, the predictor revision's Deployment.
-KSERVE_SUFFIX_MAX = len("-predictor-default-00001-deployment")
-K8S_NAME_MAX = K8S_MAX - KSERVE_SUFFIX_MAX  # 28
+# The longest name KServe v0.20 (serverless mode, with Knative) derives from an
+# InferenceService name: `<isvc>-<component>` (pkg/constants PredictorServiceName), whose
+# Knative revision is `-00001` and whose Deployment is `<revision>-deployment`. The longest
+# component is `transformer`, so `<isvc>-transformer-00001-deployment` (29 characters
+# reserved) covers the predictor we render (`-predictor-00001-private`, 24), the tag host
+# `latest-<isvc>-predictor` (17) and a transformer someone patches in. Knative hashes a child
+# name past 63 itself; the reserve keeps every name readable instead.
+KSERVE_SUFFIX_MAX = len("-transformer-00001-deployment")
+K8S_NAME_MAX = K8S_MAX - KSERVE_SUFFIX_MAX  # 34
 _PLAIN_MODEL = re.compile(r"[a-z][a-z0-9]*")
 _PLAIN_STAGE = re.compile(r"[a-z0-9]+")
 
@@ -148,3 +153,16 @@ def k8s_name(model: str, stage: str) -> str:
     if not readable[:1].isalpha():
         readable = "m" + readable
     return f"{readable[: K8S_NAME_MAX - 10]}--{digest}"
+
+
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def label_value(text: str) -> str:
+    """`text` as a Kubernetes label value (<= 63, alphanumeric at both ends): itself when
+    valid (every name the name rule accepts), else a cut prefix, `-` and 8 hex of its SHA-256."""
+    if _LABEL_VALUE.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    head = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[: K8S_MAX - 9].strip("-_.")
+    return f"{head}-{digest}" if head else digest

@@ -18,6 +18,7 @@ Direction = Literal["higher", "lower"]
 Strategy = Literal["direct", "canary"]
 OnFailure = Literal["rollback", "hold"]
 SignatureRule = Literal["strict", "any"]
+CompareMode = Literal["recorded", "paired"]
 
 _DURATION_RE = re.compile(r"^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # Name parts that mark an error-like metric, where a smaller value is better.
@@ -105,9 +106,14 @@ class Gate:
 
 @dataclass(frozen=True)
 class AnalysisCheck(Gate):
-    """An online check of a canary; `failure_limit` failed runs are tolerated."""
+    """An online check of a canary; `failure_limit` failed runs are tolerated.
+
+    `query` is the user's PromQL template for a metric modelreg does not know, with
+    `{model}`, `{version}`, `{stage}` and `{interval}` filled in per version.
+    """
 
     failure_limit: int = 0
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,8 @@ class RolloutPolicy:
     analysis: tuple[AnalysisCheck, ...] = ()
     on_failure: OnFailure = "rollback"
     auto_advance: bool = False
+    min_requests: int = 200
+    alpha: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class StagePolicy:
     from_stage: str | None = None
     soak: timedelta | None = None
     signature: SignatureRule = "strict"
+    compare: CompareMode = "recorded"
     reviews: int = 0
     requires: tuple[str, ...] = ()
     gates: tuple[Gate, ...] = ()
@@ -217,6 +226,7 @@ def _stage(d: Mapping[str, Any], where: str) -> StagePolicy:
         from_stage=d.get("from"),
         soak=_duration(soak, f"{where}.soak") if soak is not None else None,
         signature=d.get("signature", "strict"),
+        compare=d.get("compare", "recorded"),
         reviews=int(d.get("reviews", 0)),
         requires=tuple(d.get("requires") or ()),
         gates=tuple(_gate(g, f"{where}.gates[{i}]") for i, g in enumerate(d.get("gates") or ())),
@@ -229,7 +239,11 @@ def _gate(d: Mapping[str, Any], where: str) -> Gate:
 
 
 def _check(d: Mapping[str, Any], where: str) -> AnalysisCheck:
-    return AnalysisCheck(**_gate_fields(d, where), failure_limit=int(d.get("failure_limit", 0)))
+    return AnalysisCheck(
+        **_gate_fields(d, where),
+        failure_limit=int(d.get("failure_limit", 0)),
+        query=d.get("query"),
+    )
 
 
 def _gate_fields(d: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -285,6 +299,8 @@ def _rollout(d: Mapping[str, Any], where: str) -> RolloutPolicy:
         analysis=tuple(_check(c, f"{where}.analysis[{i}]") for i, c in enumerate(checks)),
         on_failure=d.get("on_failure", "rollback"),
         auto_advance=bool(d.get("auto_advance", False)),
+        min_requests=int(d.get("min_requests", 200)),
+        alpha=float(d.get("alpha", 0.05)),
     )
 
 
@@ -347,6 +363,8 @@ stages:
     from: staging          # the candidate must be the version now serving in staging
     # soak: 24h            # ...and have served there at least this long
     signature: strict      # it may not drop or retype an input the current version takes
+    compare: recorded      # max_regression compares metrics measured on the same data;
+                           # paired: `gate` scores both versions on the candidate's holdout
     reviews: 1             # approvals the promotion PR needs (enforce with branch protection)
     gates: []
     # Examples (a missing or NaN metric fails its gate; equal to a bound passes):
@@ -365,6 +383,8 @@ stages:
       #   - {metric: accuracy_online, max_regression: 0.02, failure_limit: 2}
       # on_failure: rollback    # or hold: freeze the canary for a person to decide
       # auto_advance: false     # true: push weight changes directly instead of opening PRs
+      # min_requests: 200       # judge a step only once each version served this many
+      # alpha: 0.05             # a regression vs stable must also be significant at this level
 
 drift:
   schedule: "0 6 * * *"

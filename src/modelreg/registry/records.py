@@ -84,6 +84,50 @@ class Lineage:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The candidate and an earlier version scored on the same rows by the same script.
+
+    `metrics` are the candidate's, `baseline_metrics` those of `against`, both computed
+    on `dataset` (a path and the md5 of its bytes) by `by` (the pipeline's evaluate.py).
+    """
+
+    against: str
+    dataset_path: str
+    dataset_md5: str
+    metrics: Mapping[str, float]
+    baseline_metrics: Mapping[str, float]
+    by: str | None = None
+
+    @property
+    def dataset(self) -> str:
+        """`path (md5 0123456789ab)`: the rows both versions were scored on."""
+        return f"{self.dataset_path} (md5 {self.dataset_md5[:12]})"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
+        data = d["dataset"]
+        return cls(
+            against=d["against"],
+            dataset_path=data["path"],
+            dataset_md5=data["md5"],
+            metrics={k: float(v) for k, v in d["metrics"].items()},
+            baseline_metrics={k: float(v) for k, v in d["baseline_metrics"].items()},
+            by=d.get("by"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "against": self.against,
+            "dataset": {"path": self.dataset_path, "md5": self.dataset_md5},
+            "metrics": dict(self.metrics),
+            "baseline_metrics": dict(self.baseline_metrics),
+        }
+        if self.by:
+            out["by"] = self.by
+        return out
+
+
+@dataclass(frozen=True)
 class VersionRecord:
     """One registered version: written once by `register`, never edited."""
 
@@ -104,6 +148,11 @@ class VersionRecord:
     lineage: Lineage = Lineage()
     message: str | None = None
     code_commit_source: str | None = None  # None in records made before it was recorded
+    comparisons: tuple[Comparison, ...] = ()  # paired evaluations made when it was registered
+
+    def comparison(self, against: str) -> Comparison | None:
+        """The recorded paired evaluation against version `against`, if there is one."""
+        return next((c for c in self.comparisons if c.against == against), None)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VersionRecord:
@@ -130,6 +179,7 @@ class VersionRecord:
             lineage=Lineage(**lin),
             message=d.get("message"),
             code_commit_source=d.get("code_commit_source"),
+            comparisons=tuple(Comparison.from_dict(c) for c in d.get("comparisons") or ()),
         )
 
 

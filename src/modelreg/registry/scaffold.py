@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import commit_paths, identity
@@ -107,7 +108,19 @@ def _templates(root: Path) -> list[str]:
     for item in sorted(folder.iterdir(), key=lambda t: t.name):
         if item.name.endswith(".yml"):
             _write(root, f".github/workflows/{item.name}", item.read_text(), created)
+    _tree(resources.files("modelreg").joinpath("templates/monitoring"), root, "monitoring", created)
     return created
+
+
+def _tree(folder: Any, root: Path, rel: str, created: list[str]) -> None:
+    """Copy a packaged folder (Prometheus config, rules, dashboard) where it is missing."""
+    if not folder.is_dir():
+        return
+    for item in sorted(folder.iterdir(), key=lambda t: t.name):
+        if item.is_dir():
+            _tree(item, root, f"{rel}/{item.name}", created)
+        elif item.name.endswith((".yml", ".json")):
+            _write(root, f"{rel}/{item.name}", item.read_text(), created)
 
 
 # -- CODEOWNERS ------------------------------------------------------------------------
@@ -216,7 +229,8 @@ files are tracked by DVC, a promotion is a pull request and a rollback is `git r
 | `models/<model>/stages/<stage>.yaml` | which version serves in that stage (changed only by PRs) |
 | `policies/<policy>.yaml` | stages, promotion gates, rollout, drift and retrain rules |
 | `pipelines/<model>/dvc.yaml` | the DVC pipeline that trains the model |
-| `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift checks, training |
+| `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift, training, canary steps |
+| `monitoring/` | Prometheus scrape config, recording and alert rules, Grafana dashboard |
 | `.github/CODEOWNERS` | owners review their models' stage changes (block kept by `modelreg init`) |
 
 ```bash

@@ -275,6 +275,15 @@ def _maximum(value: Any, node: Any, root: Any) -> _Check:
     return lambda x: not _is_number(x) or not x > value
 
 
+def _min_length(value: Any, node: Any, root: Any) -> _Check:
+    # JSON Schema counts code points, as len() of a Python str does.
+    return lambda x: not isinstance(x, str) or len(x) >= value
+
+
+def _max_length(value: Any, node: Any, root: Any) -> _Check:
+    return lambda x: not isinstance(x, str) or len(x) <= value
+
+
 def _items(value: Any, node: Any, root: Any) -> _Check:
     sub = _compile(value, root)
     return lambda x: not isinstance(x, list) or all(sub(i) for i in x)
@@ -311,6 +320,8 @@ _KEYWORDS: dict[str, Callable[[Any, Any, Any], _Check]] = {
     "enum": _enum,
     "minimum": _minimum,
     "maximum": _maximum,
+    "minLength": _min_length,
+    "maxLength": _max_length,
     "items": _items,
     "propertyNames": _property_names,
     "anyOf": _any_of,

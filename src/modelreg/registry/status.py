@@ -35,8 +35,13 @@ class Status:
     rows: tuple[StatusRow, ...]
 
 
-def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Status:
-    """Every model × stage → version at revision or date `at`, read from Git objects."""
+def status(
+    ws: Workspace, *, model: str | None = None, at: str = "HEAD", all_versions: bool = False
+) -> Status:
+    """Every model × stage → version at revision or date `at`, read from Git objects.
+
+    With `all_versions`, every registered version that serves nowhere gets a row too
+    (stage None), not only the latest."""
     if model is not None:
         check_readable_name(model)
     snap = _snapshot(ws, at, model)
@@ -50,7 +55,7 @@ def status(ws: Workspace, *, model: str | None = None, at: str = "HEAD") -> Stat
         pending.close()
     rows: list[StatusRow] = []
     for name in models:
-        rows.extend(_model_rows(snap, name, last))
+        rows.extend(_model_rows(snap, name, last, all_versions))
     assert snap.rev is not None
     return Status(rev=snap.rev, rows=tuple(rows))
 
@@ -87,30 +92,36 @@ def _preload(snap: Snapshot, models: list[str]) -> dict[str, Stages | None]:
 
 
 def _model_rows(
-    snap: Snapshot, model: str, last: Mapping[tuple[str, str], StageEvent]
+    snap: Snapshot,
+    model: str,
+    last: Mapping[tuple[str, str], StageEvent],
+    all_versions: bool = False,
 ) -> list[StatusRow]:
     spec, stages = snap.model(model), snap.stages(model)
     versions = snap.versions(model)
     serving = {a.version for a in stages.assignments.values()}
     serving |= {a.rollout.candidate for a in stages.assignments.values() if a.rollout}
     latest = versions[-1] if versions else None
-    wanted = serving | ({latest} if latest else set())
+    idle = [v for v in versions if v not in serving] if all_versions else []
+    if not all_versions and latest and latest not in serving:
+        idle = [latest]
+    wanted = serving | set(idle)
     records = snap.records(model, (v for v in wanted if v in versions))
     _refuse_unreadable(snap, model, [v for v in wanted if v in versions and v not in records])
     rows = [
         _stage_row(spec, stage, stages, records, last.get((model, stage)))
         for stage in stage_order(snap, spec, stages)
     ]
-    if latest and latest not in serving:
-        rec = records.get(latest)
+    for version in reversed(idle):
+        rec = records.get(version)
         rows.append(
             StatusRow(
                 model=model,
                 stage=None,
-                version=latest,
+                version=version,
                 metrics=_headline(spec, rec),
                 since=rec.created_at if rec else None,
-                deprecated=latest in spec.deprecated,
+                deprecated=version in spec.deprecated,
             )
         )
     return rows

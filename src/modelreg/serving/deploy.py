@@ -41,10 +41,12 @@ def deploy(
     assert snap.rev is not None
     base = (out if out is not None else ws.root / DEFAULT_OUT[target]).resolve()
     reconcile = local.reconcile if target == "local" else kserve.reconcile
-    results = [
-        reconcile(ws, snap, name, base / name, desired(snap, name), plan)
-        for name in stages(snap, stage)
-    ]
+    wanted = {name: desired(snap, name) for name in stages(snap, stage)}
+    if target == "kserve":
+        # one namespace may hold every stage: refuse a shared name before writing anything
+        every = {name: desired(snap, name) for name in stages(snap, None)}
+        kserve.check_unique((m, s) for s, d in every.items() for m in d)
+    results = [reconcile(ws, snap, name, base / name, d, plan) for name, d in wanted.items()]
     return DeployResult(target, plan, snap.rev, tuple(results))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.errors import ModelregError, UsageError
-from modelreg.registry.names import k8s_name
+from modelreg.registry.names import k8s_name, label_value
 from modelreg.registry.records import VersionRecord
 from modelreg.registry.snapshot import Snapshot, stage_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
@@ -37,11 +37,18 @@ def serving_path(record: VersionRecord) -> str:
 
 
 def storage_uri(remote: str, record: VersionRecord) -> str:
-    """The folder KServe downloads: `<remote>/serving/<model>/<version>/`."""
+    """What KServe downloads: the folder `<remote>/serving/<model>/<version>/`, or over
+    http(s) the artifact file in it.
+
+    KServe's storage library lists a folder for file://, s3://, gs:// and hdfs://, but its
+    http(s) downloader fetches one file and refuses a URL without a file name.
+    """
     folder = serving_path(record).rsplit("/", 1)[0] + "/"
     if "://" not in remote:
         return Path(remote).resolve().as_uri().rstrip("/") + "/" + folder
     scheme = remote.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
+        return remote.rstrip("/") + "/" + serving_path(record)
     if scheme not in KSERVE_SCHEMES:
         raise UsageError(
             f"DVC remote {remote} ({scheme}://) is not storage KServe can read",
@@ -56,6 +63,20 @@ def isvc_name(model: str, stage: str) -> str:
     return k8s_name(model, stage)
 
 
+def check_unique(pairs: Iterable[tuple[str, str]]) -> None:
+    """Refuse (exit 2) two (model, stage) pairs that would get one InferenceService name."""
+    seen: dict[str, tuple[str, str]] = {}
+    for model, stage in sorted(set(pairs)):
+        name = isvc_name(model, stage)
+        other = seen.setdefault(name, (model, stage))
+        if other != (model, stage):
+            raise UsageError(
+                f"models {other[0]!r} ({other[1]}) and {model!r} ({stage}) would both be "
+                f"the InferenceService {name!r}",
+                hint="rename one of the models (names.k8s_name derives the Kubernetes name)",
+            )
+
+
 def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> str:
     """One InferenceService: the stable version, or the candidate as a KServe canary."""
     stable = wants[0]
@@ -67,6 +88,10 @@ def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> s
         "modelreg.dev/stable-md5": stable.record.artifact.md5,
         "modelreg.dev/stable-storage-uri": storage_uri(remote, stable.record),
     }
+    # a label value is cut and hashed when the name is no valid one: keep the name itself
+    for key, name in (("model", model), ("stage", stage)):
+        if label_value(name) != name:
+            annotations[f"modelreg.dev/{key}"] = name
     if candidate is not None:
         annotations["modelreg.dev/candidate-version"] = candidate.record.version
         annotations["modelreg.dev/candidate-md5"] = candidate.record.artifact.md5
@@ -84,8 +109,8 @@ def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> s
             "name": isvc_name(model, stage),
             "labels": {
                 "app.kubernetes.io/managed-by": "modelreg",
-                "modelreg.dev/model": model,
-                "modelreg.dev/stage": stage,
+                "modelreg.dev/model": label_value(model),
+                "modelreg.dev/stage": label_value(stage),
             },
             "annotations": annotations,
         },

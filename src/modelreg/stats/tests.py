@@ -100,3 +100,79 @@ def out_of_range_pvalue(outside: int, n: int, n_reference: int) -> float:
     if outside == 0:
         return 1.0
     return float(stats.binom.sf(outside - 1, n, min(1.0, 2 / (n_reference + 1))))
+
+
+def two_proportion_pvalue(
+    hits_a: int, n_a: int, hits_b: int, n_b: int, *, alternative: str = "greater"
+) -> float:
+    """Pooled two-proportion z-test of rate a against rate b (`greater`: a is higher).
+
+    The z statistic squared is Pearson's chi-square on the 2×2 table without Yates's
+    correction; `two-sided` gives that test's p-value.
+    """
+    if n_a <= 0 or n_b <= 0:
+        return 1.0
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    diff = hits_a / n_a - hits_b / n_b
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    return _normal_pvalue(diff, se, alternative)
+
+
+def _normal_pvalue(diff: float, se: float, alternative: str) -> float:
+    """P-value of `diff` under N(0, se²): upper tail, lower tail or both."""
+    if alternative not in ("greater", "less", "two-sided"):
+        raise ValueError(f"unknown alternative {alternative!r}")
+    if se == 0:
+        if diff == 0:
+            return 1.0
+        if alternative == "two-sided" or (diff > 0) == (alternative == "greater"):
+            return 0.0
+        return 1.0
+    z = diff / se
+    if alternative == "two-sided":
+        return min(1.0, math.erfc(abs(z) / math.sqrt(2)))
+    if alternative == "less":
+        z = -z
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def mann_whitney_binned(
+    counts_a: Sequence[float], counts_b: Sequence[float], *, alternative: str = "greater"
+) -> float:
+    """Tie-corrected Mann–Whitney U test on two samples given as counts over the same bins.
+
+    Every observation in one bin ties with the others in it (a latency histogram's
+    bucket holds requests whose exact time is unknown), so ranks are mid-ranks per bin
+    and the variance carries the tie correction. `greater`: sample a tends to larger
+    values. The normal approximation with continuity correction, as scipy's
+    `mannwhitneyu(method="asymptotic")`.
+    """
+    if len(counts_a) != len(counts_b):
+        raise ValueError("both samples need the same bins")
+    n_a, n_b = float(sum(counts_a)), float(sum(counts_b))
+    n = n_a + n_b
+    if n_a <= 0 or n_b <= 0:
+        return 1.0
+    below = 0.0
+    rank_sum_a = 0.0
+    ties = 0.0
+    for a, b in zip(counts_a, counts_b, strict=True):
+        t = a + b
+        rank_sum_a += a * (below + (t + 1) / 2)
+        ties += t**3 - t
+        below += t
+    u = rank_sum_a - n_a * (n_a + 1) / 2
+    mean = n_a * n_b / 2
+    var = n_a * n_b / 12 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    se = math.sqrt(max(var, 0.0))
+    if alternative == "two-sided":
+        diff = max(abs(u - mean) - 0.5, 0.0)
+    elif alternative == "greater":
+        diff = u - mean - 0.5
+    elif alternative == "less":
+        diff = u - mean + 0.5
+    else:
+        raise ValueError(f"unknown alternative {alternative!r}")
+    if se == 0:
+        return 1.0
+    return _normal_pvalue(diff, se, alternative)

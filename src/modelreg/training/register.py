@@ -35,6 +35,7 @@ from modelreg.registry.records import (
     TRIGGERS,
     VERSION_RE,
     Artifact,
+    Comparison,
     VersionRecord,
     version_key,
 )
@@ -77,6 +78,7 @@ class Registration:
     code_commit: str | None = None  # the training code's commit (default: the registry's HEAD)
     code_commit_source: str = "flag"  # where code_commit came from: pipeline or flag
     task: str | None = None  # classification or regression, for a new model.yaml
+    comparisons: tuple[Comparison, ...] = ()  # paired evaluations made before registering
 
 
 @dataclass(frozen=True)
@@ -443,6 +445,7 @@ def _record(
         "metrics": metrics,
         "signature": infer_signature(reg.sample) if reg.sample else None,
         "lineage": _drop_none({"pipeline": reg.pipeline, "dvc_lock_md5": reg.dvc_lock_md5}),
+        "comparisons": [c.to_dict() for c in reg.comparisons] or None,
     }
     return {k: v for k, v in rec.items() if v not in (None, {})}
 

@@ -8,11 +8,7 @@ never receives a direct push.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from modelreg.adapters import dvc as dvcio
 from modelreg.adapters.git import (
@@ -73,7 +69,7 @@ def act_on_drift(ws: Workspace, forge: Forge, check: DriftCheck) -> Outcome:
         )
     from modelreg.monitoring.render import render
 
-    report_md = render(check.report, "markdown", title=f"Drift: {check.model} {check.version}")
+    report_md = render(check.report, "markdown", title=f"{check.model} {check.version}")
     if action == "issue" or verdict == "warn":
         return _track(forge, check, report_md, f"{source} drift.action: {action}")
     if "drift" not in policy.retrain.triggers:
@@ -136,6 +132,7 @@ def retrain(
     policy = snap.policy(spec.policy)
     pipeline = read_pipeline(ws, model).folder
     was_clean = not ws.git.run("status", "--porcelain", "--", pipeline).strip()
+    serving = _serving(snap, model, list(policy.stage_names))
     result = train(
         ws,
         model=model,
@@ -145,6 +142,7 @@ def retrain(
         window_days=policy.retrain.window_days,
         message=None,
         push=False,
+        compare_with=serving,
     )
     if result.registered is None:
         return Outcome("retraining registered no version; no PR opened")
@@ -160,8 +158,8 @@ def retrain(
         )
     _push_objects(ws, candidate, base_sha)
     first = policy.stages[0].name
-    serving = _serving(snap, model, list(policy.stage_names))
-    same = serving_on_candidate_holdout(ws, model, serving) if serving else None
+    paired = candidate.comparison(serving.version) if serving else None
+    same = dict(paired.baseline_metrics) if paired else None
     metric = policy.retrain.comparison_metric(spec.headline_metrics)
     verdict = _beats(metric, candidate, serving, same, policy.retrain.must_beat_current)
     if verdict:
@@ -170,7 +168,6 @@ def retrain(
     parts = [
         f"Retrained `{model}` because {why}; this registers `{candidate.version}` "
         f"(trigger `{trigger}`) and serves it in **{first}**.",
-        _same_holdout_table(candidate, serving, same) if serving else "",
         comparison(candidate, serving),
         render_gate(gate, "markdown"),
         evidence,
@@ -266,34 +263,6 @@ def scheduled(ws: Workspace, forge: Forge, *, model: str, trigger: str) -> Outco
     return retrain(ws, forge, model=model, trigger=trigger, why=why)
 
 
-def serving_on_candidate_holdout(
-    ws: Workspace, model: str, serving: VersionRecord
-) -> dict[str, float] | None:
-    """The serving version's metrics on the candidate's holdout, by the pipeline's evaluate.py.
-
-    Registered metrics come from different holdouts; comparing on the same rows is fair.
-    The serving artifact is md5-verified before it is loaded.
-    """
-    from modelreg.serving.desired import fetch_verified
-    from modelreg.training.register import read_metrics
-    from modelreg.training.train import read_pipeline
-
-    folder = ws.root / read_pipeline(ws, model).folder
-    if not (folder / "evaluate.py").is_file() or not (folder / "out" / "test.csv").is_file():
-        return None
-    with tempfile.TemporaryDirectory(prefix="modelreg-eval-") as tmp:
-        artifact, out = Path(tmp) / "model.pkl", Path(tmp) / "metrics.json"
-        artifact.write_bytes(fetch_verified(ws, "HEAD", serving))
-        proc = subprocess.run(
-            [sys.executable, "evaluate.py", str(artifact), str(out)],
-            cwd=folder,
-            capture_output=True,
-        )
-        if proc.returncode != 0 or not out.exists():
-            return None
-        return {k: float(v) for k, v in read_metrics(out).items() if k != "dataset"}
-
-
 def _beats(
     metric: str | None,
     cand: VersionRecord,
@@ -317,23 +286,6 @@ def _beats(
     return (
         f"candidate {cand.version} does not beat {cur.version} on {metric} {where} "
         f"({new:.4g} vs {old:.4g}); no PR opened (policy retrain.must_beat_current)"
-    )
-
-
-def _same_holdout_table(
-    cand: VersionRecord, cur: VersionRecord, same: dict[str, float] | None
-) -> str:
-    if same is None:
-        return ""
-    rows = [
-        f"| {m} | {cand.metrics[m]:.4g} | {same[m]:.4g} | {cand.metrics[m] - same[m]:+.4g} |"
-        for m in cand.metrics
-        if m in same
-    ]
-    head = f"| metric | {cand.version} (candidate) | {cur.version} (serving) | delta |"
-    return (
-        "**On the same holdout** (the candidate's test split; both models scored by the "
-        f"pipeline's evaluate.py)\n\n{head}\n|---|---:|---:|---:|\n" + "\n".join(rows)
     )
 
 

@@ -12,7 +12,7 @@ from modelreg.adapters.lock import writing
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import CheckFailed, NotFound, UsageError
 from modelreg.registry.names import check_name
-from modelreg.registry.records import TRIGGERS
+from modelreg.registry.records import TRIGGERS, Comparison, VersionRecord
 from modelreg.registry.snapshot import model_yaml
 from modelreg.registry.workspace import Workspace
 from modelreg.registry.yamlio import dump_yaml, parse_yaml
@@ -61,10 +61,13 @@ def train(
     window_days: int | None = None,
     message: str | None = None,
     push: bool = False,
+    compare_with: VersionRecord | None = None,
 ) -> TrainResult:
     """`dvc repro` the model's pipeline; with `register`, register its output as a version.
 
     `sets` is KEY=VALUE strings or a mapping of dotted params.yaml keys to YAML scalars.
+    With `compare_with`, that version is scored on the new holdout too and the paired
+    evaluation is recorded in the new version's record.
     """
     if trigger not in TRIGGERS:
         raise UsageError(f"trigger '{trigger}' is unknown", hint="one of " + ", ".join(TRIGGERS))
@@ -82,7 +85,12 @@ def train(
         stages = reproduce(root, pipe, model)
         metrics = read_metrics(root / pipe.metrics)
         lock_md5 = dvcio.md5_file(root / pipe.dvc_lock)
-        done = _register(ws, model, pipe, trigger, message, push, lock_md5) if register else None
+        paired = _paired(ws, metrics, compare_with) if register and compare_with else ()
+        done = (
+            _register(ws, model, pipe, trigger, message, push, lock_md5, paired)
+            if register
+            else None
+        )
     return TrainResult(
         model=model,
         pipeline=pipe.folder,
@@ -222,6 +230,7 @@ def _register(
     message: str | None,
     push: bool,
     lock_md5: str,
+    comparisons: tuple[Comparison, ...] = (),
 ) -> Registered:
     root = ws.root
     if push:
@@ -243,8 +252,19 @@ def _register(
         profile_from=_training_table(root, pipe),
         code_commit=pipeline_commit(ws, pipe.folder),
         code_commit_source="pipeline",
+        comparisons=comparisons,
     )
     return register(ws, reg, push=push)
+
+
+def _paired(
+    ws: Workspace, metrics: Mapping[str, Any], serving: VersionRecord
+) -> tuple[Comparison, ...]:
+    from modelreg.training.paired import recorded
+
+    numbers = {k: float(v) for k, v in metrics.items() if k != "dataset"}
+    found = recorded(ws, numbers, serving)
+    return (found,) if found else ()
 
 
 def pipeline_commit(ws: Workspace, folder: str) -> str | None:
