@@ -413,7 +413,9 @@ def _check_new(
         raise UsageError(".dvc/config: DVC is not set up here", hint="run `modelreg init`")
 
 
-def _copy_template(root: Path, model: str, kind: str, data: str, target: str) -> list[Path]:
+def _copy_template(
+    root: Path, model: str, kind: str, data: str, target: str = "target"
+) -> list[Path]:
     templates = resources.files("modelreg").joinpath("templates/pipelines")
     folder = root / pipeline_dir(model)
     folder.mkdir(parents=True)

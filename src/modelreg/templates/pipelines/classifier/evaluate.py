@@ -2,11 +2,15 @@
 
 `python evaluate.py MODEL METRICS` scores another model file on the same holdout
 (modelreg uses it to compare a retrained candidate with the serving version fairly).
+The metrics name their holdout by its content (`holdout@sha256:<12 hex>`), so two
+versions' recorded metrics count as comparable only when they were measured on the
+very same rows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import pickle
 import sys
@@ -23,7 +27,9 @@ def main(argv: list[str]) -> None:
     metrics_path = argv[1] if len(argv) > 1 else "out/metrics.json"
     model = pickle.loads(Path(model_path).read_bytes())
     target = yaml.safe_load(Path("params.yaml").read_text())["prepare"].get("target", "target")
-    x = pd.read_csv("out/test.csv")
+    holdout = Path("out/test.csv")
+    digest = hashlib.sha256(holdout.read_bytes()).hexdigest()[:12]
+    x = pd.read_csv(holdout)
     y = x.pop(target)
     pred, proba = model.predict(x), model.predict_proba(x)
     classes = list(model.classes_)
@@ -36,7 +42,7 @@ def main(argv: list[str]) -> None:
         avg = {"average": "macro"}
         auc = {"y_score": proba, "multi_class": "ovr", "labels": classes}
     metrics = {
-        "dataset": "holdout",
+        "dataset": f"holdout@sha256:{digest}",
         "accuracy": accuracy_score(y, pred),
         "precision": precision_score(y, pred, zero_division=0, **avg),
         "recall": recall_score(y, pred, zero_division=0, **avg),
