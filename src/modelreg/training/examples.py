@@ -106,22 +106,32 @@ def create_from_data(
     gets only the pipeline, its data and `pipeline:`/`outputs:`/`target:` in its
     model.yaml (its other fields are kept).
     """
-    frame = user_rows(data, target)
-    task = task or infer_task(frame[target])
-    if task not in TASK_KINDS:
+    check_name(model)
+    if task is not None and task not in TASK_KINDS:
         raise UsageError(f"--task '{task}' is unknown", hint="classification or regression")
+    frame = user_rows(data, target)
+    existing = _existing_spec(ws, model)
+    known = existing.get("task") if existing else None
+    task = task or known or infer_task(frame[target])
+    fits(frame[target], task, f"{data}: {target}")
+    if known not in (None, task):
+        raise UsageError(
+            f"{model_yaml(model)}: task: {known}, but --task is {task}",
+            hint=f"pass --task {known}, or leave --task out",
+        )
     kind = TASK_KINDS[task]
-    existing = _existing_spec(ws, model, task)
     paths = scaffold(
         ws.root,
         model,
         kind,
         owner=owner or identity(ws.git),
-        policy=policy,
+        policy=existing.get("policy", policy) if existing else policy,
         data_dir=data_dir,
         frame=frame,
         target=target,
         existing=existing,
+        description=f"A {kind} of {target} trained on {data.name} by the DVC pipeline in "
+        f"{pipeline_dir(model)}.",
     )
     rels = [str(p.relative_to(ws.root)) for p in paths]
     how = "pipeline for registered" if existing is not None else f"{kind} on {data.name} for"
@@ -147,6 +157,8 @@ def user_rows(path: Path, target: str) -> pd.DataFrame:
     if "timestamp" not in labelled.columns:
         stamp = _today().strftime("%Y-%m-%dT%H:%M:%SZ")
         labelled = labelled.assign(timestamp=stamp)
+    else:
+        _check_timestamps(labelled["timestamp"], f"{path}: timestamp")
     rest = [c for c in labelled.columns if c != "timestamp"]
     return labelled[["timestamp", *rest]].reset_index(drop=True)
 
@@ -161,7 +173,41 @@ def infer_task(labels: pd.Series) -> str:
     return "classification" if whole and labels.nunique() <= MAX_CLASSES else "regression"
 
 
-def _existing_spec(ws: Workspace, model: str, task: str) -> dict[str, Any] | None:
+def fits(labels: pd.Series, task: str, where: str) -> None:
+    """UsageError unless `labels` can be learnt as `task`: regression needs numbers,
+    classification at least two classes and no fractional numbers."""
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels)
+    if task == "regression" and not numeric:
+        sample = ", ".join(map(repr, labels.drop_duplicates().head(3).tolist()))
+        raise UsageError(
+            f"{where}: --task regression needs numbers, the labels are text ({sample}, ...)",
+            hint="--task classification",
+        )
+    if task == "classification" and numeric and not bool((labels % 1 == 0).all()):
+        raise UsageError(
+            f"{where}: --task classification needs class labels, these are fractional "
+            f"numbers ({labels.nunique()} distinct values)",
+            hint="--task regression",
+        )
+    if task == "classification" and labels.nunique() < 2:
+        raise UsageError(f"{where}: one class only; a classifier needs at least two")
+
+
+def _check_timestamps(stamps: pd.Series, where: str) -> None:
+    import pandas as pd
+
+    try:
+        pd.to_datetime(stamps, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"{where}: not ISO 8601 times (e.g. {stamps.iloc[0]!r})",
+            hint="write times like 2026-11-20T09:12:44Z, or drop the column",
+        ) from None
+
+
+def _existing_spec(ws: Workspace, model: str) -> dict[str, Any] | None:
     """model.yaml of a registered model that has no pipeline yet, else None (new model)."""
     path = ws.root / model_yaml(model)
     if not path.exists():
@@ -171,11 +217,6 @@ def _existing_spec(ws: Workspace, model: str, task: str) -> dict[str, Any] | Non
         raise UsageError(
             f"{model_yaml(model)}: pipeline: {model} already has one ({spec['pipeline']})",
             hint=f"train it with `modelreg train {model}`, or add data with `modelreg add-batch`",
-        )
-    if spec.get("task") not in (None, task):
-        raise UsageError(
-            f"{model_yaml(model)}: task: {spec['task']}, but --task is {task}",
-            hint=f"pass --task {spec['task']}",
         )
     return spec
 
@@ -193,6 +234,7 @@ def scaffold(
     frame: pd.DataFrame | None = None,
     target: str = "target",
     existing: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> list[Path]:
     """Write pipelines/MODEL, the data batches (DVC-tracked) and models/MODEL/model.yaml.
 
@@ -216,7 +258,9 @@ def scaffold(
         for i, chunk in enumerate(_chunks(rows, batches), start=1):
             _write_csv(chunk, root / data / f"batch-{i:04d}.csv")
         written += _track(root, data)
-        written.append(_write_spec(root, model, kind, owner, policy, data, target, existing))
+        written.append(
+            _write_spec(root, model, kind, owner, policy, data, target, existing, description)
+        )
     except BaseException:
         for folder in made:
             shutil.rmtree(folder, ignore_errors=True)
@@ -237,7 +281,8 @@ def add_batch(
     """Append one batch of labelled rows to the data pool and re-track the folder.
 
     The pool is `data_dir` (relative to `root`) or, by default, data/MODEL/batches; the
-    batch is named `name`, else the next batch-NNNN.
+    batch is named `name`, else the next batch-NNNN. Rows without a `timestamp` column
+    are stamped with the current time.
     """
     import pandas as pd
 
@@ -262,7 +307,11 @@ def add_batch(
         from modelreg.adapters.tables import read_table
 
         frame = read_table(rows)
-    _write_csv(_conform(frame, _header(folder), f"{data}/{stem}.csv"), target)
+    header = _header(folder)
+    if "timestamp" not in frame.columns:  # rows without a time arrive now
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        frame = frame.assign(timestamp=now)
+    _write_csv(_conform(frame, header, f"{data}/{stem}.csv"), target)
     try:
         return _track(root, data)
     except BaseException:
@@ -288,7 +337,9 @@ def add_batch_commit(
     check_name(model)
     path = model_yaml(model)
     if not (ws.root / path).exists():
-        raise UsageError(f"unknown model '{model}'", hint=f"modelreg example {model} --data FILE")
+        raise UsageError(
+            f"unknown model '{model}'", hint=f"modelreg example {model} --data FILE --target COLUMN"
+        )
     spec = ws.snapshot(None).load("model", path)
     folder = (spec.get("outputs") or {}).get("data")
     if not folder:
@@ -466,7 +517,7 @@ def _conform(frame: pd.DataFrame, header: list[str], label: str) -> pd.DataFrame
     if missing:
         raise UsageError(
             f"{label}: missing column(s) {', '.join(missing)}",
-            hint="a batch needs timestamp, the features and target",
+            hint="a batch has the pool's columns: " + ", ".join(map(str, need)),
         )
     extra = [c for c in frame.columns if c not in need]
     if header and extra:
@@ -483,11 +534,13 @@ def _write_spec(
     data: str,
     target: str = "target",
     existing: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> Path:
     out = f"{pipeline_dir(model)}/out"
     base = existing or {
         "name": model,
-        "description": f"Example {kind} trained by the DVC pipeline in {pipeline_dir(model)}.",
+        "description": description
+        or f"Example {kind} trained by the DVC pipeline in {pipeline_dir(model)}.",
         "owner": owner,
         "policy": policy,
         "headline_metrics": list(HEADLINE[kind]),
