@@ -132,10 +132,14 @@ def comment(branch: str, text: str) -> None:
 @click.argument("branch")
 def merge(branch: str) -> None:
     """Run the required checks and count approvals, then merge --no-ff and push."""
+    import functools
+
+    from modelreg.commands.check import paired_evaluator
     from modelreg.promotion.pr_check import mergeable
 
     forge = _local()
-    merged = forge.merge(branch, mergeable)
+    # The same checks as `check`, paired scoring included (in the merged tree).
+    merged = forge.merge(branch, functools.partial(mergeable, evaluator=paired_evaluator))
     click.echo(f"merged {branch} into {merged.pr.base} as {merged.commit[:8]}")
     click.echo(forge.update_checkout(merged.pr.base, merged.commit))
 
