@@ -239,3 +239,24 @@ def test_pr_merge_scores_a_compare_paired_stage_as_check_does(
 
     assert result.exit_code == 0, result.output
     assert len(log.read_text().splitlines()) == 2  # the candidate and v1.0.0, in the merge
+
+
+def test_pr_merges_worktree_reaches_a_relative_dvc_remote(tmp_path: Path) -> None:
+    """`pr merge` scores in a temporary worktree elsewhere, where a remote written as a
+    path relative to .dvc/ (`init --dvc-remote ../dvc-remote`) would name nothing."""
+    from conftest import make_registry
+    from modelreg.adapters import dvc as dvcio
+    from modelreg.adapters.git import temp_worktree
+
+    reg = make_registry(tmp_path, init=False)
+    reg.ok("init", "--dvc-remote", "../dvc-remote")
+    git = Workspace.open(reg.root).git
+    want = dvcio.remote_url(reg.root)
+    assert want == str((tmp_path / "dvc-remote").resolve())
+    with temp_worktree(git, "HEAD") as wt:
+        assert dvcio.remote_url(wt.root) != want
+
+        dvcio.borrow_remote(wt.root, reg.root)
+
+        assert dvcio.remote_url(wt.root) == want
+        assert wt.run("status", "--porcelain").strip() == ""
