@@ -35,13 +35,19 @@ class Served:
     wrong: int = 0
 
 
+# Knative's queue-proxy latency buckets (milliseconds), as its Prometheus exporter writes them.
+KNATIVE_MS = (5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700)
+
+
 class Exporter:
-    """The loopback exporter; `serve()` adds traffic to a version's counters."""
+    """The loopback exporter; `serve()` adds traffic to a version's counters, `revision()` to
+    a KServe predictor revision's queue-proxy counters (at /revisions/<name>/metrics)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.series: dict[tuple[str, str, str], Served] = {}  # (model, stage, version)
         self.drift: dict[tuple[str, str], int] = {}
+        self.revisions: dict[str, Served] = {}
         handler = _handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
@@ -69,6 +75,40 @@ class Exporter:
             s.latency[bound] = s.latency.get(bound, 0) + ok + errors
             s.correct += correct
             s.wrong += wrong
+
+    def revision(self, name: str, *, ok: int = 0, errors: int = 0, ms: float = 8) -> None:
+        with self.lock:
+            s = self.revisions.setdefault(name, Served("kserve"))
+            s.ok += ok
+            s.errors += errors
+            bound = next(b for b in KNATIVE_MS if ms <= b)
+            s.latency[bound] = s.latency.get(bound, 0) + ok + errors
+
+    def queue_proxy_text(self, name: str) -> str:
+        """One revision's queue-proxy metrics, labelled as Knative labels them (no model,
+        stage or version: those come from the pod's labels through relabelling)."""
+        service = name.rsplit("-", 1)[0]
+        base = (
+            f'configuration_name="{service}",namespace_name="models",'
+            f'pod_name="{name}-deployment-1",revision_name="{name}",service_name="{service}"'
+        )
+        with self.lock:
+            s = self.revisions.get(name, Served("kserve"))
+            lines = ["# TYPE revision_app_request_count counter"]
+            for code, cls, n in (("200", "2xx", s.ok), ("500", "5xx", s.errors)):
+                lines.append(
+                    f'revision_app_request_count{{{base},response_code="{code}",'
+                    f'response_code_class="{cls}"}} {n}'
+                )
+            lines.append("# TYPE revision_app_request_latencies histogram")
+            cum = 0
+            for b in KNATIVE_MS:
+                cum += s.latency.get(b, 0)
+                lines.append(f'revision_app_request_latencies_bucket{{{base},le="{b}"}} {cum}')
+            lines.append(f'revision_app_request_latencies_bucket{{{base},le="+Inf"}} {cum}')
+            lines.append(f"revision_app_request_latencies_count{{{base}}} {cum}")
+            lines.append(f"revision_app_request_latencies_sum{{{base}}} {cum * 8}")
+        return "\n".join(lines) + "\n"
 
     def text(self) -> str:
         lines = [
@@ -137,6 +177,9 @@ def _handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
             url = urllib.parse.urlparse(self.path)
             if url.path == "/metrics":
                 self._send(200, exporter.text(), "text/plain; version=0.0.4")
+            elif url.path.startswith("/revisions/") and url.path.endswith("/metrics"):
+                name = url.path.split("/")[2]
+                self._send(200, exporter.queue_proxy_text(name), "text/plain; version=0.0.4")
             elif url.path == "/v1/stats":
                 q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
                 body = exporter.stats(q["model"], q["stage"], int(q["interval"]))
@@ -193,8 +236,9 @@ class Prometheus:
         raise AssertionError(f"Prometheus never saw {promql} >= {at_least}: {found}")
 
 
-def start_prometheus(base: Path, exporter: Exporter) -> Iterator[Prometheus]:
-    """A real Prometheus on a free loopback port scraping `exporter` every second."""
+def start_prometheus(base: Path, exporter: Exporter, extra_jobs: str = "") -> Iterator[Prometheus]:
+    """A real Prometheus on a free loopback port scraping `exporter` every second
+    (`extra_jobs`: more scrape_configs entries, as YAML list items)."""
     binary = prometheus_binary()
     assert binary, "prometheus is missing: apt-get install prometheus (.ci/run does)"
     port = free_port()
@@ -203,7 +247,7 @@ def start_prometheus(base: Path, exporter: Exporter) -> Iterator[Prometheus]:
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: modelreg\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n" + extra_jobs
     )
     log = (base / "prometheus.log").open("w")
     proc = subprocess.Popen(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from modelreg.registry.names import label_value
 from modelreg.registry.records import VersionRecord
 from modelreg.serving import kserve
 from modelreg.serving.desired import Want
@@ -94,8 +95,11 @@ def test_every_rendered_manifest_is_valid_against_the_kserve_crd(remote: str) ->
         assert not errors, errors
         meta = doc["metadata"]
         assert re.fullmatch(DNS_1035, meta["name"]) and len(meta["name"]) <= 34
-        for value in meta["labels"].values():
+        pod = doc["spec"]["predictor"]["labels"]
+        for value in [*meta["labels"].values(), *pod.values()]:
             assert len(value) <= 63 and re.fullmatch(LABEL_VALUE, value), value
+        # the pods of the revision serve the candidate when there is one (the new revision)
+        assert pod["modelreg.dev/version"] == label_value(wants[-1].record.version)
         names.add(meta["name"])
     assert len(names) == len(CASES)
 

@@ -672,6 +672,10 @@ CHECKS: dict[str, Check] = {
     "stages[].rollout.analysis[].query": Covered(
         "test_prometheus.py::test_a_user_query_is_filled_in_per_version_and_judged"
     ),
+    "stages[].rollout.exporter": Covered(
+        "test_prometheus.py::test_kserve_predictors_are_judged_from_the_queue_proxy_through_"
+        "the_shipped_relabelling"
+    ),
     "stages[].rollout.auto_advance": Covered(
         "test_canary.py::test_auto_advance_pushes_the_next_weight_without_a_pr"
     ),

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import Registry, git
 from loopback_exporter import Exporter, Prometheus, free_port, start_prometheus
+from test_monitoring_files import kserve_job
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +33,19 @@ stages:
 """
 
 
+# Two revisions of a KServe predictor: the stable version's and the canary's.
+REVISIONS = {
+    "kchurn-production-predictor-00001": "v1.0.0",
+    "kchurn-production-predictor-00002": "v1.1.0",
+}
+
+
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     exporter = Exporter()
+    base = tmp_path_factory.mktemp("prometheus")
     try:
-        yield from start_prometheus(tmp_path_factory.mktemp("prometheus"), exporter)
+        yield from start_prometheus(base, exporter, kserve_job(exporter.port, REVISIONS))
     finally:
         exporter.close()
 
@@ -153,6 +162,30 @@ def test_a_user_query_is_filled_in_per_version_and_judged(
     assert dashed.exit_code == 2 and "not a Prometheus metric name" in dashed.stderr
     heads = [r for r in _refs(registry.origin).splitlines() if "refs/heads/main" not in r]
     assert heads == [r for r in before.splitlines() if "refs/heads/main" not in r]
+
+
+def test_kserve_predictors_are_judged_from_the_queue_proxy_through_the_shipped_relabelling(
+    registry: Registry, prometheus: Prometheus
+) -> None:
+    """`rollout.exporter: kserve`: the builtins read Knative's queue-proxy series, which carry
+    model, stage and version only through monitoring/prometheus-kubernetes.yml."""
+    at = "      min_requests: 200\n"
+    policy = POLICY.replace(at, at + "      exporter: kserve\n")
+    _canary(registry, prometheus, "kchurn", policy)
+    stable, canary = REVISIONS
+    prometheus.exporter.revision(stable, ok=597, errors=3, ms=8)
+    prometheus.exporter.revision(canary, ok=299, errors=1, ms=9)
+    prometheus.wait_for('sum by (version) (revision_app_request_count{model="kchurn"})', 300)
+    args = ("rollout", "status", "kchurn", "--metrics", prometheus.url, "--json")
+    healthy = json.loads(registry.ok(*args).output)
+    assert healthy["decision"]["action"] == "advance", healthy
+    assert healthy["online"]["counts"]["candidate"]["requests"] >= 300
+    assert all("revision_app_request" in q for q in healthy["online"]["queries"])
+    assert healthy["online"]["candidate"]["latency_p95_ms"] <= 10  # already milliseconds
+    prometheus.exporter.revision(canary, ok=240, errors=60, ms=9)
+    prometheus.wait_for('sum(revision_app_request_count{version="v1.1.0"})', 600)
+    failing = json.loads(registry.ok(*args).output)
+    assert failing["decision"]["action"] == "rollback", failing
 
 
 def test_every_dashboard_panel_query_runs_on_prometheus(prometheus: Prometheus) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelreg.forge.base import Forge
@@ -29,6 +29,7 @@ __all__ = [
     "check_drift",
     "gate",
     "history",
+    "load_model",
     "open_registry",
     "promote",
     "register",
@@ -199,3 +200,28 @@ def check_drift(
             window=window,
             stage=stage,
         )
+
+
+def load_model(
+    ref: str,
+    repo: PathLike | None = None,
+    *,
+    rev: str | None = None,
+    remote: str | None = None,
+) -> Any:
+    """The model `ref` (`"churn@production"`, `"churn@v1.4.0"`) names, deserialised by its
+    recorded format once its bytes match the version record's SHA-256 and md5.
+
+    `repo` is the registry's Git repository: a path (a checkout or a bare repository) or
+    any Git URL; None reads the checkout containing the current directory. `rev` reads
+    the registry at a revision or date (default HEAD), `remote` replaces the DVC remote
+    its `.dvc/config` names. The artifact is fetched through DVC into the artifact cache
+    (`$XDG_CACHE_HOME/modelreg/artifacts`) and verified again on every call.
+
+    Unpickling runs code: load only from registries you trust.
+    """
+    from modelreg.registry.source import open_source
+    from modelreg.serving.fetch import load
+
+    with open_source(str(repo) if repo is not None else None) as source:
+        return load(source, ref, rev=rev, remote=remote)

@@ -42,6 +42,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "modelreg.commands.compare:compare",
         "Two versions (or stages) side by side: metric deltas, params, signature, data.",
     ),
+    "get": (
+        "modelreg.commands.get:get",
+        "Fetch a version's artifact into the local cache, verified against its record.",
+    ),
     "history": (
         "modelreg.commands.history:history",
         "The audit trail from Git: every stage change with commit, author, date and PR.",
@@ -126,6 +130,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "add-batch": (
         "modelreg.commands.add_batch:add_batch",
         "Add a batch of labelled rows to a model's training data (DVC), one commit.",
+    ),
+    "import": (
+        "modelreg.commands.import_cmd:import_",
+        "Migrate a registry in: gto's tags, one commit per event.",
     ),
     # The demo drives this very group, so it sits beside the CLI, not below it.
     "demo": (

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,20 +162,23 @@ def check_pointer(text: bytes | None, path: str, md5: str, record: str) -> None:
         )
 
 
-def verify_path(path: Path, expected: Expected, *, hint: str) -> bytes | None:
+def verify_path(
+    path: Path, expected: Expected, *, hint: str, where: str | None = None
+) -> bytes | None:
     """Check a local file or folder against `expected`; a file's bytes, None for a folder.
 
     A folder is hashed as DVC hashes a directory (the md5 of its sorted file list, with a
-    `.dir` suffix), and by `folder_sha256`.
+    `.dir` suffix), and by `folder_sha256`. `where` names it in a refusal (default: path).
     """
+    label = where or str(path)
     if path.is_dir():
-        _verify_folder(path, expected, hint)
+        _verify_folder(path, label, expected, hint)
         return None
     try:
         data = path.read_bytes()
     except OSError:
-        raise CheckFailed(f"{path}: artifact is missing", hint=hint) from None
-    verify(data, str(path), expected, hint=hint)
+        raise CheckFailed(f"{label}: artifact is missing", hint=hint) from None
+    verify(data, label, expected, hint=hint)
     return data
 
 
@@ -184,10 +190,10 @@ def matches(path: Path, expected: Expected) -> bool:
         return False
 
 
-def _verify_folder(path: Path, expected: Expected, hint: str) -> None:
-    _compare(str(path), "md5", md5_of(path), expected.md5, expected, hint)
+def _verify_folder(path: Path, where: str, expected: Expected, hint: str) -> None:
+    _compare(where, "md5", md5_of(path), expected.md5, expected, hint)
     if expected.sha256:
-        _compare(str(path), "sha256", folder_sha256(path), expected.sha256, expected, hint)
+        _compare(where, "sha256", folder_sha256(path), expected.sha256, expected, hint)
 
 
 def md5_of(path: Path) -> str:
@@ -236,6 +242,93 @@ def _file_hash(path: Path, h: Any) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return str(h.hexdigest())
+
+
+# -- the artifact cache ----------------------------------------------------------------
+
+_KEY = re.compile(r"(?:[0-9a-f]{64}|md5-[0-9a-f]{32}(?:\.dir)?)")
+
+
+def cache_root() -> Path:
+    """Where fetched artifacts are kept: `$XDG_CACHE_HOME/modelreg/artifacts`
+    (`~/.cache/modelreg/artifacts` when XDG_CACHE_HOME is unset or not absolute)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "modelreg" / "artifacts"
+
+
+def cache_entry(expected: Expected) -> Path:
+    """The cache entry of an artifact: named by its SHA-256 (`md5-<md5>` for a record
+    that holds only an md5), a file or, for a folder artifact, a folder."""
+    key = expected.sha256 or f"md5-{expected.md5}"
+    if not _KEY.fullmatch(key):
+        raise CheckFailed(f"{expected.source}: artifact hash {key[:80]!r} is malformed")
+    return cache_root() / key
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A verified cache entry, and how it was obtained."""
+
+    path: Path
+    hit: bool  # already in the cache (and matching its record): nothing was downloaded
+    replaced: bool  # an entry that did not match its record was discarded and fetched again
+
+
+def cached(
+    expected: Expected, download: Callable[[Path], None], *, where: str, hint: str
+) -> Cached:
+    """The artifact's cache entry, verified on every call against `expected`.
+
+    An entry that is missing, or whose bytes no longer match the record (a tampered or
+    torn file), is fetched once by `download(dest)` into a temporary path beside it,
+    verified there and renamed into place, so the entry is never seen half-written or
+    unverified. If the fetched bytes do not match either, the refusal names `where`
+    (what was fetched, from where) with both hashes.
+    """
+    entry = cache_entry(expected)
+    replaced = False
+    if entry.exists():
+        try:
+            verify_path(entry, expected, hint=hint)
+            return Cached(entry, hit=True, replaced=False)
+        except CheckFailed:
+            _discard(entry)
+            replaced = True
+    _fill(entry, expected, download, where=where, hint=hint)
+    return Cached(entry, hit=False, replaced=replaced)
+
+
+def _fill(
+    entry: Path, expected: Expected, download: Callable[[Path], None], *, where: str, hint: str
+) -> None:
+    import tempfile
+
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
+    try:
+        got = tmp / "artifact"
+        download(got)
+        verify_path(got, expected, hint=hint, where=where)
+        try:
+            os.rename(got, entry)  # atomic; a file replaces, a folder needs the name free
+        except OSError:
+            verify_path(entry, expected, hint=hint)  # another process put it there first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _discard(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def format_for(name: str, recorded: str) -> str:
+    """The format to load an artifact by: the recorded one, else the one its file name's
+    suffix says (a cache entry, named by hash, has no suffix to go by)."""
+    return recorded or _format(Path(name), "") or ""
 
 
 def load(path: Path, expected: Expected, *, hint: str) -> Any:

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from modelreg.adapters.git import Git, first_line
 from modelreg.adapters.lock import writing_in
-from modelreg.errors import ForgeError, UsageError
+from modelreg.errors import CheckFailed, ForgeError, UsageError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -312,3 +312,61 @@ def _last_line(sink: IO[bytes]) -> str:
     lines = [ln.strip() for ln in sink.read().decode(errors="replace").splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith(("Running stage", "> "))]
     return lines[-1] if lines else ""
+
+
+def default_remote(config: bytes | None) -> tuple[str, str] | None:
+    """(name, URL as written) of the default remote a committed `.dvc/config` names."""
+    if not config:
+        return None
+    # DVC's own config reader (untyped)
+    from configobj import ConfigObj, ConfigObjError  # type: ignore[import-untyped]
+
+    try:
+        conf = ConfigObj(config.decode("utf-8", errors="replace").splitlines())
+    except ConfigObjError:
+        return None
+    core = {str(k).lower(): v for k, v in dict(conf.get("core") or {}).items()}
+    name = core.get("remote")
+    if not isinstance(name, str) or not name:
+        return None
+    section = conf.get(f'remote "{name}"') or {}
+    url = dict(section).get("url")
+    return (name, url) if isinstance(url, str) and url else None
+
+
+def is_relative_remote(url: str) -> bool:
+    """Whether a remote URL as `.dvc/config` holds it is a path relative to `.dvc/`."""
+    return "://" not in url and not os.path.isabs(os.path.expanduser(url))
+
+
+def download(
+    repo: Path, rev: str, path: str, dest: Path, *, remote: str | None, scratch: Path | None
+) -> None:
+    """Copy the DVC-tracked `path` (a file or a folder) at `rev` of the Git repository
+    `repo` (a checkout, or a bare clone) to `dest`: from DVC's cache, else the remote.
+
+    `remote` replaces the default remote's URL. With `scratch`, DVC keeps its cache and
+    index there (a temporary clone's state must not outlive it).
+    """
+    from dvc.fs import DVCFileSystem
+    from dvc.repo import Repo
+
+    config: dict[str, Any] = {}
+    if scratch is not None:
+        config = {
+            "cache": {"dir": str(scratch / "cache")},
+            "core": {"site_cache_dir": str(scratch / "site")},
+        }
+    extra: dict[str, Any] = {"remote": "modelreg", "remote_config": {"url": remote}}
+    try:
+        with (
+            _quiet("get"),
+            Repo(str(repo), rev=rev, config=config, **(extra if remote else {})) as r,
+        ):
+            DVCFileSystem(repo=r).get(path, str(dest), recursive=True)
+    except FileNotFoundError as exc:  # DVC: "No storage files available"
+        raise CheckFailed(f"neither DVC's cache nor the remote has it ({first_line(exc)})") from exc
+    except ImportError as exc:  # a remote whose DVC plugin is not installed
+        raise UsageError(first_line(exc), hint="install it, e.g. pip install dvc-s3") from exc
+    except OSError as exc:
+        raise ForgeError(f"dvc get failed: {first_line(exc)}") from exc

@@ -723,6 +723,28 @@ def _alive(reason: str | None) -> bool:
     return True
 
 
+def clone_bare(source: str, dest: Path) -> Git:
+    """A bare clone of `source` (a path or any Git URL) at `dest`, for reading a registry
+    without a checkout. Plain git (the read path): a local path is cloned with hard links.
+
+    A source git cannot read is a UsageError when it is a local path (bad input), else a
+    ForgeError (the remote could not be reached or refused).
+    """
+    proc = subprocess.run(
+        ["git", "clone", "--bare", "--quiet", "--", source, str(dest)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if proc.returncode != 0:
+        kind = UsageError if os.path.exists(source) else ForgeError
+        raise kind(
+            f"--repo {source}: cannot clone it: {first_line(proc.stderr)}",
+            hint="name a registry's Git repository: a path, a bare repository or a URL",
+        )
+    return Git(dest)
+
+
 def fetch(git: Git, remote: str = "origin", *refspecs: str) -> None:
     """Update remote-tracking refs (never the checkout); a failure is a ForgeError."""
     hint = "check the remote URL and your access"

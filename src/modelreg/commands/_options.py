@@ -61,3 +61,13 @@ def trigger_option(
     return click.option(
         "--trigger", type=click.Choice(choices), required=required, help=help, **extra
     )
+
+
+def repo_option() -> Callable[[F], F]:
+    """`--repo`: read a registry without a checkout."""
+    return click.option(
+        "--repo",
+        metavar="URL|PATH",
+        help="Read the registry from this Git repository instead of the current checkout: "
+        "a path (a checkout or a bare repository) or any Git URL (file://, https://, ssh).",
+    )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelreg.commands._options import json_option
+from modelreg.commands._options import json_option, repo_option
 
 if TYPE_CHECKING:
     from modelreg.promotion.inspect import Compared
@@ -17,15 +17,16 @@ if TYPE_CHECKING:
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
 @click.option("--at", default="HEAD", show_default=True, help="Read the registry at this revision.")
+@repo_option()
 @json_option("the comparison")
-def compare(model: str, a: str, b: str, at: str, as_json: bool) -> None:
+def compare(model: str, a: str, b: str, at: str, repo: str | None, as_json: bool) -> None:
     """Two versions (or stages) side by side: metric deltas, params, signature, data."""
     from modelreg.output import to_json
     from modelreg.promotion.inspect import compare as run
-    from modelreg.registry.workspace import Workspace
+    from modelreg.registry.source import open_source
 
-    with Workspace.open() as ws:
-        result = run(ws.snapshot(at), model, a, b)
+    with open_source(repo) as source:
+        result = run(source.ws.snapshot(at), model, a, b)
     click.echo(to_json(result.to_dict()) if as_json else text(result))
 
 

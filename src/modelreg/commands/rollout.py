@@ -72,6 +72,7 @@ def judged_dict(j: Judged) -> dict[str, Any]:
             }
             if evidence
             else None,
+            "queries": list(online.queries),  # the PromQL run, when Prometheus answered
         },
         "decision": j.decision.to_dict(),
         "error": None,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelreg.commands._options import json_option
+from modelreg.commands._options import json_option, repo_option
 
 if TYPE_CHECKING:
     from modelreg.promotion.inspect import Shown
@@ -15,15 +15,16 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("ref", metavar="MODEL[@VERSION|@STAGE]")
 @click.option("--at", default="HEAD", show_default=True, help="Read the registry at this revision.")
+@repo_option()
 @json_option("the version")
-def show(ref: str, at: str, as_json: bool) -> None:
+def show(ref: str, at: str, repo: str | None, as_json: bool) -> None:
     """One version in full: record, where it serves and served, next stage's gates."""
     from modelreg.output import to_json
     from modelreg.promotion.inspect import show as run
-    from modelreg.registry.workspace import Workspace
+    from modelreg.registry.source import open_source
 
-    with Workspace.open() as ws:
-        shown = run(ws.snapshot(at), ref)
+    with open_source(repo) as source:
+        shown = run(source.ws.snapshot(at), ref)
     click.echo(to_json(shown.to_dict()) if as_json else text(shown))
 
 

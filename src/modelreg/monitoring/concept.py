@@ -22,8 +22,6 @@ def concept_drift(
     rules: DriftRules | None = None,
 ) -> ConceptFinding:
     """Compare the live metric over labelled rows with the version's registered metric."""
-    import numpy as np
-
     rules = rules or DriftRules()
     metric = _concept_metric(task, rules)
     if metric not in registered_metrics:
@@ -32,7 +30,26 @@ def concept_drift(
             f"(register it, or set drift.concept.metric to one of: "
             f"{', '.join(sorted(registered_metrics)) or 'none'})"
         )
-    registered = float(registered_metrics[metric])
+    return concept_against(y_true, y_pred, task, float(registered_metrics[metric]), rules)
+
+
+def concept_against(
+    y_true: Sequence[Any] | Any,
+    y_pred: Sequence[Any] | Any,
+    task: str,
+    baseline: float | None,
+    rules: DriftRules | None = None,
+    *,
+    baseline_from: str = "registered",
+    missing: str = "",
+) -> ConceptFinding:
+    """The live metric over labelled rows against `baseline` (registered, or measured on
+    the reference); with no baseline the live metric is reported and judged `insufficient`,
+    `missing` saying why."""
+    import numpy as np
+
+    rules = rules or DriftRules()
+    metric = _concept_metric(task, rules)
     truth, pred = _labelled_pairs(np.asarray(y_true), np.asarray(y_pred))
     rows = int(truth.size)
     if rows < rules.min_rows:
@@ -41,16 +58,67 @@ def concept_drift(
             f"{metric} (policy drift.min_rows)"
         )
         return ConceptFinding(
-            metric, registered, None, None, rules.concept_max_drop, rows, "insufficient", reason
+            metric,
+            baseline,
+            None,
+            None,
+            rules.concept_max_drop,
+            rows,
+            "insufficient",
+            reason,
+            baseline_from,
         )
     live = _metric_value(metric, truth, pred)
-    drop = live - registered if metric in LOWER_IS_BETTER else registered - live
+    if baseline is None:
+        reason = f"concept: {metric} {live:.4g} on {rows} labelled rows; {missing}"
+        return ConceptFinding(
+            metric,
+            None,
+            live,
+            None,
+            rules.concept_max_drop,
+            rows,
+            "insufficient",
+            reason,
+            baseline_from,
+        )
+    drop = live - baseline if metric in LOWER_IS_BETTER else baseline - live
     bad = drop > rules.concept_max_drop
     severity: Severity = "critical" if bad else "ok"
-    reason = "concept: " + _change(metric, registered, live, drop, rows, rules.concept_max_drop)
+    reason = "concept: " + _change(metric, baseline, live, drop, rows, rules.concept_max_drop)
     return ConceptFinding(
-        metric, registered, live, drop, rules.concept_max_drop, rows, severity, reason
+        metric, baseline, live, drop, rules.concept_max_drop, rows, severity, reason, baseline_from
     )
+
+
+def reference_metric(
+    y_true: Sequence[Any] | Any,
+    y_pred: Sequence[Any] | Any,
+    task: str,
+    rules: DriftRules | None = None,
+) -> tuple[float | None, int]:
+    """The concept metric on the reference's labelled rows (None below drift.min_rows)."""
+    import numpy as np
+
+    rules = rules or DriftRules()
+    truth, pred = _labelled_pairs(np.asarray(y_true), np.asarray(y_pred))
+    rows = int(truth.size)
+    if rows < rules.min_rows:
+        return None, rows
+    return _metric_value(_concept_metric(task, rules), truth, pred), rows
+
+
+def infer_task(y_true: Sequence[Any] | Any) -> str:
+    """`regression` when the labels are numbers and some are not whole; else classification."""
+    import pandas as pd
+
+    labels = pd.Series(list(y_true) if not hasattr(y_true, "dtype") else y_true).dropna()
+    if labels.empty or pd.api.types.is_bool_dtype(labels.dtype):
+        return "classification"
+    numbers = pd.to_numeric(labels, errors="coerce")
+    if numbers.isna().any():
+        return "classification"
+    return "regression" if bool((numbers % 1 != 0).any()) else "classification"
 
 
 def _change(
@@ -132,7 +200,37 @@ def _labelled_pairs(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
             "(join labels to predictions row by row)"
         )
     keep = ~(pd.isna(y_true) | pd.isna(y_pred))
-    return y_true[keep], y_pred[keep]
+    return _same_kind(y_true[keep], y_pred[keep])
+
+
+def _same_kind(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """Labels and predictions as one kind: numbers written as text ("1", from JSON or a
+    CSV) are read as numbers when the other side is numeric; text against numbers that
+    do not parse is a usage error, not a crash in scikit-learn."""
+    import pandas as pd
+
+    def numeric(a: Any) -> bool:
+        if a.dtype.kind in "iuf":
+            return True
+        return len(a) == 0 or all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in a.tolist()
+        )
+
+    sides = [y_true, y_pred]
+    kinds = [numeric(a) for a in sides]
+    if kinds[0] == kinds[1]:
+        return y_true, y_pred
+    text = kinds.index(False)
+    parsed = pd.to_numeric(pd.Series(sides[text], dtype=object), errors="coerce")
+    if parsed.isna().any():
+        bad = sides[text][parsed.isna().to_numpy()][0]
+        what = ("labels", "predictions")
+        raise UsageError(
+            f"concept drift: {what[text]} are text (e.g. {bad!r}) but {what[1 - text]} are "
+            "numbers (write both the same way, e.g. the class the model predicts)"
+        )
+    sides[text] = parsed.to_numpy()
+    return sides[0], sides[1]
 
 
 def _metric_value(metric: str, y_true: Any, y_pred: Any) -> float:

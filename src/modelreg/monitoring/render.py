@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelreg.errors import UsageError, plural
-from modelreg.monitoring.report import Chart, ColumnDrift, DriftReport, Sources
+from modelreg.monitoring.report import Chart, ColumnDrift, DriftReport, LabelJoin, Sources
 
 FORMATS = ("text", "markdown", "json", "html")
 REF_COLOUR = "#5b7fa6"
@@ -137,7 +137,25 @@ def _footer(report: DriftReport) -> list[str]:
         out.append("ignored (not in the profile): " + ", ".join(report.ignored_columns))
     if report.missing_columns:
         out.append("not in the current data: " + ", ".join(report.missing_columns))
+    if report.labels is not None:
+        out.append(f"labels: {labels_text(report.labels)}")
     return out
+
+
+def labels_text(join: LabelJoin) -> str:
+    """How a labels file met the data: read, duplicates, rows labelled, keys unmatched."""
+    parts = [
+        f"{join.source} joined on {join.key}: {plural(join.labels, 'label')}",
+        f"{join.matched:,} of {join.matched + join.unlabelled:,} current rows labelled",
+    ]
+    if join.matched_reference is not None:
+        parts.append(f"{join.matched_reference:,} reference rows labelled")
+    parts.append(f"{join.unmatched:,} unmatched {'key' if join.unmatched == 1 else 'keys'}")
+    parts.append(
+        f"{join.duplicates:,} duplicate {'key' if join.duplicates == 1 else 'keys'} "
+        "(the last label wins)"
+    )
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- markdown
@@ -291,7 +309,7 @@ def _html_role(report: DriftReport, role: str) -> list[str]:
         out.append(
             f'<p class="concept"><span class="verdict {concept.severity}">'
             f"{html.escape(concept.severity)}</span> live {html.escape(concept.metric)} on "
-            f"{concept.rows:,} labelled rows: {live} (registered "
+            f"{concept.rows:,} labelled rows: {live} ({_baseline(concept.baseline)} "
             f"{fmt_number(concept.registered)}, allowed drop {fmt_number(concept.max_drop)})</p>"
             f'<p class="why">{html.escape(concept.reason)}</p>'
         )
@@ -376,21 +394,28 @@ def _top(label: str | None, share: float | None) -> str:
     return f"{short} ({share or 0:.0%})"
 
 
+def _baseline(kind: str) -> str:
+    return "on the reference" if kind == "reference" else "registered"
+
+
 def _html_sources(report: DriftReport, sources: Sources | None, made: str) -> str:
     items: list[tuple[str, str]] = []
     if sources is not None:
         if sources.model:
             what = " ".join(x for x in (sources.model, sources.version) if x)
-            items.append(
-                ("model", what + (f" (serving in {sources.stage})" if sources.stage else ""))
-            )
+            where = f" (serving in {sources.stage})" if sources.stage else " (serves in no stage)"
+            items.append(("model", what + where))
         items.append(("reference", f"{sources.reference} — {report.rows_reference:,} rows"))
         items.append(("current", f"{sources.current} — {report.rows_current:,} rows"))
         if sources.window:
             items.append(("window", f"last {sources.window}"))
+        if sources.rules:
+            items.append(("drift rules", sources.rules))
     else:
         items.append(("reference", f"{report.rows_reference:,} rows"))
         items.append(("current", f"{report.rows_current:,} rows"))
+    if report.labels is not None:
+        items.append(("labels", labels_text(report.labels)))
     if report.current_span:
         items.append(("current rows from", f"{report.current_span[0]} to {report.current_span[1]}"))
     items.append(("generated", made))

@@ -71,6 +71,7 @@ class Sources:
     stage: str | None = None
     window: str | None = None
     generated_at: str | None = None
+    rules: str | None = None  # where the drift rules came from: a policy file, or defaults
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,28 @@ class ConceptFinding:
     """Live metric on labelled rows versus the metric registered with the version."""
 
     metric: str
-    registered: float
+    registered: float | None  # the baseline; None when there is nothing to compare with
     live: float | None
     drop: float | None
     max_drop: float
     rows: int
     severity: Severity
     reason: str
+    baseline: str = "registered"  # where `registered` came from: "registered" or "reference"
+
+
+@dataclass(frozen=True)
+class LabelJoin:
+    """How a labels file (`drift --labels FILE --key COLUMN`) met the data it labels."""
+
+    source: str
+    key: str
+    labels: int  # label records read
+    duplicates: int  # records whose key came again later (the last label won)
+    matched: int  # current rows that got a label
+    unlabelled: int  # current rows that did not
+    unmatched: int  # label keys that match no row of the current (or reference) data
+    matched_reference: int | None = None  # reference rows that got a label, when joined
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,7 @@ class DriftReport:
     share_critical: float = 0.4
     alpha: float = 0.05
     current_span: tuple[str, str] | None = None  # first and last timestamp of the current rows
+    labels: LabelJoin | None = None
 
     @property
     def drifted(self) -> tuple[str, ...]:
@@ -153,6 +170,7 @@ class DriftReport:
             "concept": None if self.concept is None else dict(self.concept.__dict__),
             "columns": [_drift_to_dict(c) for c in self.columns],
             "current_span": None if self.current_span is None else list(self.current_span),
+            "labels": None if self.labels is None else dict(self.labels.__dict__),
         }
 
     @classmethod
@@ -162,6 +180,7 @@ class DriftReport:
         share = policy.get("dataset_share") or {}
         concept = d.get("concept")
         span = d.get("current_span")
+        labels = d.get("labels")
         return cls(
             verdict=d["verdict"],
             share=float(d["share"]),
@@ -176,6 +195,7 @@ class DriftReport:
             share_critical=float(share.get("critical", 0.4)),
             alpha=float(policy.get("alpha", 0.05)),
             current_span=None if not span else (str(span[0]), str(span[1])),
+            labels=None if labels is None else LabelJoin(**labels),
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from modelreg.errors import UsageError
 from modelreg.promotion.online import (
     BUILTINS,
-    EVIDENCE_PROMQL,
+    EXPORTERS,
     Counts,
     Evidence,
     Online,
@@ -50,6 +50,7 @@ def load_online(
             body = serve_stats(source, model, stage, interval)
             return _from_stats(body, candidate, stable, f"--metrics {source}", "serve")
         q = _Query(source, model=model, stage=stage, interval=interval_text(interval))
+        q.exporter = EXPORTERS[policy.exporter]
         return q.online(policy, candidate, stable)
     data = _read(Path(source))
     if isinstance(data.get("versions"), dict):
@@ -138,6 +139,7 @@ class _Query:
         self.seconds = int(interval.rstrip("s"))
         self.queries: list[str] = []
         self.memo: dict[str, dict[str, float]] = {}
+        self.exporter = EXPORTERS["modelreg"]
 
     def run(self, template: str, **extra: str) -> list[Any]:
         from modelreg.adapters.prometheus import instant_query
@@ -154,14 +156,15 @@ class _Query:
                 value = self.value(i, check, version)
                 if value is not None:
                     out[check.metric] = value
-        # Request counts come from modelreg's own metrics; a policy of user queries alone
+        # Request counts come from the exporter's metrics; a policy of user queries alone
         # may judge a server that has none, so its figures are taken as they come.
-        builtin = any(c.query is None and c.metric in BUILTINS for c in policy.analysis)
+        known = self.exporter.builtins
+        builtin = any(c.query is None and c.metric in known for c in policy.analysis)
         evidence = self.evidence(policy, candidate, stable) if builtin else None
         return Online(cand, stab or None, evidence, "prometheus", tuple(self.queries))
 
     def value(self, index: int, check: AnalysisCheck, version: str) -> float | None:
-        builtin = BUILTINS.get(check.metric)
+        builtin = self.exporter.builtins.get(check.metric)
         if check.query is None and builtin is not None:
             found = self.by_version(builtin.promql)
             return found.get(version)
@@ -176,8 +179,7 @@ class _Query:
             )
         return samples[0].value if samples else None
 
-    @staticmethod
-    def gauge(index: int, metric: str) -> str:
+    def gauge(self, index: int, metric: str) -> str:
         """A plain gauge `metric{model,version}`; refused unless its name is PromQL's.
 
         The schema allows `p95-latency` or `acc.online` (fine as keys of a metrics file),
@@ -189,7 +191,7 @@ class _Query:
                 f"analysis[{index}] ({metric}): not a Prometheus metric name "
                 "(letters, digits, _ and :), so modelreg cannot query it as a gauge",
                 hint="give the check a `query:` that computes it, or use a builtin metric "
-                f"({', '.join(BUILTINS)})",
+                f"({', '.join(self.exporter.builtins)})",
             )
         return gauge_query(metric)
 
@@ -206,21 +208,19 @@ class _Query:
         }
 
     def evidence(self, policy: RolloutPolicy, candidate: str, stable: str) -> Evidence:
-        kinds = {
-            BUILTINS[c.metric].kind
-            for c in policy.analysis
-            if c.query is None and c.metric in BUILTINS
-        }
-        requests = self.by_version(EVIDENCE_PROMQL["requests"])
-        errors = self.by_version(EVIDENCE_PROMQL["errors"]) if "errors" in kinds else {}
+        known, promql = self.exporter.builtins, self.exporter.evidence
+        judged = [c for c in policy.analysis if c.query is None and c.metric in known]
+        kinds = {known[c.metric].kind for c in judged}
+        requests = self.by_version(promql["requests"])
+        errors = self.by_version(promql["errors"]) if "errors" in kinds else {}
         latency: dict[str, list[tuple[float, float]]] = {}
         if "latency" in kinds:
-            for s in self.run(EVIDENCE_PROMQL["latency"]):
-                le = parse_le(s.labels.get("le", "+Inf"))
+            for s in self.run(promql["latency"]):
+                le = parse_le(s.labels.get("le", "+Inf")) * self.exporter.le_seconds
                 latency.setdefault(s.labels.get("version", ""), []).append((le, s.value))
         feedback: dict[tuple[str, str], float] = {}
-        if "accuracy" in kinds:
-            for s in self.run(EVIDENCE_PROMQL["feedback"]):
+        if "accuracy" in kinds and "feedback" in promql:
+            for s in self.run(promql["feedback"]):
                 feedback[(s.labels.get("version", ""), s.labels.get("outcome", ""))] = s.value
 
         def counts(v: str) -> Counts:

@@ -72,6 +72,51 @@ EVIDENCE_PROMQL: Mapping[str, str] = {
     "feedback": f"sum by (version, outcome) (increase({_FB}[{{interval}}]))",
 }
 
+# KServe's serverless predictors: the Knative queue-proxy beside every predictor counts
+# requests by response code class and times them (in milliseconds). The labels `model`,
+# `stage` and `version` come from the predictor pod's `modelreg.dev/*` labels (set by
+# `deploy --target kserve`) through the relabelling in monitoring/prometheus-kubernetes.yml.
+# KServe exports no outcomes, so `accuracy_online` needs a query of its own there.
+_K_REQ = "revision_app_request_count{" + _SEL + "}"
+_K_ERR = "revision_app_request_count{" + _SEL + ',response_code_class="5xx"}'
+_K_BUCKET = "revision_app_request_latencies_bucket{" + _SEL + "}"
+
+
+def _k_quantile(q: float) -> str:
+    return f"histogram_quantile({q}, sum by (version, le) (rate({_K_BUCKET}[{{interval}}])))"
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """Whose metrics the builtin analysis metrics are computed from (`rollout.exporter`)."""
+
+    name: str
+    builtins: Mapping[str, Builtin]
+    evidence: Mapping[str, str]
+    le_seconds: float = 1.0  # the unit of the latency histogram's `le`, in seconds
+
+
+EXPORTERS: Mapping[str, Exporter] = {
+    "modelreg": Exporter("modelreg", BUILTINS, EVIDENCE_PROMQL),
+    "kserve": Exporter(
+        "kserve",
+        {
+            b.name: b
+            for b in (
+                Builtin("error_rate", "errors", _ratio(_K_ERR, _K_REQ), help="share of 5xx"),
+                Builtin("latency_p95_ms", "latency", _k_quantile(0.95), 0.95, "95th pct, ms"),
+                Builtin("latency_p99_ms", "latency", _k_quantile(0.99), 0.99, "99th pct, ms"),
+            )
+        },
+        {
+            "requests": f"sum by (version) (increase({_K_REQ}[{{interval}}]))",
+            "errors": f"sum by (version) (increase({_K_ERR}[{{interval}}]))",
+            "latency": f"sum by (version, le) (increase({_K_BUCKET}[{{interval}}]))",
+        },
+        le_seconds=0.001,
+    ),
+}
+
 _PLACEHOLDER = re.compile(r"\{(model|version|stage|interval)\}")
 
 

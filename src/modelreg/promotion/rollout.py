@@ -17,7 +17,7 @@ from modelreg.promotion.gates import (
     markdown_table,
     show,
 )
-from modelreg.promotion.online import BUILTINS, Counts, Evidence, pvalue
+from modelreg.promotion.online import EXPORTERS, Counts, Evidence, pvalue
 from modelreg.registry.policy import AnalysisCheck, RolloutPolicy, format_duration
 from modelreg.registry.records import Rollout
 
@@ -86,7 +86,8 @@ def analyse(
 def _significance(
     policy: RolloutPolicy, check: AnalysisCheck, result: RuleResult, evidence: Evidence
 ) -> RuleResult:
-    builtin = BUILTINS.get(check.metric) if check.query is None else None
+    known = EXPORTERS[policy.exporter].builtins
+    builtin = known.get(check.metric) if check.query is None else None
     if result.kind != "regression" or builtin is None or not isinstance(result.observed, float):
         return result
     p = pvalue(builtin.kind, evidence.candidate, evidence.stable)

@@ -135,6 +135,8 @@ class RolloutPolicy:
     auto_advance: bool = False
     min_requests: int = 200
     alpha: float = 0.05
+    # Whose metrics the builtin analysis metrics read: `modelreg serve`'s or KServe's.
+    exporter: str = "modelreg"
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def _rollout(d: Mapping[str, Any], where: str) -> RolloutPolicy:
         auto_advance=bool(d.get("auto_advance", False)),
         min_requests=int(d.get("min_requests", 200)),
         alpha=float(d.get("alpha", 0.05)),
+        exporter=str(d.get("exporter", "modelreg")),
     )
 
 

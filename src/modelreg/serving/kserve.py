@@ -95,7 +95,16 @@ def render_isvc(model: str, stage: str, wants: Sequence[Want], remote: str) -> s
     if candidate is not None:
         annotations["modelreg.dev/candidate-version"] = candidate.record.version
         annotations["modelreg.dev/candidate-md5"] = candidate.record.artifact.md5
-    predictor: dict[str, Any] = {}
+    # The predictor's pods carry the version they serve: each Knative revision keeps its
+    # own, so the queue-proxy's metrics can be told apart by version after relabelling
+    # (monitoring/prometheus-kubernetes.yml; `rollout.exporter: kserve`).
+    predictor: dict[str, Any] = {
+        "labels": {
+            "modelreg.dev/model": label_value(model),
+            "modelreg.dev/stage": label_value(stage),
+            "modelreg.dev/version": label_value(serving.record.version),
+        }
+    }
     if candidate is not None:
         predictor["canaryTrafficPercent"] = candidate.weight
     predictor["model"] = {

@@ -93,6 +93,17 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
+    def prime(self, model: str, version: str, stage: str, role: str) -> None:
+        """Create a served version's series at 0 before its first request. Prometheus's
+        `increase()` needs a sample before the first request: a counter that first shows
+        up already at 45 counts as 0 requests, and the canary analysis would wait forever."""
+        labels = (model, version, stage, role)
+        for code in ("200", "500"):
+            self.child(self.requests, *labels, code)
+        self.child(self.duration, *labels)
+        for outcome in ("correct", "wrong"):
+            self.child(self.feedback, *labels, outcome)
+
     def problem(self, model: str, stage: str, problem: str, feature: str) -> None:
         if problem == "unknown" and feature not in self._unknown:
             if len(self._unknown) >= MAX_UNKNOWN_FEATURES:

@@ -303,6 +303,7 @@ class State:
             return old  # not swapped in: keep serving what was loaded before
         for v in loaded:
             self.metrics.child(self.metrics.ready, model, v.share.version, stage).set(1)
+            self.metrics.prime(model, v.share.version, stage, v.role)
         if old is not None:
             for v in old.versions:
                 if v.share.version not in {n.share.version for n in loaded}:
