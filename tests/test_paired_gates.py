@@ -218,3 +218,45 @@ def test_a_pr_body_without_a_paired_evaluation_says_the_deltas_mix_datasets() ->
     body = comparison(_rec("v2", 0.947, "h-b"), _rec("v1", 1.0, "h-a"))
     assert body.count("| metric |") == 1
     assert "not comparable" in body and "`h-a`" in body and "`h-b`" in body
+
+
+@pytest.mark.slow
+def test_pr_merge_scores_a_compare_paired_stage_as_check_does(
+    staged: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pr merge` re-runs the gates in the merged tree; for a `compare: paired` stage it
+    used to skip the scoring `check` does and judge on the recorded comparison alone."""
+    _gates(staged, "production", compare="paired")
+    log = tmp_path / "eval.log"
+    _log_evaluations(staged, log, monkeypatch)
+    staged.git("commit", "-qam", "evaluate.py notes every model file it scores")
+    staged.git("push", "-q", "origin", "main")
+    branch = "modelreg/promote/cancer/production/v1.1.0"
+    staged.ok("promote", "cancer", "v1.1.0", "--to", "production")
+    approve(staged, branch)
+
+    result = staged.run("pr", "merge", branch)
+
+    assert result.exit_code == 0, result.output
+    assert len(log.read_text().splitlines()) == 2  # the candidate and v1.0.0, in the merge
+
+
+def test_pr_merges_worktree_reaches_a_relative_dvc_remote(tmp_path: Path) -> None:
+    """`pr merge` scores in a temporary worktree elsewhere, where a remote written as a
+    path relative to .dvc/ (`init --dvc-remote ../dvc-remote`) would name nothing."""
+    from conftest import make_registry
+    from modelreg.adapters import dvc as dvcio
+    from modelreg.adapters.git import temp_worktree
+
+    reg = make_registry(tmp_path, init=False)
+    reg.ok("init", "--dvc-remote", "../dvc-remote")
+    git = Workspace.open(reg.root).git
+    want = dvcio.remote_url(reg.root)
+    assert want == str((tmp_path / "dvc-remote").resolve())
+    with temp_worktree(git, "HEAD") as wt:
+        assert dvcio.remote_url(wt.root) != want
+
+        dvcio.borrow_remote(wt.root, reg.root)
+
+        assert dvcio.remote_url(wt.root) == want
+        assert wt.run("status", "--porcelain").strip() == ""

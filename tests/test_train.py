@@ -84,7 +84,7 @@ def test_train_register_records_the_pipeline_lineage_metrics_and_signature(
         "dvc_lock_md5": hashlib.md5(lock).hexdigest(),
     }
     metrics = json.loads((registry.root / "pipelines/m/out/metrics.json").read_text())
-    assert rec["metrics"] == metrics and metrics["dataset"] == "holdout"
+    assert rec["metrics"] == metrics and metrics["dataset"].startswith("holdout@sha256:")
     assert HEADLINE[kind] <= set(metrics)
     sample_header = (registry.root / "pipelines/m/out/sample.csv").read_text().splitlines()[0]
     names = [f["name"] for f in rec["signature"]["inputs"]]
@@ -217,13 +217,13 @@ def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Regis
     text = registry.ok("train", "m", "--set", "train.max_iter=500").output
 
     assert "stages run: prepare, train, evaluate" in text
-    assert "metrics (holdout): accuracy=" in text
+    assert "metrics (holdout@sha256:" in text and "): accuracy=" in text
     assert "not committed: " in text and "pipelines/m/dvc.lock" in text
     assert registry.git("rev-parse", "HEAD") == head
 
 
 def test_train_without_a_pipeline_says_how_to_scaffold_one(registry: Registry) -> None:
-    scaffold = "(scaffold one with `modelreg example churn --kind classifier`)"
+    scaffold = "(scaffold one with `modelreg example churn --data FILE --target COLUMN`)"
     unknown = f"modelreg: error: unknown model 'churn' {scaffold}"
     assert _one_line_error(registry, ["train", "churn"], 2) == unknown
     registry.register("churn", 0)  # a model registered by hand has no pipeline

@@ -1,4 +1,8 @@
-"""Stage `train`: a scaled logistic regression on out/train.csv → out/model.pkl."""
+"""Stage `train`: a logistic regression on out/train.csv → out/model.pkl.
+
+Numeric columns are standardised, other columns one-hot encoded (categories unseen in
+training are ignored at prediction time); the label column is params' prepare.target.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,22 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 def main() -> None:
-    p = yaml.safe_load(Path("params.yaml").read_text())["train"]
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    p = params["train"]
     x = pd.read_csv("out/train.csv")
-    y = x.pop("target")
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=p["C"], max_iter=p["max_iter"]))
+    y = x.pop(params["prepare"].get("target", "target"))
+    features = make_column_transformer(
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
+    )
+    model = make_pipeline(features, LogisticRegression(C=p["C"], max_iter=p["max_iter"]))
     model.fit(x, y)
     Path("out/model.pkl").write_bytes(pickle.dumps(model))
 

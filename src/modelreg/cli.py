@@ -125,7 +125,11 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "example": (
         "modelreg.commands.example:example",
-        "Scaffold an example model: DVC pipeline, data batches and model.yaml, one commit.",
+        "Scaffold a model's DVC pipeline, data batches and model.yaml, one commit.",
+    ),
+    "add-batch": (
+        "modelreg.commands.add_batch:add_batch",
+        "Add a batch of labelled rows to a model's training data (DVC), one commit.",
     ),
     "import": (
         "modelreg.commands.import_cmd:import_",

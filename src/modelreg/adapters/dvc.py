@@ -95,6 +95,28 @@ def remote_in_repo(root: Path) -> str | None:
         return None
 
 
+def borrow_remote(root: Path, main: Path) -> None:
+    """Point the temporary worktree at `root` to `main`'s DVC remote, in its
+    `.dvc/config.local` (DVC git-ignores it).
+
+    A remote given as a relative path resolves against the `.dvc/` folder it is written
+    in, so in a worktree elsewhere it names a folder that does not exist. A remote kept
+    inside the repository travels with the tree and is left alone.
+    """
+    if not is_initialised(root) or remote_in_repo(main) is not None:
+        return
+    url = remote_url(main)
+    if url is None:
+        return
+    with _quiet("config"):
+        repo = _repo(root)
+        name = repo.config["core"].get("remote")
+        if not name:
+            return
+        with repo.config.edit("local") as conf:
+            conf["remote"][name] = {"url": url}
+
+
 def add(root: Path, path: Path) -> tuple[str, int]:
     """Track one file with DVC; return (md5, size) as its pointer records them."""
     with writing_in(root), _quiet("add"):

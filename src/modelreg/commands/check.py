@@ -45,7 +45,9 @@ def check(base: str | None, fmt: str, comment: int | None, pr: int | None) -> No
 
     with Workspace.open() as ws:
         reviews = None if pr is None else _github(ws.git).reviews(pr)
-        report = run(ws, base=base, reviews=reviews, evaluator=lambda ref: _paired(ws, ref))
+        report = run(
+            ws, base=base, reviews=reviews, evaluator=lambda ref: paired_evaluator(ws, ref)
+        )
         text = markdown(report)
         if comment is not None:
             _comment(ws.git, comment, text)
@@ -88,8 +90,9 @@ def _github(git: Git) -> GitHubForge:
     return GitHubForge.from_env(git.remote_url("origin"), os.environ)
 
 
-def _paired(ws: Workspace, ref: str) -> Evaluator:
-    """Scores both versions for `compare: paired` stages; loaded only when one asks."""
+def paired_evaluator(ws: Workspace, ref: str) -> Evaluator:
+    """Scores both versions for `compare: paired` stages; loaded only when one asks
+    (`check` and `pr merge` both use it)."""
 
     def run(candidate: VersionRecord, current: VersionRecord) -> Comparison:
         from modelreg.training.paired import evaluator

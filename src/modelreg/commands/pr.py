@@ -10,7 +10,12 @@ import click
 from modelreg.commands._options import json_option
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from modelreg.forge.local import LocalForge, Review
+    from modelreg.promotion.gate_runs import Evaluator
+    from modelreg.registry.records import Comparison, VersionRecord
+    from modelreg.registry.workspace import Workspace
 
 
 @click.group()
@@ -132,12 +137,32 @@ def comment(branch: str, text: str) -> None:
 @click.argument("branch")
 def merge(branch: str) -> None:
     """Run the required checks and count approvals, then merge --no-ff and push."""
+    import functools
+
     from modelreg.promotion.pr_check import mergeable
 
     forge = _local()
-    merged = forge.merge(branch, mergeable)
+    # The same checks as `check`, paired scoring included (in the merged tree).
+    evaluator = functools.partial(_paired_in_worktree, forge.git.root)
+    merged = forge.merge(branch, functools.partial(mergeable, evaluator=evaluator))
     click.echo(f"merged {branch} into {merged.pr.base} as {merged.commit[:8]}")
     click.echo(forge.update_checkout(merged.pr.base, merged.commit))
+
+
+def _paired_in_worktree(main: Path, ws: Workspace, ref: str) -> Evaluator:
+    """`check`'s paired scoring, in the temporary worktree `pr merge` checks: with the
+    DVC remote of the checkout at `main` (a relative one would resolve elsewhere)."""
+    from modelreg.commands.check import paired_evaluator
+
+    scores = paired_evaluator(ws, ref)
+
+    def run(candidate: VersionRecord, current: VersionRecord) -> Comparison:
+        from modelreg.adapters import dvc as dvcio
+
+        dvcio.borrow_remote(ws.root, main)
+        return scores(candidate, current)
+
+    return run
 
 
 @pr.command("close")

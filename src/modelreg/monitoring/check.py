@@ -100,7 +100,7 @@ def check_drift(
 
         _require_predictions(frame)
         task = task or infer_task(frame["label"])
-    concept = _concept(frame, task, snap, record, rules)
+    concept = _concept(frame, task, snap, record, rules, spec.target)
     report = compare(
         profile, frame, rules, features=features, model=model, source=str(current), concept=concept
     )
@@ -399,7 +399,12 @@ def _tracked_bytes(ws: Workspace, path: str) -> bytes:
 
 
 def _concept(
-    frame: pd.DataFrame, task: str | None, snap: Snapshot, record: VersionRecord, rules: DriftRules
+    frame: pd.DataFrame,
+    task: str | None,
+    snap: Snapshot,
+    record: VersionRecord,
+    rules: DriftRules,
+    target: str | None = None,
 ) -> Any:
     """Concept drift when the log carries labels next to the predictions.
 
@@ -408,7 +413,8 @@ def _concept(
     """
     from modelreg.monitoring.concept import concept_by_version, concept_drift
 
-    label = next((c for c in LABELS if c in frame.columns), None)
+    names = (target, *LABELS) if target else LABELS  # model.yaml's target: first
+    label = next((c for c in names if c in frame.columns), None)
     if label is None or PREDICTION not in frame.columns or task is None:
         return None
     if SERVED_BY not in frame.columns:

@@ -164,11 +164,22 @@ def required(tree: Git, base_ref: str) -> list[str]:
     return [str(p) for p in report.problems]
 
 
-def mergeable(tree: Git, base_ref: str, approvals: Sequence[Review]) -> list[str]:
+def mergeable(
+    tree: Git,
+    base_ref: str,
+    approvals: Sequence[Review],
+    *,
+    evaluator: Callable[[Workspace, str], Evaluator] | None = None,
+) -> list[str]:
     """`required`, plus the policy's `reviews:` of every stage the branch changes, counted
-    against `approvals` (the local forge's `pr merge`)."""
+    against `approvals` (the local forge's `pr merge`).
+
+    `evaluator(ws, base_ref)` scores both versions for `compare: paired` stages, as in
+    `check`: without it, such a stage would be judged on a recorded comparison only.
+    """
     with Workspace(tree, BlobCache.for_git_dir(tree.git_dir)) as ws:
-        report = validate_and_gate(ws, base=base_ref)
+        paired = evaluator(ws, base_ref) if evaluator else None
+        report = validate_and_gate(ws, base=base_ref, evaluator=paired)
         missing = review_problems(ws, report, len(approvals))
     return [str(p) for p in (*report.problems, *missing)]
 

@@ -202,6 +202,7 @@ class ModelSpec:
     task: str | None = None
     policy: str = "default"
     pipeline: str | None = None
+    target: str | None = None
     output_model: str | None = None
     output_metrics: str | None = None
     headline_metrics: tuple[str, ...] = ()
@@ -224,6 +225,7 @@ class ModelSpec:
             task=d.get("task"),
             policy=d.get("policy", "default"),
             pipeline=d.get("pipeline"),
+            target=d.get("target"),
             output_model=out.get("model"),
             output_metrics=out.get("metrics"),
             headline_metrics=tuple(d.get("headline_metrics") or ()),

@@ -110,7 +110,7 @@ def read_pipeline(ws: Workspace, model: str) -> Pipeline:
     """The pipeline section of models/MODEL/model.yaml as it is on disk."""
     check_name(model)
     path = model_yaml(model)
-    scaffold = f"scaffold one with `modelreg example {model} --kind classifier`"
+    scaffold = f"scaffold one with `modelreg example {model} --data FILE --target COLUMN`"
     if not (ws.root / path).exists():
         raise NotFound(f"unknown model '{model}'", hint=scaffold)
     spec: Mapping[str, Any] = ws.snapshot(None).load("model", path)
