@@ -19,7 +19,8 @@ pytest.importorskip("mlflow")
 pytest.importorskip("skops")
 
 
-pytestmark = pytest.mark.slow  # importing MLflow alone takes seconds
+# importing MLflow alone takes seconds: slow, and on one xdist worker with the other MLflow tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
 
 
 @pytest.fixture(scope="session")
