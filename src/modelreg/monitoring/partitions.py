@@ -473,7 +473,7 @@ class NumericCurrent:
             moments=Moments.of(c),
             lo=float(c[0]),
             hi=float(c[-1]),
-            distinct=_distinct_or_none(c, CURRENT_DISTINCT_MAX),
+            distinct=_distinct_or_none(c, CURRENT_DISTINCT_MAX) if col.values else None,
             started=True,
         )
         part.below, part.above = _outside(col, c)
@@ -765,7 +765,7 @@ def profile_file(
     return sketch_profile(iter_chunks(path, chunk_rows=chunk_rows, columns=columns), columns)
 
 
-def current_file(profile: Profile, path: Path, chunk_rows: int = CHUNK_ROWS) -> CurrentSketch:
+def current_file(path: Path, profile: Profile, chunk_rows: int = CHUNK_ROWS) -> CurrentSketch:
     """The current sketch of one Parquet file against `profile` (what a Dask task computes)."""
     from modelreg.adapters.partitions import iter_chunks
 
@@ -803,5 +803,5 @@ def compare_partitions(
 
     sketch = CurrentSketch(profile)
     for part in parquet_parts(path):
-        sketch.merge(current_file(profile, part, chunk_rows))
+        sketch.merge(current_file(part, profile, chunk_rows))
     return sketch.report(rules, features=features, model=model, source=source or str(path))
