@@ -52,6 +52,20 @@ from modelreg.commands._options import forge_option, format_option, stage_option
     help="Act as drift.action and retrain.triggers say: retrain PR, issue or nothing.",
 )
 @forge_option()
+@click.option(
+    "--engine",
+    type=click.Choice(("memory", "partitions", "dask")),
+    default="memory",
+    show_default=True,
+    help="memory: read the data whole; partitions: Parquet files a chunk at a time, in "
+    "bounded memory; dask: per-file sketches on a Dask cluster (pip install 'modelreg[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDR",
+    help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786 "
+    "(default: a LocalCluster on this machine).",
+)
 def drift(
     model: str,
     current: Path,
@@ -63,16 +77,27 @@ def drift(
     textfile_dir: Path | None,
     open_pr: bool,
     forge: str | None,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Per-column drift and data quality of production data; exit 1 when critical."""
     from modelreg.monitoring.check import check_drift
     from modelreg.monitoring.render import render
     from modelreg.registry.workspace import Workspace
 
+    _check_engine(engine, scheduler)
     with Workspace.open() as ws:
-        result = check_drift(
-            ws, model=model, current=current, reference=reference, window=window, stage=stage
-        )
+        if engine != "memory":
+            from modelreg.monitoring.scaled import check_scaled
+
+            result = check_scaled(
+                ws, model=model, current=current, reference=reference, window=window,
+                stage=stage, engine=engine, scheduler=scheduler,
+            )  # fmt: skip
+        else:
+            result = check_drift(
+                ws, model=model, current=current, reference=reference, window=window, stage=stage
+            )
         from modelreg.monitoring.report import Sources
 
         title = f"{model} {result.version} in {result.stage}"
@@ -105,3 +130,15 @@ def drift(
 
             click.echo(describe(act_on_drift(ws, select_forge(ws.git, forge), result)))
     sys.exit(1 if result.report.verdict == "critical" else 0)
+
+
+def _check_engine(engine: str, scheduler: str | None) -> None:
+    """Refuse --scheduler without Dask, and Dask when its extra is missing, before any work."""
+    from modelreg.errors import UsageError
+
+    if scheduler is not None and engine != "dask":
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask")
+    if engine == "dask":
+        from modelreg.monitoring.dask_engine import require_dask
+
+        require_dask()
