@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import Prebuilt
 from modelreg.cli import cli
 from modelreg.errors import ServiceError, UsageError
 from modelreg.monitoring.compare import compare
@@ -146,12 +148,12 @@ def test_a_reference_profile_from_chunks_is_within_the_stated_tolerance(cuts: li
         assert compare(built, current).verdict == ("critical" if flag else "ok")
 
 
-def _write_parts(folder: Path, frame: pd.DataFrame, cuts: list[int]) -> Path:
+def _write_parts(folder: Path, frame: pd.DataFrame, cuts: list[int], *, hive: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, chunk in enumerate(_chunks(frame, cuts)):
-        sub = folder / f"day={i}"  # Hive-style folders are read too
-        sub.mkdir()
-        chunk.to_parquet(sub / "part.parquet", index=False)
+        sub = folder / f"day={i}" if hive else folder  # Hive-style folders are read too
+        sub.mkdir(exist_ok=True)
+        chunk.to_parquet(sub / f"part-{i}.parquet", index=False)
     (folder / "_SUCCESS").write_text("")  # writers' markers are skipped
     return folder
 
@@ -258,3 +260,36 @@ def test_scheduler_without_the_dask_engine_is_refused(tmp_path: Path) -> None:
 def test_profile_round_trips_after_a_partition_build(tmp_path: Path) -> None:
     built = sketch_profile(_chunks(REFERENCE.drop(columns=["timestamp"]), [10, 1999])).finish()
     assert Profile.from_dict(built.to_dict()) == built
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_drift_on_partitions_and_on_dask_reports_what_the_in_memory_engine_does(
+    prebuilt: Prebuilt, local_cluster: str
+) -> None:
+    from modelreg.training.examples import dataset, recalibrated
+    from test_drift_flow import FIRST, serving_cancer
+
+    reg = prebuilt.registry(serving_cancer)
+    frame = recalibrated(dataset("classifier", now=FIRST).head(600), 1.3)
+    frame = frame.drop(columns=["target"]).assign(prediction=1)
+    logs = _write_parts(reg.work / "logs", frame, [200, 450], hive=False)
+    reports = {}
+    for engine in ("memory", "partitions", "dask"):
+        extra = ["--scheduler", local_cluster] if engine == "dask" else []
+        result = reg.run(
+            "drift", "cancer", "--current", str(logs), "--format", "json", "--engine", engine,
+            *extra,
+        )  # fmt: skip
+        assert result.exit_code in (0, 1), result.output
+        reports[engine] = json.loads(result.output)
+    memory = reports.pop("memory")
+    assert memory["verdict"] == "critical"
+    for report in reports.values():
+        assert report["verdict"] == memory["verdict"]
+        assert report["reasons"] == memory["reasons"]
+        assert [c["drifted"] for c in report["columns"]] == [
+            c["drifted"] for c in memory["columns"]
+        ]
