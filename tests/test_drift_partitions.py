@@ -293,3 +293,19 @@ def test_drift_on_partitions_and_on_dask_reports_what_the_in_memory_engine_does(
         assert [c["drifted"] for c in report["columns"]] == [
             c["drifted"] for c in memory["columns"]
         ]
+
+
+@pytest.mark.parametrize("noise", [0.01, 0.5])
+def test_many_current_values_against_a_few_valued_profile_keep_ks_and_w1_close(
+    noise: float,
+) -> None:
+    """Past 4,096 distinct current values the engine counts at the profile's values and
+    inside its gaps: KS stays exact, W1 within a few per cent."""
+    rng = np.random.default_rng(5)
+    profile = build_profile(pd.DataFrame({"k": rng.integers(0, 10, 2000).astype(float)}))
+    current = pd.DataFrame({"k": rng.integers(0, 10, 6000) + rng.normal(0.3, noise, 6000)})
+    whole = compare(profile, current).columns[0]
+    parts = sketch_current(profile, _chunks(current, [2500])).report().columns[0]
+    assert parts.measures["ks"] == pytest.approx(whole.measures["ks"], abs=1e-12)
+    assert parts.measures["wasserstein"] == pytest.approx(whole.measures["wasserstein"], rel=0.05)
+    assert parts.drifted == whole.drifted

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     IntArray = npt.NDArray[np.int64]
 
 CHART_CATEGORIES = 12
+GAP_KNOTS = 16
 PREDICTION_COLUMNS = ("prediction",)
 TARGET_COLUMNS = ("label", "target", "y_true")
 TIME_COLUMN = "timestamp"
@@ -82,12 +83,23 @@ def _ref_cdf(
 
 
 def knots_of(col: NumericProfile, grid: Sequence[float]) -> FloatArray:
-    """The values at which a current sample is counted and summed against `col`."""
+    """The values at which a current sample is counted and summed against `col`.
+
+    A quantile profile's knots; a few-valued profile's values, each gap cut in
+    GAP_KNOTS parts so the current CDF is known closely inside the gaps too.
+    """
     import numpy as np
 
-    if col.values:
-        return np.asarray(col.values, dtype=np.float64)
-    return _ref_cdf(col, grid)[0]
+    if not col.values:
+        return _ref_cdf(col, grid)[0]
+    v = np.asarray(col.values, dtype=np.float64)
+    if v.size < 2:
+        return v
+    t = np.linspace(0.0, 1.0, GAP_KNOTS, endpoint=False)
+    with np.errstate(all="ignore"):
+        inner = (v[:-1, None] + np.diff(v)[:, None] * t[None, :]).ravel()
+    knots = np.unique(np.append(inner[np.isfinite(inner)], v))
+    return np.asarray(knots, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -145,7 +157,7 @@ def numeric_measures(
     if col.values and distinct is not None:
         d, w1 = _exact_ks_w1(col, *distinct)
     elif col.values:
-        d, w1 = _step_ks_w1(col, sums)
+        d, w1 = _step_ks_w1(col, sums, knots_of(col, grid))
     else:
         d, w1 = _knot_ks_w1(col, sums, grid)
     spread = col.std if col.std else max(abs(col.mean or 0.0), 1.0)
@@ -174,17 +186,19 @@ def _knot_ks_w1(col: NumericProfile, k: KnotSums, grid: Sequence[float]) -> tupl
     return d, w1
 
 
-def _step_ks_w1(col: NumericProfile, k: KnotSums) -> tuple[float, float]:
+def _step_ks_w1(col: NumericProfile, k: KnotSums, x: FloatArray) -> tuple[float, float]:
     """KS and W1 against a few-valued profile from counts and sums at its values alone.
 
-    Used when the current sample has too many distinct values to keep. KS is exact (the
-    reference CDF is flat between its values); W1 is exact unless the current CDF crosses
-    the reference's inside a gap, where it is a lower bound.
+    Used when the current sample has too many distinct values to keep; `x` are the
+    knots the sums were taken at (the values and points inside each gap). KS is exact
+    (the reference CDF is flat between knots); W1 is exact unless the current CDF
+    crosses the reference's between two knots, where it is the midpoint of the bounds.
     """
     import numpy as np
 
-    x = np.asarray(col.values, dtype=np.float64)
-    ref_le = np.cumsum(np.asarray(col.counts, dtype=np.float64)) / col.count
+    values = np.asarray(col.values, dtype=np.float64)
+    ref_cum = np.cumsum(np.asarray(col.counts, dtype=np.float64)) / col.count
+    ref_le = _step(ref_cum, np.searchsorted(values, x, side="right"))
     n = k.n
     cur_lt, cur_le = k.lt / n, k.le / n
     d = max(float(cur_lt[0]), float(np.abs(ref_le - cur_le).max()))
@@ -198,7 +212,14 @@ def _step_ks_w1(col: NumericProfile, k: KnotSums) -> tuple[float, float]:
         width = np.diff(x)
         inner = (k.lt[1:] - k.le[:-1]) * xs[1:] - (k.s_lt[1:] - k.s_le[:-1])
         int_cur = cur_le[:-1] * width + inner / n
-        w1 = float((below + above) / n + np.abs(ref_le[:-1] * width - int_cur).sum())
+        gaps = np.abs(ref_le[:-1] * width - int_cur)
+        # Where the current CDF crosses the reference's inside a gap, the area lies between
+        # that bound and the area of one step at the values' mean; take the midpoint.
+        a, b, r = cur_le[:-1], cur_lt[1:], ref_le[:-1]
+        t = np.clip((b * width - int_cur) / (b - a), 0.0, width)
+        step = (r - a) * t + (b - r) * (width - t)
+        gaps = np.where((r > a) & (r < b), (gaps + step) / 2, gaps)
+        w1 = float((below + above) / n + gaps.sum())
     return d, w1
 
 
