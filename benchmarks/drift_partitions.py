@@ -58,23 +58,21 @@ def _frame(rows: int, seed: int, *, current: bool) -> Any:
         elif i % 3 == 1:
             values = rng.exponential(scale, rows)
         else:
-            values = rng.gamma(2.0, scale, rows)
+            values = rng.standard_gamma(2.0, rows) * scale
         cols[f"num_{i:02d}"] = values
+    probs = np.linspace(1.0, 2.0, len(CATEGORIES))
+    probs /= probs.sum()
+    labels = [*CATEGORIES, "new"]
     for i in range(5):
-        probs = np.linspace(1.0, 2.0, len(CATEGORIES))
-        probs /= probs.sum()
-        codes = rng.choice(len(CATEGORIES), size=rows, p=probs)
-        cols[f"cat_{i}"] = pd.Categorical.from_codes(codes, CATEGORIES)
+        p = probs[::-1] if current and i == 1 else probs  # cat_1: frequencies shift
+        codes = np.searchsorted(np.cumsum(p), rng.random(rows) * 0.999999999)
+        if current and i == 0:  # cat_0: a new category at 5 %
+            codes[rng.random(rows) < 0.05] = len(CATEGORIES)
+        cols[f"cat_{i}"] = pd.Categorical.from_codes(codes, labels)
     if current:
         cols["num_00"] = cols["num_00"] + 0.25 * 1.0
         cols["num_05"] = cols["num_05"] * 1.08
         cols["num_10"][rng.random(rows) < 0.10] = np.nan
-        new = rng.random(rows) < 0.05
-        cat0 = np.asarray(cols["cat_0"].astype(str), dtype=object)
-        cat0[new] = "new"
-        cols["cat_0"] = pd.Categorical(cat0)
-        shifted = rng.choice(len(CATEGORIES), size=rows, p=probs[::-1])
-        cols["cat_1"] = pd.Categorical.from_codes(shifted, CATEGORIES)
     return pd.DataFrame(cols)  # categories are dictionary-encoded in Parquet, as usual
 
 
