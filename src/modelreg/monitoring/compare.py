@@ -137,16 +137,16 @@ def _numeric_measures(
     """KS D, normalised Wasserstein-1 and PSI of sorted current values vs the profile."""
     import numpy as np
 
-    sums = knot_sums(c, knots_of(col, grid))
     edges = np.asarray(col.bin_edges, dtype=np.float64)
     exact = distinct_counts(c) if col.values else None
+    sums = None if exact is not None else knot_sums(c, knots_of(col, grid))
     return numeric_measures(col, grid, sums, bin_counts(c, edges), exact)
 
 
 def numeric_measures(
     col: NumericProfile,
     grid: Sequence[float],
-    sums: KnotSums,
+    sums: KnotSums | None,
     cur_bins: IntArray,
     distinct: tuple[FloatArray, IntArray] | None,
 ) -> dict[str, float]:
@@ -156,6 +156,8 @@ def numeric_measures(
 
     if col.values and distinct is not None:
         d, w1 = _exact_ks_w1(col, *distinct)
+    elif sums is None:
+        raise ValueError("numeric_measures needs knot sums or the distinct values")
     elif col.values:
         d, w1 = _step_ks_w1(col, sums, knots_of(col, grid))
     else:
