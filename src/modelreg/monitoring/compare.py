@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     IntArray = npt.NDArray[np.int64]
 
 CHART_CATEGORIES = 12
+GAP_KNOTS = 16
 PREDICTION_COLUMNS = ("prediction",)
 TARGET_COLUMNS = ("label", "target", "y_true")
 TIME_COLUMN = "timestamp"
@@ -81,54 +82,158 @@ def _ref_cdf(
     return u, probs[first], probs[last]
 
 
+def knots_of(col: NumericProfile, grid: Sequence[float]) -> FloatArray:
+    """The values at which a current sample is counted and summed against `col`.
+
+    A quantile profile's knots; a few-valued profile's values, each gap cut in
+    GAP_KNOTS parts so the current CDF is known closely inside the gaps too.
+    """
+    import numpy as np
+
+    if not col.values:
+        return _ref_cdf(col, grid)[0]
+    v = np.asarray(col.values, dtype=np.float64)
+    if v.size < 2:
+        return v
+    t = np.linspace(0.0, 1.0, GAP_KNOTS, endpoint=False)
+    with np.errstate(all="ignore"):
+        inner = (v[:-1, None] + np.diff(v)[:, None] * t[None, :]).ravel()
+    knots = np.unique(np.append(inner[np.isfinite(inner)], v))
+    return np.asarray(knots, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class KnotSums:
+    """Counts and sums of current values at a profile's knots: all KS and W1 need of them.
+
+    `lt[k]`/`le[k]` count values below / at most knot k; `s_lt`/`s_le` sum (value - shift)
+    over the same values, `total` over all; shift is the middle knot, for precision.
+    Sums over disjoint chunks add up, so partitions and Dask workers can each count theirs.
+    """
+
+    n: int
+    lt: IntArray
+    le: IntArray
+    s_lt: FloatArray
+    s_le: FloatArray
+    total: float
+
+
+def knot_sums(c: FloatArray, u: FloatArray) -> KnotSums:
+    """KnotSums of sorted values `c` at knots `u`."""
+    import numpy as np
+
+    lt = np.searchsorted(c, u, side="left").astype(np.int64)
+    le = np.searchsorted(c, u, side="right").astype(np.int64)
+    shift = float(u[u.size // 2])
+    with np.errstate(all="ignore"):
+        cs = np.concatenate(([0.0], np.cumsum(c - shift)))
+    return KnotSums(int(c.size), lt, le, cs[lt], cs[le], float(cs[-1]))
+
+
 def _numeric_measures(
     col: NumericProfile, c: FloatArray, grid: Sequence[float]
 ) -> dict[str, float]:
     """KS D, normalised Wasserstein-1 and PSI of sorted current values vs the profile."""
     import numpy as np
 
-    if col.values:
-        d, w1 = _exact_ks_w1(col, c)
-    else:
-        d, w1 = _knot_ks_w1(col, c, grid)
-    spread = col.std if col.std else max(abs(col.mean or 0.0), 1.0)
     edges = np.asarray(col.bin_edges, dtype=np.float64)
+    exact = distinct_counts(c) if col.values else None
+    sums = None if exact is not None else knot_sums(c, knots_of(col, grid))
+    return numeric_measures(col, grid, sums, bin_counts(c, edges), exact)
+
+
+def numeric_measures(
+    col: NumericProfile,
+    grid: Sequence[float],
+    sums: KnotSums | None,
+    cur_bins: IntArray,
+    distinct: tuple[FloatArray, IntArray] | None,
+) -> dict[str, float]:
+    """KS D, normalised W1 and PSI from knot sums, PSI bin counts and (when few) the
+    current sample's distinct values and counts."""
+    import numpy as np
+
+    if col.values and distinct is not None:
+        d, w1 = _exact_ks_w1(col, *distinct)
+    elif sums is None:
+        raise ValueError("numeric_measures needs knot sums or the distinct values")
+    elif col.values:
+        d, w1 = _step_ks_w1(col, sums, knots_of(col, grid))
+    else:
+        d, w1 = _knot_ks_w1(col, sums, grid)
+    spread = col.std if col.std else max(abs(col.mean or 0.0), 1.0)
     ref_bins = np.asarray(col.bin_counts, dtype=np.float64)
-    cur_bins = bin_counts(c, edges).astype(np.float64)
-    out = {"ks": d, "wasserstein": w1 / spread, "psi": psi(ref_bins, cur_bins)}
+    out = {"ks": d, "wasserstein": w1 / spread, "psi": psi(ref_bins, cur_bins.astype(np.float64))}
     return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
-def _knot_ks_w1(col: NumericProfile, c: FloatArray, grid: Sequence[float]) -> tuple[float, float]:
+def _knot_ks_w1(col: NumericProfile, k: KnotSums, grid: Sequence[float]) -> tuple[float, float]:
     """KS and W1 against a quantile profile: exact at the knots, linear between them."""
     import numpy as np
 
     u, ref_lt, ref_le = _ref_cdf(col, grid)
-    n = c.size
-    lt = np.searchsorted(c, u, side="left")
-    le = np.searchsorted(c, u, side="right")
+    n, lt, le = k.n, k.lt, k.le
     d = float(max(np.abs(ref_lt - lt / n).max(), np.abs(ref_le - le / n).max()))
     shift = float(u[u.size // 2])
     with np.errstate(all="ignore"):
-        cs = np.concatenate(([0.0], np.cumsum(c - shift)))
         us = u - shift
-        below = lt[0] * us[0] - cs[lt[0]]
-        above = (cs[n] - cs[le[-1]]) - (n - le[-1]) * us[-1]
-        lo, hi, width = le[:-1], lt[1:], np.diff(u)
-        int_cur = (le[:-1] / n) * width + ((hi - lo) * us[1:] - (cs[hi] - cs[lo])) / n
+        below = lt[0] * us[0] - k.s_lt[0]
+        above = (k.total - k.s_le[-1]) - (n - le[-1]) * us[-1]
+        width = np.diff(u)
+        inner = (lt[1:] - le[:-1]) * us[1:] - (k.s_lt[1:] - k.s_le[:-1])
+        int_cur = (le[:-1] / n) * width + inner / n
         int_ref = width * (ref_le[:-1] + ref_lt[1:]) / 2
         w1 = float((below + above) / n + np.abs(int_ref - int_cur).sum())
     return d, w1
 
 
-def _exact_ks_w1(col: NumericProfile, c: FloatArray) -> tuple[float, float]:
+def _step_ks_w1(col: NumericProfile, k: KnotSums, x: FloatArray) -> tuple[float, float]:
+    """KS and W1 against a few-valued profile from counts and sums at its values alone.
+
+    Used when the current sample has too many distinct values to keep; `x` are the
+    knots the sums were taken at (the values and points inside each gap). KS is exact
+    (the reference CDF is flat between knots); W1 is exact unless the current CDF
+    crosses the reference's between two knots, where it is the midpoint of the bounds.
+    """
+    import numpy as np
+
+    values = np.asarray(col.values, dtype=np.float64)
+    ref_cum = np.cumsum(np.asarray(col.counts, dtype=np.float64)) / col.count
+    ref_le = _step(ref_cum, np.searchsorted(values, x, side="right"))
+    n = k.n
+    cur_lt, cur_le = k.lt / n, k.le / n
+    d = max(float(cur_lt[0]), float(np.abs(ref_le - cur_le).max()))
+    if x.size > 1:
+        d = max(d, float(np.abs(ref_le[:-1] - cur_lt[1:]).max()))
+    shift = float(x[x.size // 2])
+    with np.errstate(all="ignore"):
+        xs = x - shift
+        below = k.lt[0] * xs[0] - k.s_lt[0]
+        above = (k.total - k.s_le[-1]) - (n - k.le[-1]) * xs[-1]
+        width = np.diff(x)
+        inner = (k.lt[1:] - k.le[:-1]) * xs[1:] - (k.s_lt[1:] - k.s_le[:-1])
+        int_cur = cur_le[:-1] * width + inner / n
+        gaps = np.abs(ref_le[:-1] * width - int_cur)
+        # Where the current CDF crosses the reference's inside a gap, the area lies between
+        # that bound and the area of one step at the values' mean; take the midpoint.
+        a, b, r = cur_le[:-1], cur_lt[1:], ref_le[:-1]
+        t = np.clip((b * width - int_cur) / (b - a), 0.0, width)
+        step = (r - a) * t + (b - r) * (width - t)
+        gaps = np.where((r > a) & (r < b), (gaps + step) / 2, gaps)
+        w1 = float((below + above) / n + gaps.sum())
+    return d, w1
+
+
+def _exact_ks_w1(
+    col: NumericProfile, cur_values: FloatArray, cur_counts: IntArray
+) -> tuple[float, float]:
     """KS and W1 against a few-valued profile, exact on the union of both supports."""
     import numpy as np
 
     values = np.asarray(col.values, dtype=np.float64)
     ref_cum = np.cumsum(np.asarray(col.counts, dtype=np.float64)) / col.count
-    cur_values, cur_counts = distinct_counts(c)
-    cur_cum = np.cumsum(cur_counts) / c.size
+    cur_cum = np.cumsum(cur_counts) / cur_counts.sum()
     x = np.union1d(values, cur_values)
     f_ref = _step(ref_cum, np.searchsorted(values, x, side="right"))
     f_cur = _step(cur_cum, np.searchsorted(cur_values, x, side="right"))
@@ -182,18 +287,50 @@ def compare(
     """Judge a current window against a reference profile: per-column drift, quality, verdict."""
     rules = rules or DriftRules()
     lookup = column_lookup(current, source)
-    names = _names_to_check(profile, lookup, features, model, source)
-    ignored = tuple(n for n in lookup if n not in profile.names)
-    absent = tuple(n for n in profile.names if n not in lookup and n in names)
-    names = [n for n in names if n in lookup]
+    names, ignored, absent = select_columns(profile, lookup, features, model, source)
     rows = len(current)
+    checked = []
+    if rows >= rules.min_rows:
+        checked = [
+            _check_column(profile.column(n), current[lookup[n]], profile, rules) for n in names
+        ]
     span = _span(current, lookup)
-    if rows < rules.min_rows or not names:
+    return judge_columns(
+        profile, rows, rules, checked, ignored=ignored, absent=absent, concept=concept, span=span
+    )
+
+
+def select_columns(
+    profile: Profile,
+    available: Mapping[str, Any],
+    features: Sequence[str] | None,
+    model: str | None,
+    source: str,
+) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """Columns to check, columns the profile lacks (ignored) and profiled ones absent."""
+    names = _names_to_check(profile, available, features, model, source)
+    ignored = tuple(n for n in available if n not in profile.names)
+    absent = tuple(n for n in profile.names if n not in available and n in names)
+    return [n for n in names if n in available], ignored, absent
+
+
+def judge_columns(
+    profile: Profile,
+    rows: int,
+    rules: DriftRules,
+    checked: Sequence[_Checked],
+    *,
+    ignored: tuple[str, ...],
+    absent: tuple[str, ...],
+    concept: ConceptFinding | None,
+    span: tuple[str, str] | None,
+) -> DriftReport:
+    """Holm-correct the measured columns, judge each and the data set (or: insufficient)."""
+    if rows < rules.min_rows or not checked:
         report = _insufficient(
             profile, rows, rules, ignored=ignored, absent=absent, concept=concept
         )
         return replace(report, current_span=span)
-    checked = [_check_column(profile.column(n), current[lookup[n]], profile, rules) for n in names]
     adjusted = _adjust(checked)
     columns = tuple(_judge(c, adjusted[i], rules) for i, c in enumerate(checked))
     report = _verdict(
@@ -269,17 +406,60 @@ def _missing_test(
     )
 
 
+@dataclass(frozen=True)
+class NumericSample:
+    """What a numeric check needs of the current values, without the values themselves.
+
+    Built from one frame (`_numeric_sample`) or merged from the sketches of partitions.
+    """
+
+    rows: int
+    missing: int
+    type_change: str | None
+    coerced: bool
+    dtype: str
+    n: int
+    measures: dict[str, float]
+    below: int
+    above: int
+    chart: Chart | None
+    summary: Summary
+
+
 def _check_numeric(
     col: NumericProfile, series: pd.Series, profile: Profile, rules: DriftRules
 ) -> _Checked:
+    return numeric_checked(col, _numeric_sample(col, series, profile.grid), profile, rules)
+
+
+def _numeric_sample(col: NumericProfile, series: pd.Series, grid: Sequence[float]) -> NumericSample:
     import numpy as np
 
     rows = len(series)
     values, missing, type_change, coerced = _numeric_values(col, series)
-    notes = [f"numbers arrived as {series.dtype}; parsed them"] if coerced else []
-    reasons = [f"type change {type_change}"] if type_change else []
     c = np.sort(values)
-    all_missing = c.size == 0 and rows > 0 and not type_change
+    measures: dict[str, float] = {}
+    below = above = 0
+    chart = None
+    if c.size and col.count:
+        measures = _numeric_measures(col, c, grid)
+        below, above = _outside(col, c)
+        chart = _numeric_chart(col, c)
+    summary = _numeric_summary(c, missing / rows if rows else 0.0)
+    return NumericSample(
+        rows, missing, type_change, coerced, str(series.dtype), int(c.size), measures,
+        below, above, chart, summary,
+    )  # fmt: skip
+
+
+def numeric_checked(
+    col: NumericProfile, s: NumericSample, profile: Profile, rules: DriftRules
+) -> _Checked:
+    """Measurements of one numeric column, before correction and judgement."""
+    rows, missing, type_change = s.rows, s.missing, s.type_change
+    notes = [f"numbers arrived as {s.dtype}; parsed them"] if s.coerced else []
+    reasons = [f"type change {type_change}"] if type_change else []
+    all_missing = s.n == 0 and rows > 0 and not type_change
     if all_missing:
         reasons.append("all values missing")
     p_missing, flag_missing = _missing_test(col, profile.rows, missing, rows, rules)
@@ -287,11 +467,13 @@ def _check_numeric(
     measures: dict[str, float] = {}
     out_share = None
     chart = None
-    if c.size and col.count:
-        measures = _numeric_measures(col, c, profile.grid)
-        pvalues["drift"] = ks_pvalue(measures.get("ks", 0.0), col.count, int(c.size))
-        out_share, pvalues["range"], flags["range"] = _out_of_range(col, c, rules)
-        chart = _numeric_chart(col, c)
+    if s.n and col.count:
+        measures = s.measures
+        pvalues["drift"] = ks_pvalue(measures.get("ks", 0.0), col.count, s.n)
+        out_share, pvalues["range"], flags["range"] = _range_finding(
+            col, s.below, s.above, s.n, rules
+        )
+        chart = s.chart
     elif not col.count:
         notes.append("the reference has no values in this column; nothing to compare")
     quality = Quality(
@@ -299,18 +481,15 @@ def _check_numeric(
         missing_current=missing / rows if rows else 0.0,
         out_of_range=out_share,
         type_change=type_change,
-        coerced=coerced,
+        coerced=s.coerced,
         all_missing=all_missing,
     )
     kept = {k: v for k, v in flags.items() if v}
-    summaries = (
-        _numeric_reference_summary(col, profile),
-        _numeric_summary(c, quality.missing_current),
-    )
+    summaries = (_numeric_reference_summary(col, profile), s.summary)
     return _Checked(
         col,
         measures,
-        int(c.size),
+        s.n,
         quality,
         chart,
         pvalues,
@@ -394,18 +573,24 @@ def _unparseable_example(series: pd.Series) -> str:
     return str(bad.iloc[0])[:40] if len(bad) else ""
 
 
-def _out_of_range(
-    col: NumericProfile, c: FloatArray, rules: DriftRules
-) -> tuple[float, float, str | None]:
-    """Share of values beyond the reference [min, max], its p-value and the finding."""
+def _outside(col: NumericProfile, c: FloatArray) -> tuple[int, int]:
+    """How many sorted values lie below the reference min and above its max."""
     import numpy as np
 
     lo = -math.inf if col.min is None else col.min
     hi = math.inf if col.max is None else col.max
     below = int(np.searchsorted(c, lo, side="left"))
-    above = int(c.size - np.searchsorted(c, hi, side="right"))
-    share = (below + above) / c.size
-    p = out_of_range_pvalue(below + above, int(c.size), col.count)
+    return below, int(c.size - np.searchsorted(c, hi, side="right"))
+
+
+def _range_finding(
+    col: NumericProfile, below: int, above: int, n: int, rules: DriftRules
+) -> tuple[float, float, str | None]:
+    """Share of values beyond the reference [min, max], its p-value and the finding."""
+    lo = -math.inf if col.min is None else col.min
+    hi = math.inf if col.max is None else col.max
+    share = (below + above) / n
+    p = out_of_range_pvalue(below + above, n, col.count)
     if share <= rules.out_of_range_max_share:
         return share, p, None
     return (
@@ -435,15 +620,27 @@ def _numeric_chart(col: NumericProfile, c: FloatArray) -> Chart:
 def _check_categorical(
     col: CategoricalProfile, series: pd.Series, ref_rows: int, rules: DriftRules
 ) -> _Checked:
+    counts, missing = category_counts(series)
+    return categorical_checked(col, len(series), counts, missing, series.dtype, ref_rows, rules)
+
+
+def categorical_checked(
+    col: CategoricalProfile,
+    rows: int,
+    counts: Mapping[str, int],
+    missing: int,
+    dtype: Any,
+    ref_rows: int,
+    rules: DriftRules,
+) -> _Checked:
+    """Measurements of one categorical column from its label counts (merged or not)."""
     import numpy as np
 
-    rows = len(series)
-    counts, missing = category_counts(series)
     total = sum(counts.values())
     known = dict(zip(col.categories, col.counts, strict=True))
     unseen = _unseen(col, counts, total)
     reasons, notes = _category_findings(col, counts, known, unseen)
-    type_change = _categorical_type_change(col, series, counts, known, total)
+    type_change = _categorical_type_change(col, dtype, counts, known, total)
     if type_change:
         reasons.append(f"type change {type_change}")
     all_missing = total == 0 and rows > 0
@@ -528,7 +725,7 @@ def _unseen(
 
 def _categorical_type_change(
     col: CategoricalProfile,
-    series: pd.Series,
+    dtype: Any,
     counts: Mapping[str, int],
     known: Mapping[str, int],
     total: int,
@@ -540,12 +737,12 @@ def _categorical_type_change(
         ref_family = dtype_family(pd.api.types.pandas_dtype(col.dtype))
     except TypeError:
         ref_family = "string"
-    if dtype_family(series.dtype) == ref_family or not total or not col.count:
+    if dtype_family(dtype) == ref_family or not total or not col.count:
         return None
     matched = sum(n for k, n in counts.items() if k in known)
     if matched / total >= 0.5:
         return None
-    return f"{col.dtype} → {series.dtype}"
+    return f"{col.dtype} → {dtype}"
 
 
 def _category_table(
