@@ -22,7 +22,7 @@ pytest_plugins = ["github_api"]
 # Hypothesis profiles: `ci` (the default, and what .ci/run asks for) keeps the fast tier
 # fast; `thorough` runs the long property and statistical runs, outside CI:
 #   HYPOTHESIS_PROFILE=thorough python -m pytest   (or --hypothesis-profile=thorough)
-settings.register_profile("ci", max_examples=100, deadline=None, derandomize=False)
+settings.register_profile("ci", max_examples=50, deadline=None, derandomize=False)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)

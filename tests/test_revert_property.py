@@ -202,7 +202,7 @@ def _check_status_at(run: Run) -> None:
 
 
 @settings(
-    max_examples=trials(thorough=200, ci=30),
+    max_examples=trials(thorough=200, ci=24),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a shrink costs minutes
