@@ -316,15 +316,13 @@ def _diff_counts(cum: IntArray, total: int) -> tuple[int, ...]:
     return tuple(np.diff(np.concatenate(([0], cum, [total]))).astype(np.int64).tolist())
 
 
-@dataclass
-class CategoricalReference:
-    """Mergeable sketch of one categorical reference column: exact label counts."""
+class _LabelCounts:
+    """Rows, missing values and label counts of one categorical column: added chunk by
+    chunk, merged in any order (the reference's and the current window's sketches)."""
 
-    name: str
-    dtype: str
-    rows: int = 0
-    missing: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    rows: int
+    missing: int
+    counts: dict[str, int]
 
     def add(self, series: pd.Series) -> None:
         counts, missing = category_counts(series)
@@ -332,10 +330,21 @@ class CategoricalReference:
         self.missing += missing
         _add_counts(self.counts, counts)
 
-    def merge(self, other: CategoricalReference) -> None:
+    def merge(self, other: _LabelCounts) -> None:
         self.rows += other.rows
         self.missing += other.missing
         _add_counts(self.counts, other.counts)
+
+
+@dataclass
+class CategoricalReference(_LabelCounts):
+    """Mergeable sketch of one categorical reference column: exact label counts."""
+
+    name: str
+    dtype: str
+    rows: int = 0
+    missing: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
 
     def finish(self, rows: int) -> CategoricalProfile:
         ordered = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -586,24 +595,13 @@ def _add_arrays(a: IntArray | None, b: IntArray | None) -> IntArray | None:
 
 
 @dataclass
-class CategoricalCurrent:
+class CategoricalCurrent(_LabelCounts):
     """Mergeable sketch of one categorical current column: rows, missing, label counts."""
 
     dtype: str
     rows: int = 0
     missing: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, series: pd.Series) -> None:
-        counts, missing = category_counts(series)
-        self.rows += len(series)
-        self.missing += missing
-        _add_counts(self.counts, counts)
-
-    def merge(self, other: CategoricalCurrent) -> None:
-        self.rows += other.rows
-        self.missing += other.missing
-        _add_counts(self.counts, other.counts)
 
 
 Current = NumericCurrent | CategoricalCurrent
