@@ -224,7 +224,7 @@ def check_mutation(reg: Registry, rel: str, label: str, mutate: Mutation) -> Non
 
 @pytest.mark.parametrize("kind", list(FILES))
 @settings(
-    max_examples=trials(thorough=400, ci=25),
+    max_examples=trials(thorough=400, ci=15),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutation=mutations)
