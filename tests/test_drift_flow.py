@@ -15,8 +15,7 @@ from modelreg.registry.workspace import Workspace
 from modelreg.training.examples import add_batch, create, dataset, recalibrated
 from reviewing import approve
 
-# one xdist worker builds this module's trained registry once (--dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_drift_flow")]
+pytestmark = pytest.mark.slow
 
 # Fixed dates: every run trains on the same rows, so the retrain outcome is reproducible.
 FIRST = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -19,8 +19,7 @@ pytest.importorskip("mlflow")
 pytest.importorskip("skops")
 
 
-# importing MLflow alone takes seconds: slow, and on one xdist worker with the other MLflow tests
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = pytest.mark.slow  # importing MLflow alone takes seconds
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,6 @@ from conftest import Registry, make_registry
 from modelreg.registry.names import check_name
 from modelreg.training.import_mlflow import metric_names, model_name, param_value
 
-# MLflow costs seconds to import: every MLflow test runs on one xdist worker (--dist
-# loadgroup in .ci/run), so only that worker pays it.
-pytestmark = pytest.mark.xdist_group("mlflow")
-
 
 @dataclass(frozen=True)
 class Store:

@@ -20,10 +20,6 @@ from modelreg.registry.records import VersionRecord
 from modelreg.serving.desired import expected
 from stagefiles import write_stages
 
-# MLflow costs seconds to import: every MLflow test runs on one xdist worker (--dist
-# loadgroup in .ci/run), so only that worker pays it.
-pytestmark = pytest.mark.xdist_group("mlflow")
-
 pytest.importorskip("mlflow")
 
 

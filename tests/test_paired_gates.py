@@ -22,9 +22,6 @@ from modelreg.training.examples import add_batch, create, dataset, recalibrated
 from reviewing import approve
 from test_drift_flow import FIRST, NEW, RETRAIN, _log
 
-# one xdist worker builds this module's trained registry once (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_paired_gates")
-
 RELATIVE = {"metric": "f1", "max_regression": 0.01}
 EVALUATE = "pipelines/cancer/evaluate.py"
 
