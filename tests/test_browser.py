@@ -46,9 +46,11 @@ FLAGS = (
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One Chromium for the session; the driver path is given, so nothing is downloaded."""
-    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
-        pytest.skip("chromium and chromium-driver are not installed (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    assert shutil.which(CHROMIUM) and shutil.which(DRIVER), (
+        "chromium and chromium-driver are missing: apt-get install chromium chromium-driver "
+        "(.ci/run does)"
+    )
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
