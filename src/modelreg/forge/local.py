@@ -98,12 +98,16 @@ class LocalForge:
 
     def list_open(self) -> list[PullRequest]:
         base = self.base_branch()
+        return [self._pr(name, sha, base) for name, sha in self._open_heads(base).items()]
+
+    def _open_heads(self, base: str) -> dict[str, str]:
+        """Branch → tip of every open PR: the branches on origin not merged into `base`."""
         branches = remote_branches(self.git, "")
-        return [
-            self._pr(name, sha, base)
+        return {
+            name: sha
             for name, sha in sorted(branches.items())
             if name not in (base, "HEAD") and not self._merged(sha, base)
-        ]
+        }
 
     def upsert_comment(self, pr: PullRequest, *, marker: str, body: str) -> None:
         sha = remote_branches(self.git, pr.head).get(pr.head)
@@ -132,7 +136,7 @@ class LocalForge:
     def record_if_open(self, sha: str, passed: bool, summary: str) -> str | None:
         """Record a `check` verdict when `sha` is the head of an open pull request (the
         branch name), so `pr list` shows it; None when no open PR has that head."""
-        heads = [pr.head for pr in self.list_open() if self.head_sha(pr.head) == sha]
+        heads = [h for h, tip in self._open_heads(self.base_branch()).items() if tip == sha]
         if not heads:
             return None
         self.record_check(sha, passed, summary)
