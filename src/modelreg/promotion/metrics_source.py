@@ -18,6 +18,7 @@ from modelreg.promotion.online import (
     EXPORTERS,
     Counts,
     Evidence,
+    Exporter,
     Online,
     counts_from_stats,
     fill,
@@ -49,8 +50,13 @@ def load_online(
             _builtins_only(policy, "modelreg serve's stats endpoint")
             body = serve_stats(source, model, stage, interval)
             return _from_stats(body, candidate, stable, f"--metrics {source}", "serve")
-        q = _Query(source, model=model, stage=stage, interval=interval_text(interval))
-        q.exporter = EXPORTERS[policy.exporter]
+        q = _Query(
+            source,
+            model=model,
+            stage=stage,
+            interval=interval_text(interval),
+            exporter=EXPORTERS[policy.exporter],
+        )
         return q.online(policy, candidate, stable)
     data = _read(Path(source))
     if isinstance(data.get("versions"), dict):
@@ -133,13 +139,15 @@ def _numbers(d: Mapping[str, Any], source: str) -> dict[str, float]:
 class _Query:
     """Instant queries against one Prometheus for one model, stage and interval."""
 
-    def __init__(self, url: str, *, model: str, stage: str, interval: str) -> None:
+    def __init__(
+        self, url: str, *, model: str, stage: str, interval: str, exporter: Exporter
+    ) -> None:
         self.url = url
         self.params = {"model": model, "stage": stage, "interval": interval}
         self.seconds = int(interval.rstrip("s"))
         self.queries: list[str] = []
         self.memo: dict[str, dict[str, float]] = {}
-        self.exporter = EXPORTERS["modelreg"]
+        self.exporter = exporter
 
     def run(self, template: str, **extra: str) -> list[Any]:
         from modelreg.adapters.prometheus import instant_query
