@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Prebuilt, Registry, git, make_registry
+from conftest import Registry, git, make_registry
 from github_api import GitHubAPI
 from runner import (
     BIN,
@@ -189,35 +189,13 @@ def test_the_whole_loop_runs_job_by_job_in_fresh_clones(
     assert _deployed_version(reg) == "v1.1.0"
 
     # Everything main now names by DVC pointer is on the remote: a new runner can train.
+    # (This was also a test of its own, on `drift --open-pr`'s branch; the walk covers it.)
     clone = _fresh(reg, "after-retrain")
-    pulled = subprocess.run(
-        [str(BIN / "dvc"), "pull", "-q"], cwd=clone, capture_output=True, text=True
-    )
-    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
-    trained = _modelreg(clone, "train", "churn")
-    assert trained.returncode == 0, trained.stdout + trained.stderr
-
-
-@pytest.mark.slow
-def test_after_a_retrain_pr_a_fresh_clone_can_pull_reproduce_and_train(
-    prebuilt: Prebuilt,
-) -> None:
-    """Retrain never pushes its training data or pipeline outputs: the retrain commit
-    changes batches.dvc and dvc.lock, and a fresh clone of its branch must resolve both."""
-    from test_drift_flow import _log, _new_labelled_batch, serving_cancer
-
-    prod = prebuilt.registry(serving_cancer)
-    logs = _log(prod, "a.csv", shift=1.5)
-    _new_labelled_batch(prod)
-    opened = prod.run("drift", "cancer", "--current", str(logs), "--open-pr")
-    assert opened.exit_code == 1 and "opened pull request" in opened.output, opened.output
-    clone = prod.work / "runner"
-    checkout(prod.origin, clone, depth=0, ref="modelreg/retrain/cancer")
     dvc = str(BIN / "dvc")
-    for args in (["pull", "-q"], ["repro", "--dry", "pipelines/cancer/dvc.yaml"]):
+    for args in (["pull", "-q"], ["repro", "--dry", "pipelines/churn/dvc.yaml"]):
         done = subprocess.run([dvc, *args], cwd=clone, capture_output=True, text=True)
         assert done.returncode == 0, (args, done.stdout + done.stderr)
-    trained = _modelreg(clone, "train", "cancer")
+    trained = _modelreg(clone, "train", "churn")
     assert trained.returncode == 0, trained.stdout + trained.stderr
 
 
