@@ -189,7 +189,7 @@ class Prebuilt:
     def __init__(self, base: Path) -> None:
         self.base = base
 
-    def registry(self, build: Callable[[Registry], None]) -> Registry:
+    def registry(self, build: Callable[[Registry], object]) -> Registry:
         """A private copy of the registry `build` makes from a fresh `make_registry`."""
         folder = self.base / f"{build.__module__}.{build.__qualname__}"
         live, master = folder / "live", folder / "master"

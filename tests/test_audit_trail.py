@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import Registry, git
+from conftest import Prebuilt, Registry, git
 from github_api import GitHubAPI
 from modelreg.registry.records import Rollout, StageAssignment
 from modelreg.registry.stages import render_stage
@@ -14,12 +14,16 @@ from modelreg.registry.stages import render_stage
 ROLLBACK = "modelreg/rollback/churn/staging/v1.0.0"
 
 
-@pytest.fixture
-def reg(registry: Registry) -> Registry:
+def _build(reg: Registry) -> None:
     """A registry with churn v1.0.0 and v1.1.0 registered and pushed."""
-    registry.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
-    registry.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
-    return registry
+    reg.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
+    reg.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
+
+
+@pytest.fixture
+def reg(prebuilt: Prebuilt) -> Registry:
+    """A registry with churn v1.0.0 and v1.1.0 registered and pushed."""
+    return prebuilt.registry(_build)
 
 
 def _merge(reg: Registry, branch: str) -> None:

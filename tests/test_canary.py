@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Registry, git
+from conftest import Prebuilt, Registry, git
 from reviewing import approve
 
 CANARY = """\
@@ -24,15 +24,18 @@ stages:
 """
 
 
-@pytest.fixture
-def reg(registry: Registry) -> Registry:
-    registry.write("policies/default.yaml", CANARY)
-    registry.git("commit", "-qam", "canary policy")
-    registry.git("push", "-q", "origin", "main")
+def _build(reg: Registry) -> None:
+    reg.write("policies/default.yaml", CANARY)
+    reg.git("commit", "-qam", "canary policy")
+    reg.git("push", "-q", "origin", "main")
     for seed in (0, 1, 2):
-        registry.register("churn", seed, "--push", accuracy=0.9 + seed / 100)
-    _promote(registry, "v1.0.0", "production")
-    return registry
+        reg.register("churn", seed, "--push", accuracy=0.9 + seed / 100)
+    _promote(reg, "v1.0.0", "production")
+
+
+@pytest.fixture
+def reg(prebuilt: Prebuilt) -> Registry:
+    return prebuilt.registry(_build)
 
 
 def _promote(reg: Registry, version: str, stage: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Registry, git, tree_state
+from conftest import Prebuilt, Registry, git, tree_state
 from modelreg.errors import UsageError
 from modelreg.registry.records import VersionRecord
 from modelreg.serving import kserve
@@ -73,14 +73,18 @@ def corrupt_cache(reg: Registry, md5: str, path: str) -> None:
     (reg.root / path).unlink()
 
 
-@pytest.fixture
-def reg(registry: Registry) -> Registry:
+def _build(reg: Registry) -> None:
     """churn v1.0.0 and v1.1.0 and fraud v1.0.0, registered with signatures and pushed."""
-    sample = str(sample_csv(registry.work))
-    registry.register("churn", 0, "--sample", sample, "--push")
-    registry.register("churn", 1, "--sample", sample, "--push")
-    registry.register("fraud", 2, "--sample", sample, "--push")
-    return registry
+    sample = str(sample_csv(reg.work))
+    reg.register("churn", 0, "--sample", sample, "--push")
+    reg.register("churn", 1, "--sample", sample, "--push")
+    reg.register("fraud", 2, "--sample", sample, "--push")
+
+
+@pytest.fixture
+def reg(prebuilt: Prebuilt) -> Registry:
+    """churn v1.0.0 and v1.1.0 and fraud v1.0.0, registered with signatures and pushed."""
+    return prebuilt.registry(_build)
 
 
 def test_deploy_fetches_from_the_dvc_remote_in_a_fresh_clone(reg: Registry, tmp_path: Path) -> None:

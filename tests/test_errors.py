@@ -10,7 +10,7 @@ from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import Registry
+from conftest import Prebuilt, Registry
 from modelreg import errors
 from modelreg.errors import ModelregError, NotFound, UsageError, ValidationError
 from modelreg.registry import names
@@ -57,8 +57,8 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_option_and_line(
 
 
 @pytest.fixture
-def reg(registry: Registry) -> Registry:
-    return deployed_canary(registry)
+def reg(prebuilt: Prebuilt) -> Registry:
+    return prebuilt.registry(deployed_canary)
 
 
 @pytest.mark.parametrize("option", ["--output", "--log"])

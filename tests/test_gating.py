@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import Registry, git
+from conftest import Prebuilt, Registry, git
 from github_api import GitHubAPI
 
 GATED = """\
@@ -22,13 +22,16 @@ stages:
 """
 
 
+def _build(reg: Registry) -> None:
+    reg.write("policies/default.yaml", GATED)
+    reg.git("commit", "-qam", "gated policy")
+    reg.git("push", "-q", "origin", "main")
+    reg.register("churn", 0, "--push", accuracy=0.85, f1=0.80)
+
+
 @pytest.fixture
-def reg(registry: Registry) -> Registry:
-    registry.write("policies/default.yaml", GATED)
-    registry.git("commit", "-qam", "gated policy")
-    registry.git("push", "-q", "origin", "main")
-    registry.register("churn", 0, "--push", accuracy=0.85, f1=0.80)
-    return registry
+def reg(prebuilt: Prebuilt) -> Registry:
+    return prebuilt.registry(_build)
 
 
 def _main(reg: Registry) -> str:

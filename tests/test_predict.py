@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Registry, trained_model
+from conftest import Prebuilt, Registry, trained_model
 from modelreg.adapters.tables import read_table
 from modelreg.serving.manifest import Share
 from modelreg.serving.predict import bucket, route
@@ -20,9 +20,9 @@ ROWS = 100_000
 
 
 @pytest.fixture
-def reg(registry: Registry) -> Registry:
+def reg(prebuilt: Prebuilt) -> Registry:
     """churn v1.0.0 (stable) and v1.1.0 (canary at 20%), deployed locally to production."""
-    return deployed_canary(registry)
+    return prebuilt.registry(deployed_canary)
 
 
 def deployed_canary(registry: Registry) -> Registry:

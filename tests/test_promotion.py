@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Registry, git, tree_state
+from conftest import Prebuilt, Registry, git, tree_state
 from github_api import GitHubAPI
 from reviewing import approve
 
@@ -15,12 +15,16 @@ PROMOTE_V1 = "modelreg/promote/churn/staging/v1.0.0"
 PROMOTE_V2 = "modelreg/promote/churn/staging/v1.1.0"
 
 
-@pytest.fixture
-def reg(registry: Registry) -> Registry:
+def _build(reg: Registry) -> None:
     """A registry with churn v1.0.0 and v1.1.0 registered and pushed."""
-    registry.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
-    registry.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
-    return registry
+    reg.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
+    reg.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
+
+
+@pytest.fixture
+def reg(prebuilt: Prebuilt) -> Registry:
+    """A registry with churn v1.0.0 and v1.1.0 registered and pushed."""
+    return prebuilt.registry(_build)
 
 
 def _merge(reg: Registry, branch: str) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from conftest import Registry, git, tree_state
+from conftest import Prebuilt, Registry, git, tree_state
 from reviewing import approve
 
 LEGACY = "models/churn/stages.yaml"
@@ -22,12 +22,16 @@ CANARY = (
 )
 
 
-@pytest.fixture
-def reg(registry: Registry) -> Registry:
+def _build(reg: Registry) -> None:
     """churn v1.0.0 and v1.1.0 registered and pushed."""
-    registry.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
-    registry.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
-    return registry
+    reg.register("churn", 0, "--push", accuracy=0.90, f1=0.85)
+    reg.register("churn", 1, "--push", accuracy=0.93, f1=0.88)
+
+
+@pytest.fixture
+def reg(prebuilt: Prebuilt) -> Registry:
+    """churn v1.0.0 and v1.1.0 registered and pushed."""
+    return prebuilt.registry(_build)
 
 
 def _merge(reg: Registry, branch: str) -> str:
