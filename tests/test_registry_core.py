@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from conftest import Registry, git, make_registry, tree_state
+from conftest import Prebuilt, Registry, git, make_registry, tree_state
 from stagefiles import write_stages
 
 
@@ -147,12 +148,17 @@ def test_a_valid_registry_validates(registry: Registry) -> None:
     assert "registry is valid" in result.output
 
 
-def _pushed_registry(registry: Registry) -> Registry:
-    registry.register("churn", 0)
-    registry.register("churn", 1)
-    _promote_by_hand(registry, "staging:\n  version: v1.1.0\n", "stage")
-    registry.git("push", "-q", "origin", "main")
-    return registry
+def _pushed(reg: Registry) -> None:
+    reg.register("churn", 0)
+    reg.register("churn", 1)
+    _promote_by_hand(reg, "staging:\n  version: v1.1.0\n", "stage")
+    reg.git("push", "-q", "origin", "main")
+
+
+@pytest.fixture
+def pushed(prebuilt: Prebuilt) -> Registry:
+    """churn v1.0.0 and v1.1.0, v1.1.0 in staging, pushed: one build per worker, copied."""
+    return prebuilt.registry(_pushed)
 
 
 def _validate_reports(reg: Registry, needle: str, file: str, code: int = 1) -> None:
@@ -164,8 +170,8 @@ def _validate_reports(reg: Registry, needle: str, file: str, code: int = 1) -> N
     assert tree_state(reg.root) == before
 
 
-def test_validate_reports_an_edited_version_record(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_an_edited_version_record(pushed: Registry) -> None:
+    reg = pushed
     path = reg.root / "models/churn/versions/v1.0.0.yaml"
     path.write_text(path.read_text().replace("accuracy: 0.9", "accuracy: 0.99"))
     _validate_reports(
@@ -173,49 +179,49 @@ def test_validate_reports_an_edited_version_record(registry: Registry) -> None:
     )
 
 
-def test_validate_reports_an_edit_that_was_committed(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_an_edit_that_was_committed(pushed: Registry) -> None:
+    reg = pushed
     path = reg.root / "models/churn/versions/v1.0.0.yaml"
     path.write_text(path.read_text().replace("accuracy: 0.9", "accuracy: 0.99"))
     reg.git("commit", "-qam", "tamper")
     _validate_reports(reg, "was changed", "models/churn/versions/v1.0.0.yaml")
 
 
-def test_validate_reports_a_deleted_version_record(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_a_deleted_version_record(pushed: Registry) -> None:
+    reg = pushed
     (reg.root / "models/churn/versions/v1.0.0.yaml").unlink()
     _validate_reports(reg, "was deleted", "models/churn/versions/v1.0.0.yaml")
 
 
-def test_validate_reports_a_stage_pointing_at_an_unknown_version(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_a_stage_pointing_at_an_unknown_version(pushed: Registry) -> None:
+    reg = pushed
     reg.write("models/churn/stages/staging.yaml", "version: v9.0.0\n")
     _validate_reports(
         reg, "version: 'v9.0.0' is not a registered version", "models/churn/stages/staging.yaml"
     )
 
 
-def test_validate_reports_a_deprecated_version_in_a_stage(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_a_deprecated_version_in_a_stage(pushed: Registry) -> None:
+    reg = pushed
     spec = reg.root / "models/churn/model.yaml"
     spec.write_text(spec.read_text() + "deprecated:\n  v1.1.0: leaks labels\n")
     _validate_reports(reg, "is deprecated", "models/churn/stages/staging.yaml")
 
 
-def test_validate_reports_malformed_yaml_with_exit_2(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_malformed_yaml_with_exit_2(pushed: Registry) -> None:
+    reg = pushed
     reg.write("models/churn/stages/staging.yaml", "version: [v1.0.0\n")
     _validate_reports(reg, "not valid YAML", "models/churn/stages/staging.yaml", code=2)
 
 
-def test_validate_reports_a_schema_error_with_the_key_path(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_a_schema_error_with_the_key_path(pushed: Registry) -> None:
+    reg = pushed
     reg.write("models/churn/stages/staging.yaml", "versoin: v1.0.0\n")
     _validate_reports(reg, "unknown key 'versoin'", "models/churn/stages/staging.yaml")
 
 
-def test_validate_reports_a_wrong_md5(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_a_wrong_md5(pushed: Registry) -> None:
+    reg = pushed
     pointer = reg.root / "models/churn/artifacts/v1.1.0/model.pkl.dvc"
     data = yaml.safe_load(pointer.read_text())
     data["outs"][0]["md5"] = hashlib.md5(b"evil").hexdigest()
@@ -223,8 +229,8 @@ def test_validate_reports_a_wrong_md5(registry: Registry) -> None:
     _validate_reports(reg, "artifact.md5", "models/churn/versions/v1.1.0.yaml")
 
 
-def test_validate_reports_every_problem_at_once(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_reports_every_problem_at_once(pushed: Registry) -> None:
+    reg = pushed
     reg.write("models/churn/stages/staging.yaml", "version: v9.0.0\n")
     (reg.root / "models/churn/versions/v1.0.0.yaml").unlink()
     result = reg.run("validate", "--json")
@@ -232,8 +238,8 @@ def test_validate_reports_every_problem_at_once(registry: Registry) -> None:
     assert result.exit_code == 1 and len(problems) == 2
 
 
-def test_validate_base_checks_only_what_changed(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_base_checks_only_what_changed(pushed: Registry) -> None:
+    reg = pushed
     reg.git("checkout", "-q", "-b", "feature")
     reg.register("churn", 2)
     result = reg.run("validate", "--base", "origin/main", "--json")
@@ -242,8 +248,8 @@ def test_validate_base_checks_only_what_changed(registry: Registry) -> None:
     assert report["incremental"] and report["files_checked"] == 3  # record, model, staging
 
 
-def test_validate_base_catches_a_tampered_record_on_the_branch(registry: Registry) -> None:
-    reg = _pushed_registry(registry)
+def test_validate_base_catches_a_tampered_record_on_the_branch(pushed: Registry) -> None:
+    reg = pushed
     reg.git("checkout", "-q", "-b", "feature")
     path = reg.root / "models/churn/versions/v1.0.0.yaml"
     path.write_text(path.read_text().replace("f1: 0.85", "f1: 0.95"))
