@@ -168,6 +168,17 @@ def empty(reg: Registry) -> None:
     """A registry as `init` leaves it, pushed (what the `registry` fixture copies)."""
 
 
+def churn_v1(reg: Registry) -> None:
+    """churn v1.0.0 registered (breast-cancer logistic regression, seed 0) and pushed."""
+    reg.register("churn", 0, "--push")
+
+
+@pytest.fixture
+def churn_pushed(prebuilt: Prebuilt) -> Registry:
+    """A copy of a registry with churn v1.0.0 registered and pushed (built once per worker)."""
+    return prebuilt.registry(churn_v1)
+
+
 @pytest.fixture
 def registry(prebuilt: Prebuilt) -> Registry:
     """A fresh copy of an initialised, pushed registry (a copy costs a tenth of an `init`)."""

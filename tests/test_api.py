@@ -48,8 +48,8 @@ def test_register_status_gate_and_history_work_from_python(registry: Registry) -
     assert modelreg.history(registry.root, model="churn") == []
 
 
-def test_promote_dry_run_returns_the_change_and_pushes_nothing(registry: Registry) -> None:
-    registry.register("churn", 0, "--push")
+def test_promote_dry_run_returns_the_change_and_pushes_nothing(churn_pushed: Registry) -> None:
+    registry = churn_pushed
     before = registry.git("ls-remote", "origin")
     proposal = modelreg.promote(
         registry.root, model="churn", version="v1.0.0", stage="staging", dry_run=True

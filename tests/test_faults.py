@@ -131,11 +131,11 @@ def _second_clone(reg: Registry, name: str = "other") -> Registry:
 
 
 def test_a_clone_behind_origin_registers_the_next_free_version_with_push(
-    registry: Registry,
+    churn_pushed: Registry,
 ) -> None:
     """Issue 10, "Two clones register the next version": `register --push` fetches
     first, so the clone that is behind takes the next free number and pushes on top."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     other = _second_clone(registry)
     registry.register("churn", 1, "--push")
 
@@ -147,12 +147,12 @@ def test_a_clone_behind_origin_registers_the_next_free_version_with_push(
 
 
 def test_an_explicit_version_another_clone_pushed_is_refused_naming_its_commit(
-    registry: Registry,
+    churn_pushed: Registry,
 ) -> None:
     """Issue 10, "Two clones register the next version": an explicit --version someone
     else holds on origin is refused with exit 2, naming their commit and the next free
     version; nothing is committed."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     other = _second_clone(registry)
     registry.register("churn", 1, "--push", "--version", "v2.0.0")
     holder = git(registry.origin, "rev-parse", "--short", "main").strip()
@@ -184,9 +184,9 @@ def test_an_explicit_version_another_clone_pushed_is_refused_naming_its_commit(
     assert _versions(other, "churn") == ["v1.0.0", "v2.0.0"]
 
 
-def test_register_without_push_never_fetches(registry: Registry) -> None:
+def test_register_without_push_never_fetches(churn_pushed: Registry) -> None:
     """Issue 10, "Two clones register the next version": without --push, no fetch."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     other = _second_clone(registry)
     registry.register("churn", 1, "--push")
     seen = other.git("rev-parse", "origin/main")
@@ -197,11 +197,11 @@ def test_register_without_push_never_fetches(registry: Registry) -> None:
 
 
 def test_a_branch_diverged_from_origin_is_refused_before_anything_is_written(
-    registry: Registry,
+    churn_pushed: Registry,
 ) -> None:
     """Issue 10, "Two clones register the next version": the commit must sit on
     origin's tip; a diverged branch is refused with the exact fix."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     other = _second_clone(registry)
     registry.register("churn", 1, "--push")
     other.write("notes.txt", "local work\n")
@@ -223,11 +223,11 @@ def test_a_branch_diverged_from_origin_is_refused_before_anything_is_written(
 
 
 def test_staged_files_of_a_killed_register_are_not_taken_for_a_registration(
-    registry: Registry,
+    churn_pushed: Registry,
 ) -> None:
     """Issue 10, "kill -9 between `git add` and `git commit`": only committed state
     counts as registered, so the re-run commits (and pushes) the version."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     art, met = registry.artifact("c", 1), registry.metrics("c", accuracy=0.9)
     args = ("register", "churn", "--artifact", str(art), "--metrics", str(met), "--push")
     # The crash state: every file of v1.1.0 written and staged, no commit.
@@ -244,10 +244,10 @@ def test_staged_files_of_a_killed_register_are_not_taken_for_a_registration(
 
 
 def test_push_on_a_detached_head_is_refused_before_anything_is_written(
-    registry: Registry,
+    churn_pushed: Registry,
 ) -> None:
     """Issue 10, "`register --push` on a detached HEAD": check before writing."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     registry.git("checkout", "-q", "--detach")
     head = registry.git("rev-parse", "HEAD")
     art, met = registry.artifact("d", 1), registry.metrics("d", accuracy=0.9)
@@ -267,10 +267,10 @@ def _worktrees(reg: Registry) -> list[str]:
     return [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("worktree ")]
 
 
-def test_a_killed_promotion_leaves_a_worktree_the_next_run_prunes(registry: Registry) -> None:
+def test_a_killed_promotion_leaves_a_worktree_the_next_run_prunes(churn_pushed: Registry) -> None:
     """Issue 10, "A killed `promote` or `pr merge`": the next run prunes stale
     temporary worktrees of its own."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     killed = subprocess.run(
         [
             sys.executable,

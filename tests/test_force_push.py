@@ -52,9 +52,9 @@ def test_a_record_rewritten_by_a_force_push_fails_validate_and_check_in_a_clone_
     assert registry.run("validate", "--base", "origin/main").exit_code == 0
 
 
-def test_a_clone_that_only_fast_forwarded_finds_nothing_rewritten(registry: Registry) -> None:
+def test_a_clone_that_only_fast_forwarded_finds_nothing_rewritten(churn_pushed: Registry) -> None:
     """Immutability against a force-push: ordinary pulls raise no false alarm."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     other = registry.work / "other"
     git(registry.work, "clone", "-q", str(registry.origin), str(other))
     (other / "notes.md").write_text("more\n")

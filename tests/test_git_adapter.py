@@ -111,8 +111,8 @@ def test_commits_are_signed_when_the_user_signs_commits(registry: Registry, tmp_
     assert merged.count("\nparent ") == 2 and "-----BEGIN SSH SIGNATURE-----" in merged
 
 
-def test_an_unreachable_origin_names_gits_reason(registry: Registry) -> None:
-    registry.register("churn", 0, "--push")
+def test_an_unreachable_origin_names_gits_reason(churn_pushed: Registry) -> None:
+    registry = churn_pushed
     nowhere = registry.root.parent / "nowhere.git"
     registry.git("remote", "set-url", "origin", str(nowhere))
     result = registry.run("promote", "churn", "v1.0.0", "--to", "staging")

@@ -75,10 +75,10 @@ def simulate_md5_collision(reg: Registry, evil: bytes) -> None:
     commit_all(reg, "colliding bytes")
 
 
-def test_deploy_refuses_bytes_whose_md5_matches_but_sha256_does_not(registry: Registry) -> None:
+def test_deploy_refuses_bytes_whose_md5_matches_but_sha256_does_not(churn_pushed: Registry) -> None:
     """MD5 alone guards the pickles: bytes that pass every md5 check but not the record's
     SHA-256 are never deployed."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     good_sha = hashlib.sha256((registry.root / ARTIFACT).read_bytes()).hexdigest()
     evil = pickle.dumps(MarkerPickle(registry.work / "code-ran"))
     simulate_md5_collision(registry, evil)
@@ -230,9 +230,9 @@ def edit_pointer(reg: Registry, **out: str) -> None:
     commit_all(reg, "edit the pointer")
 
 
-def test_validate_refuses_a_pointer_whose_path_was_edited(registry: Registry) -> None:
+def test_validate_refuses_a_pointer_whose_path_was_edited(churn_pushed: Registry) -> None:
     """DVC pointers: an edited `path:` no longer passes validate."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     edit_pointer(registry, path="../../../../../etc/passwd")
     result = registry.run("validate")
     assert result.exit_code == 1, result.output
@@ -243,9 +243,9 @@ def test_validate_refuses_a_pointer_whose_path_was_edited(registry: Registry) ->
     )
 
 
-def test_deploy_names_an_edited_pointer_path_as_the_reason(registry: Registry) -> None:
+def test_deploy_names_an_edited_pointer_path_as_the_reason(churn_pushed: Registry) -> None:
     """DVC pointers: deploy refuses an edited path for what it is, not as a missing object."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     edit_pointer(registry, path="../../../../../etc/passwd")
     set_stages(registry, "churn", "production:\n  version: v1.0.0\n", push=False)
     result = registry.run("deploy", "--stage", "production")
@@ -255,9 +255,9 @@ def test_deploy_names_an_edited_pointer_path_as_the_reason(registry: Registry) -
     assert "refusing to fetch it" in line and "neither in the DVC cache" not in line
 
 
-def test_deploy_names_a_pointer_md5_that_differs_from_the_record(registry: Registry) -> None:
+def test_deploy_names_a_pointer_md5_that_differs_from_the_record(churn_pushed: Registry) -> None:
     """DVC pointers: a pointer md5 other than the record's is named as such."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     want = record_of(registry)["artifact"]["md5"]  # type: ignore[index]
     other = hashlib.md5(b"other bytes").hexdigest()
     edit_pointer(registry, md5=other)
@@ -272,10 +272,10 @@ def test_deploy_names_a_pointer_md5_that_differs_from_the_record(registry: Regis
 
 
 def test_deploy_says_an_object_is_missing_only_when_it_is(
-    registry: Registry, tmp_path: Path
+    churn_pushed: Registry, tmp_path: Path
 ) -> None:
     """DVC pointers: with an intact pointer, a missing object is named as missing."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     md5 = str(record_of(registry)["artifact"]["md5"])  # type: ignore[index]
     set_stages(registry, "churn", "production:\n  version: v1.0.0\n")
     (registry.remote / "files" / "md5" / md5[:2] / md5[2:]).unlink()
@@ -338,10 +338,10 @@ def test_register_refuses_a_bad_name_before_writing_anything(
     assert registry.git("status", "--porcelain") == ""
 
 
-def test_every_command_refuses_a_bad_name_before_reading_or_writing(registry: Registry) -> None:
+def test_every_command_refuses_a_bad_name_before_reading_or_writing(churn_pushed: Registry) -> None:
     """Names: reads refuse what no release could have written, writes follow the name rule,
     and nothing reaches git with a raw path."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     head = registry.git("rev-parse", "HEAD")
     csv = registry.work / "in.csv"
     csv.write_text("a\n1\n")

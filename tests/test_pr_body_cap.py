@@ -37,9 +37,9 @@ def test_a_body_without_tables_is_cut_with_a_note() -> None:
     assert len(capped) <= BODY_LIMIT and capped.endswith("characters._")
 
 
-def test_promote_caps_a_body_made_huge_by_params(registry: Registry) -> None:
+def test_promote_caps_a_body_made_huge_by_params(churn_pushed: Registry) -> None:
     """Issue 10, YAML anchors and aliases: `promote` built an unbounded PR body."""
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     registry.ok("promote", "churn", "v1.0.0", "--to", "staging")
     registry.ok("pr", "merge", "modelreg/promote/churn/staging/v1.0.0")
     registry.git("pull", "-q", "--ff-only")

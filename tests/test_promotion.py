@@ -191,8 +191,8 @@ def test_failing_promotions_leave_a_dirty_checkout_untouched(reg: Registry) -> N
         assert tree_state(reg.root) == before
 
 
-def test_promoting_a_version_that_is_not_pushed_says_so(registry: Registry) -> None:
-    registry.register("churn", 0, "--push")
+def test_promoting_a_version_that_is_not_pushed_says_so(churn_pushed: Registry) -> None:
+    registry = churn_pushed
     registry.register("churn", 1)
     result = registry.run("promote", "churn", "v1.1.0", "--to", "staging")
     assert result.exit_code == 2

@@ -60,9 +60,9 @@ def _sample(reg: Registry) -> Path:
 
 
 def test_pushed_versions_pull_byte_identical_into_a_fresh_clone(
-    registry: Registry, tmp_path: Path
+    churn_pushed: Registry, tmp_path: Path
 ) -> None:
-    registry.register("churn", 0, "--push")
+    registry = churn_pushed
     registry.register("churn", 1, "--push")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(registry.origin), str(clone))
