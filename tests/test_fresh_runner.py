@@ -1,7 +1,7 @@
 """The shipped workflows, job by job, each in its own fresh clone (tests/runner.py).
 
 One walk goes through the whole loop a team runs on GitHub: train → PR check → merge →
-deploy → scheduled drift → retrain PR → its check → merge → deploy. Nothing carries
+deploy → drift (this workflow under act) → retrain PR → its check → merge → deploy. Nothing carries
 over between jobs but what was pushed to `origin` and to the DVC remote.
 """
 
@@ -27,8 +27,8 @@ from runner import (
     pull_request_context,
     push_context,
     run_job,
-    schedule_context,
 )
+from test_workflows import run_act
 
 TEMPLATES = Path(str(resources.files("modelreg").joinpath("templates/workflows")))
 VARS = {"vars": {"MODELREG_FORGE": "local"}}
@@ -176,13 +176,26 @@ def test_the_whole_loop_runs_job_by_job_in_fresh_clones(
     assert _deployed_version(reg) == "v1.0.0"
 
     _new_drifted_data(reg)
-    drift_ctx = {**schedule_context(), **VARS}
-    models = _job(reg, "modelreg-drift.yml", "models", drift_ctx)
-    assert json.loads(models.outputs["models"]) == ["churn"]
-    needs = {"needs": {"models": {"outputs": models.outputs}}, "matrix": {"model": "churn"}}
-    drift = _job(reg, "modelreg-drift.yml", "drift", {**drift_ctx, **needs}, ok=False)
-    assert drift.steps["check"]["outputs"]["verdict"] == "critical", drift.log
-    assert "opened pull request modelreg/retrain/churn" in drift.log, drift.log
+    # The drift workflow runs under act, the engine of GitHub's runner, on this host: its
+    # two jobs each check out a real clone of origin.
+    drift = run_act(
+        reg,
+        "workflow_dispatch",
+        {"inputs": {"model": ""}, "repository": {"default_branch": "main"}},
+        "modelreg-drift.yml",
+        variables={"MODELREG_FORGE": "local"},
+    )
+    log = drift.stdout + drift.stderr
+    assert 'models: ["churn"]' in log, log
+    assert log.count("checked out main at") == 2, log  # one real clone per job
+    assert "churn: drift verdict **critical**" in log, log
+    assert drift.returncode != 0, log  # critical drift fails the run, after the PR is opened
+    reg.git("fetch", "-q", "origin")
+    prs = json.loads(reg.ok("pr", "list", "--json").output)
+    retrains = [p["title"] for p in prs if p["head"].startswith("modelreg/retrain/")]
+    assert retrains == ["Retrain churn: v1.1.0 to staging (drift: critical)"], prs
+    staging = git(reg.origin, "show", "modelreg/retrain/churn:models/churn/stages/staging.yaml")
+    assert "version: v1.1.0" in staging
 
     before = _check_and_merge(reg, github_api, "modelreg/retrain/churn", "retrain")
     _deploy(reg, before)
