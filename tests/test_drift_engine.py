@@ -57,7 +57,7 @@ def big_pair() -> tuple[Profile, pd.DataFrame]:
 
 def test_same_distribution_flags_a_column_in_under_5_percent_of_trials() -> None:
     rng = np.random.default_rng(2024)
-    flagged, n = 0, trials(thorough=200, ci=50)
+    flagged, n = 0, trials(thorough=200, ci=30)
     for _ in range(n):
         report = compare(build_profile(sample(rng, 2000)), sample(rng, 500))
         flagged += bool(report.drifted)
@@ -66,7 +66,7 @@ def test_same_distribution_flags_a_column_in_under_5_percent_of_trials() -> None
 
 def test_same_distribution_in_minimum_size_windows_stays_under_5_percent() -> None:
     rng = np.random.default_rng(99)
-    flagged, n = 0, trials(thorough=200, ci=50)
+    flagged, n = 0, trials(thorough=200, ci=30)
     for _ in range(n):
         report = compare(build_profile(sample(rng, 1000)), sample(rng, 100))
         assert report.verdict != "insufficient"
