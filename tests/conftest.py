@@ -34,6 +34,31 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(PROFILE)
 
 
+# The slow tier runs whole files per worker (`--dist loadfile --no-loadscope-reorder` in
+# .ci/run). Handing out the longest files first keeps both workers busy to the end instead
+# of leaving one to finish a long file alone; the rest follow in collection order.
+LONGEST_FIRST = (
+    "test_fresh_runner.py",
+    "test_train.py",
+    "test_drift_flow.py",
+    "test_paired_gates.py",
+    "test_demo.py",
+    "test_revert_property.py",
+    "test_serve.py",
+    "test_workflows.py",
+    "test_mlflow.py",
+    "test_self_registry.py",
+    "test_mlflow_import.py",
+    "test_prometheus.py",
+    "test_validate_files.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
+
+
 def trials(*, thorough: int, ci: int) -> int:
     """How often a statistical test repeats: `thorough` times under that profile only."""
     return thorough if PROFILE == "thorough" else ci
