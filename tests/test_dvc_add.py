@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import git, trials
+from modelreg.adapters import artifacts
 from modelreg.adapters import dvc as dvcio
 
 # File names that sort differently as strings and as path parts ("a-b" < "a/b" < "a0"),
@@ -95,6 +96,7 @@ def test_add_writes_the_pointer_cache_and_gitignore_dvc_add_writes(
     assert _tree(ours / ".dvc" / "cache") == _tree(theirs / ".dvc" / "cache")
     assert _tree(mine) == _tree(theirs / rel) if mine.is_dir() else True
     assert (md5, size) == dvcio.read_pointer(theirs / f"{rel}.dvc")
+    assert artifacts.md5_of(mine) == md5  # what the verified loader checks agrees too
 
 
 def test_a_path_dvc_already_knows_goes_through_dvcs_own_add(tmp_path: Path) -> None:
