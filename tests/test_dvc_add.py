@@ -73,7 +73,7 @@ def _tree(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @settings(
-    max_examples=trials(thorough=150, ci=6),
+    max_examples=trials(thorough=150, ci=4),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
