@@ -120,10 +120,10 @@ def borrow_remote(root: Path, main: Path) -> None:
 def add(root: Path, path: Path) -> tuple[str, int]:
     """Track one file or folder with DVC; return (md5, size) as its pointer records them.
 
-    A path no pointer tracks yet, inside no tracked folder, is added through DVC's own
-    stage (the same pointer, cache entries and `.gitignore` line `dvc add` writes) without
-    `Repo.add`'s look-up of every output in the repository, which makes one `add` cost
-    O(pointers) and an import of n versions O(n^2). Anything else goes to `Repo.add`.
+    A path new to DVC (`_new_output`) is added through DVC's own stage (the same pointer,
+    cache entries and `.gitignore` line `dvc add` writes) without `Repo.add`'s look-up of
+    every output in the repository, a look-up that made one `add` cost O(pointers) and an
+    import of n versions O(n^2). Anything else goes to `Repo.add`.
     """
     with writing_in(root), _quiet("add"):
         repo = _repo(root)
