@@ -24,10 +24,12 @@ pytest.importorskip("mlflow")
 
 
 def _build(reg: Registry) -> None:
-    """churn v1.0.0 and v1.1.0, fraud v1.0.0, registered and pushed."""
+    """churn v1.0.0 and v1.1.0, fraud v1.0.0, registered and pushed; and the folder and
+    skops versions of `_add_formats`."""
     reg.register("churn", 0, "--push")
     reg.register("churn", 1, "--push")
     reg.register("fraud", 2, "--push")
+    _add_formats(reg)
 
 
 @pytest.fixture(scope="session")
@@ -215,3 +217,126 @@ def test_the_tracking_uri_is_shown_without_its_password() -> None:
 
     assert shown_uri("https://ana:s3cret@mlflow.example:5000/x") == "https://mlflow.example:5000/x"
     assert shown_uri("sqlite:///tmp/mlflow.db") == "sqlite:///tmp/mlflow.db"
+
+
+# -- folder (mlflow) and skops versions ------------------------------------------------
+
+
+def _add_formats(reg: Registry) -> None:
+    """folder v1.0.0 as a whole MLflow model folder (format mlflow, skops inside, as MLflow
+    3 writes it) and skopsed v1.0.0 as one skops file, with a signature, pushed."""
+    import mlflow.sklearn
+    import skops.io as sio
+
+    from conftest import trained_model
+    from test_deploy import sample_csv
+
+    sample = str(sample_csv(reg.work))
+    folder = reg.work / "folder-model"
+    mlflow.sklearn.save_model(trained_model(0), str(folder), pip_requirements=["scikit-learn"])
+    skops_file = reg.work / "skopsed.skops"
+    sio.dump(trained_model(1), skops_file)
+    for model, art, fmt in (("folder", folder, "mlflow"), ("skopsed", skops_file, "skops")):
+        met = reg.metrics(model, accuracy=0.9)
+        reg.ok(
+            "register", model, "--artifact", str(art), "--format", fmt, "--metrics", str(met),
+            "--sample", sample, "--push",
+        )  # fmt: skip
+
+
+@pytest.fixture
+def formats(reg: Registry) -> Registry:
+    """`reg` with folder and skopsed v1.0.0 in production."""
+    stages(reg, "folder", "production:\n  version: v1.0.0\n")
+    stages(reg, "skopsed", "production:\n  version: v1.0.0\n")
+    reg.git("push", "-q", "origin", "main")
+    return reg
+
+
+def _predict(reg: Registry, model: str, csv: Path) -> list[Any]:
+    import pandas as pd
+
+    out = reg.work / f"{model}-scored.csv"
+    reg.ok("predict", model, "--stage", "production", "--input", str(csv), "--output", str(out))
+    return [int(v) for v in pd.read_csv(out)["prediction"]]
+
+
+def test_a_folder_and_a_skops_version_deploy_locally_predict_and_serve_load_them_verified(
+    formats: Registry, tmp_path: Path
+) -> None:
+    from conftest import git, trained_model
+    from modelreg.serving.predict import find_manifest, read_served
+    from modelreg.serving.server import _load
+    from test_deploy import sample_csv
+
+    reg = formats
+    csv = sample_csv(tmp_path)
+    reg.ok("deploy", "--stage", "production")
+    deployed = reg.root / ".modelreg/deploy/production"
+    folder = deployed / "folder/v1.0.0/model"
+    assert (folder / "MLmodel").is_file() and (folder / "model.skops").is_file()
+    import pandas as pd
+
+    x = pd.read_csv(csv).to_numpy()
+    assert _predict(reg, "folder", csv) == trained_model(0).predict(x).tolist()
+    assert _predict(reg, "skopsed", csv) == trained_model(1).predict(x).tolist()
+    manifest = find_manifest(reg.root, "production", None)
+    for model in ("folder", "skopsed"):  # what `serve` loads, through the same verified loader
+        (share,) = read_served(manifest, model, "production")
+        assert _load(share, manifest).features[0] == "mean radius"
+    assert "up to date" in reg.ok("deploy", "--stage", "production").output
+
+    (folder / "model.skops").write_bytes(b"altered")  # the deployed copy, not the record
+    out = reg.ok("deploy", "--stage", "production").output
+    assert "missing or altered" in out
+    assert _predict(reg, "folder", csv) == trained_model(0).predict(x).tolist()
+    assert not [p for p in deployed.rglob("*") if p.name.startswith(".")]  # no temp left
+
+    clone = tmp_path / "clone"  # a fresh clone, empty DVC cache: the folder from the remote
+    git(tmp_path, "clone", "-q", str(reg.origin), str(clone))
+    result = reg.run("deploy", "--stage", "production", cwd=clone)
+    assert result.exit_code == 0, result.output
+    got = clone / ".modelreg/deploy/production/folder/v1.0.0/model"
+    assert artifacts.md5_of(got) == artifacts.md5_of(folder)
+
+    # Bytes in DVC's cache and on the remote that are not the record's: refused, and the
+    # stage keeps its previous manifest.
+    manifest_text = (deployed / "manifest.json").read_text()
+    rec = record(reg, "folder", "v1.0.0")
+    shutil.rmtree(reg.root / rec.artifact.path)
+    shutil.rmtree(folder)
+    for store in (reg.remote, reg.root / ".dvc" / "cache"):
+        for obj in (store / "files" / "md5").rglob("*"):
+            if obj.is_file() and not obj.name.endswith(".dir"):
+                obj.chmod(0o644)
+                obj.write_bytes(b"not the registered model")
+    refused = reg.run("deploy", "--stage", "production")
+    assert refused.exit_code == 1, refused.output
+    assert "md5 is" in refused.output
+    assert (deployed / "manifest.json").read_text() == manifest_text
+
+
+def test_a_folder_version_is_registered_in_mlflow_as_the_folder_it_is(
+    formats: Registry, ml: Mlflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.artifacts
+    import mlflow.pyfunc
+    import numpy as np
+
+    from conftest import trained_model
+
+    out = deploy(formats, ml, "--stage", "production")
+    assert "production: deployed 2 models" in out
+    rec = record(formats, "folder", "v1.0.0")
+    mv = ml.client.get_model_version_by_alias("folder", "production")
+    assert mv.tags["modelreg.md5"] == rec.artifact.md5
+    got = Path(mlflow.artifacts.download_artifacts(mv.source, tracking_uri=ml.uri))
+    assert artifacts.md5_of(got) == rec.artifact.md5  # the registered bytes, unwrapped
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ml.uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", ml.uri)
+    x = np.random.default_rng(0).random((20, 5)) * 100
+    theirs = mlflow.pyfunc.load_model("models:/folder@production")
+    assert theirs.predict(x).tolist() == trained_model(0).predict(x).tolist()
+    assert ml.tag_of("skopsed", "production") == "v1.0.0"
+    assert "up to date" in deploy(formats, ml, "--stage", "production")
+    assert ml.count() == 2

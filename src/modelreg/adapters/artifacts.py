@@ -83,6 +83,38 @@ def fetch_verified(
     return data
 
 
+def fetch_folder_verified(
+    root: Path,
+    rev: str | None,
+    path: str,
+    expected: Expected,
+    dest: Path,
+    *,
+    pointer: bytes | None,
+    record: str,
+    hint: str,
+) -> None:
+    """A DVC-tracked folder artifact at `rev` (cache, else remote) copied to `dest`, then
+    verified (its `.dir` md5 and `folder_sha256`): `fetch_verified` for a folder."""
+    from modelreg.adapters import dvc as dvcio
+
+    check_pointer(pointer, path, expected.md5, record)
+    try:
+        dvcio.download(root, rev or "HEAD", path, dest, remote=None, scratch=None)
+    except (CheckFailed, ForgeError) as exc:
+        remote = dvcio.remote_url(root) or "(no DVC remote configured)"
+        raise CheckFailed(
+            f"{path}: md5 {expected.md5} is neither in the DVC cache nor on the remote {remote}",
+            hint=f"push it from where it was registered: `dvc push {path}`",
+        ) from exc
+    verify_path(dest, expected, hint=hint, where=path)
+
+
+def is_folder(expected: Expected) -> bool:
+    """Whether a record's artifact is a folder (DVC's md5 of a directory ends in `.dir`)."""
+    return expected.md5.endswith(".dir")
+
+
 @dataclass(frozen=True)
 class PointerProblem:
     """What is wrong with a version's DVC pointer: the key in it, what, and the fix."""
@@ -183,11 +215,16 @@ def verify_path(
 
 
 def matches(path: Path, expected: Expected) -> bool:
-    """Whether a local file is there and has the expected hashes."""
-    try:
-        return path.is_file() and verify_path(path, expected, hint="") is not None
-    except CheckFailed:
+    """Whether a local file (or, for a folder artifact, folder) is there with the expected
+    hashes."""
+    folder = is_folder(expected)
+    if not (path.is_dir() if folder else path.is_file()) or path.is_symlink():
         return False
+    try:
+        verify_path(path, expected, hint="")
+    except (CheckFailed, UsageError):
+        return False
+    return True
 
 
 def _verify_folder(path: Path, where: str, expected: Expected, hint: str) -> None:

@@ -118,13 +118,63 @@ def borrow_remote(root: Path, main: Path) -> None:
 
 
 def add(root: Path, path: Path) -> tuple[str, int]:
-    """Track one file with DVC; return (md5, size) as its pointer records them."""
+    """Track one file or folder with DVC; return (md5, size) as its pointer records them.
+
+    A path new to DVC (`_new_output`) is added through DVC's own stage (the same pointer,
+    cache entries and `.gitignore` line `dvc add` writes) without `Repo.add`'s look-up of
+    every output in the repository, a look-up that made one `add` cost O(pointers) and an
+    import of n versions O(n^2). Anything else goes to `Repo.add`.
+    """
     with writing_in(root), _quiet("add"):
-        _repo(root).add(str(path.resolve()))
+        repo = _repo(root)
+        if _new_output(root, path):
+            _add_new(repo, str(path.resolve()))
+        else:
+            repo.add(str(path.resolve()))
     pointer = read_pointer(Path(str(path) + ".dvc"))
     if pointer is None:
         raise UsageError(f"{path}.dvc was not written", hint="is the file inside the repository?")
     return pointer
+
+
+def _new_output(root: Path, path: Path) -> bool:
+    """Whether `path` is new to DVC: no pointer of its own, none of a folder holding it, no
+    pointer or pipeline inside it or in a folder holding it (what `Repo.add` checks
+    against its index of the whole repository)."""
+    full, top = path.resolve(), root.resolve()
+    if not full.is_relative_to(top) or full == top or Path(str(full) + ".dvc").exists():
+        return False
+    for parent in full.relative_to(top).parents:
+        if (top / parent / "dvc.yaml").exists():
+            return False  # a pipeline here may name it, or a folder holding it, as an output
+        if parent != Path(".") and (top / (str(parent) + ".dvc")).exists():
+            return False
+    if full.is_dir():
+        for _dirpath, _dirs, files in os.walk(full):
+            if any(f.endswith(".dvc") or f in ("dvc.yaml", "dvc.lock") for f in files):
+                return False
+    return True
+
+
+def _add_new(repo: Any, target: str) -> None:
+    """What `Repo.add` does for one new target, less its repository-wide output look-up
+    and graph check (`_new_output` stands in for them): DVC's stage builds the hashes,
+    fills the cache, git-ignores the output and writes the pointer."""
+    from dvc.repo import locked
+    from dvc.repo.scm_context import scm_context
+    from dvc.utils import resolve_paths
+
+    def run(repo: Any, target: str) -> None:
+        fname, wdir, out = resolve_paths(repo, target)
+        stage = repo.stage.create(
+            single_stage=True, validate=False, fname=fname, wdir=wdir, outs=[out]
+        )
+        stage.add_outs(None, no_commit=False, relink=True)
+        stage.dump()
+
+    # Repo.add's own wrappers: the repository lock, and `.gitignore` kept as DVC keeps it.
+    wrapped: Any = locked(scm_context(run))
+    wrapped(repo, target)
 
 
 def read_pointer(path: Path) -> tuple[str, int] | None:

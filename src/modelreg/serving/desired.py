@@ -171,3 +171,19 @@ def fetch_verified(ws: Workspace, rev: str, record: VersionRecord) -> bytes:
         record=version_yaml(record.model, record.version),
         hint="refusing to deploy; re-register or fix the DVC remote",
     )
+
+
+def fetch_folder_verified(ws: Workspace, rev: str, record: VersionRecord, dest: Path) -> None:
+    """A folder artifact (format `mlflow`) at `rev` copied to `dest` through DVC, checked
+    against its record."""
+    path = record.artifact.path
+    artifacts.fetch_folder_verified(
+        ws.root,
+        rev,
+        path,
+        expected(record),
+        dest,
+        pointer=ws.git.show(rev, path + ".dvc"),
+        record=version_yaml(record.model, record.version),
+        hint="refusing to deploy; re-register or fix the DVC remote",
+    )

@@ -6,6 +6,8 @@ atomically last, so an interrupted or refused deploy leaves the previous deploym
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +22,7 @@ from modelreg.serving.desired import (
     Want,
     action,
     expected,
+    fetch_folder_verified,
     fetch_verified,
 )
 from modelreg.serving.manifest import (
@@ -27,6 +30,7 @@ from modelreg.serving.manifest import (
     Manifest,
     Share,
     place,
+    place_folder,
     read_manifest,
     write_manifest,
 )
@@ -81,12 +85,27 @@ def _apply(
 ) -> None:
     """Verify every missing artifact, put them in place, then swap the manifest in."""
     desired, needed = wanted
-    blobs = {w.rel: fetch_verified(ws, rev, w.record) for w in needed}  # all verified first
-    for rel, data in blobs.items():
-        place(folder / rel, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fetching-", dir=folder) as tmp:
+        # every artifact fetched and verified before any is put in place
+        got = {w.rel: _fetch(ws, rev, w, Path(tmp) / str(i)) for i, w in enumerate(needed)}
+        for rel, item in got.items():
+            if isinstance(item, bytes):
+                place(folder / rel, item)
+            else:
+                place_folder(folder / rel, item)
     manifest = _manifest(stage, rev, desired, plans, old)
     write_manifest(folder, manifest)
     _prune(folder, old, manifest)
+
+
+def _fetch(ws: Workspace, rev: str, want: Want, scratch: Path) -> bytes | Path:
+    """A file artifact's verified bytes, or a folder artifact (format `mlflow`) verified
+    in `scratch`."""
+    if not artifacts.is_folder(expected(want.record)):
+        return fetch_verified(ws, rev, want.record)
+    fetch_folder_verified(ws, rev, want.record, scratch)
+    return scratch
 
 
 def _manifest(
@@ -115,9 +134,14 @@ def _prune(folder: Path, old: Manifest | None, new: Manifest) -> None:
     keep = new.artifact_paths()
     for rel in sorted((old.artifact_paths() if old else set()) - keep):
         path = folder / rel
-        if ".." in Path(rel).parts or not path.is_file():
+        if ".." in Path(rel).parts or path.is_symlink():
             continue
-        path.unlink()
+        if path.is_dir():  # a folder artifact deploy put there
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
+        else:
+            continue
         for parent in (path.parent, path.parent.parent):
             if parent != folder and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()

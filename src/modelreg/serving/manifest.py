@@ -181,3 +181,19 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 def place(path: Path, data: bytes) -> None:
     """Write bytes to `path` atomically: a temp file beside it, fsync, rename."""
     replace_atomically(path, lambda tmp: tmp.write_bytes(data), durable=True)
+
+
+def place_folder(path: Path, got: Path) -> None:
+    """Move the verified folder `got` (on the same file system) to `path`, replacing what
+    is there (an altered copy) by renames, so `path` is never half a folder."""
+    import shutil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.old-{os.getpid()}")
+    if path.exists() or path.is_symlink():
+        os.replace(path, aside)
+    os.replace(got, path)
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)

@@ -39,6 +39,7 @@ from modelreg.serving.desired import (
     Want,
     action,
     expected,
+    fetch_folder_verified,
     fetch_verified,
 )
 from modelreg.serving.manifest import Share, place
@@ -287,12 +288,7 @@ def _wrapped(ws: Workspace, rev: str, record: VersionRecord, into: Path) -> Path
     MLflow sklearn model folder under `into`."""
     fmt = record.artifact.format
     if fmt in artifacts.MLFLOW_FORMATS:
-        raise UsageError(
-            f"{version_yaml(record.model, record.version)}: artifact.format: 'mlflow' "
-            "(a folder) is not mirrored to MLflow yet",
-            hint="point the alias at the MLflow version it came from, or deploy the other "
-            "models with --stage",
-        )
+        return _mlflow_folder(ws, rev, record, into / "model")
     data = fetch_verified(ws, rev, record)
     file = into / "artifact" / (Path(record.artifact.path).name or "artifact")
     place(file, data)
@@ -318,6 +314,24 @@ def _wrapped(ws: Workspace, rev: str, record: VersionRecord, into: Path) -> Path
             f"sklearn model: {type(exc).__name__}: {first_line(exc)}",
             hint="MLflow's sklearn flavor takes scikit-learn estimators and pipelines",
         ) from exc
+    return out
+
+
+def _mlflow_folder(ws: Workspace, rev: str, record: VersionRecord, out: Path) -> Path:
+    """A version recorded as a whole MLflow model folder: fetched and verified (its `.dir`
+    md5 and SHA-256), then logged as it is. It must be one: an `MLmodel` file at its top."""
+    if not artifacts.is_folder(expected(record)):
+        raise UsageError(
+            f"{version_yaml(record.model, record.version)}: artifact.format: 'mlflow' but "
+            f"artifact.md5 {record.artifact.md5} is not a folder's",
+            hint="an mlflow artifact is the whole model folder; re-register it",
+        )
+    fetch_folder_verified(ws, rev, record, out)
+    if not (out / "MLmodel").is_file():
+        raise UsageError(
+            f"{record.artifact.path}: no MLmodel file: not an MLflow model folder",
+            hint="register the whole folder mlflow's log_model or save_model wrote",
+        )
     return out
 
 
