@@ -34,9 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(PROFILE)
 
 
-# The slow tier runs whole files per worker (`--dist loadfile --no-loadscope-reorder` in
-# .ci/run). Handing out the longest files first keeps both workers busy to the end instead
-# of leaving one to finish a long file alone; the rest follow in collection order.
+# Both tiers run whole files per worker (`--dist loadfile --no-loadscope-reorder` in
+# .ci/run), so a module's prebuilt registries are built once, not on every worker. Handing
+# out the longest files first keeps both workers busy to the end instead of leaving one to
+# finish a long file alone; the rest follow in collection order.
 LONGEST_FIRST = (
     "test_fresh_runner.py",
     "test_train.py",
@@ -51,6 +52,19 @@ LONGEST_FIRST = (
     "test_mlflow_import.py",
     "test_prometheus.py",
     "test_validate_files.py",
+    # the fast tier's
+    "test_promotion.py",
+    "test_drift_engine.py",
+    "test_validate_fuzz.py",
+    "test_mlflow_target.py",
+    "test_registry_core.py",
+    "test_history_cache.py",
+    "test_import_gto.py",
+    "test_canary.py",
+    "test_predict.py",
+    "test_faults.py",
+    "test_reviews.py",
+    "test_gating.py",
 )
 
 
