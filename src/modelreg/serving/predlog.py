@@ -29,16 +29,21 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _RESERVED = {"timestamp", "model", "stage", "version", "request_id", "role", "prediction"}
 _HEADER = struct.Struct("<I")
+FLUSH_SECONDS = 0.01  # how long the worker batches messages before it sends them
+FLUSH_BYTES = 256 * 1024  # or until it has this much
 PIPE_BYTES = 1 << 20  # what the writer may lag behind before the worker waits for it
 F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe's buffer
 
@@ -53,8 +58,8 @@ class Batch:
     request_id: str
     features: Sequence[str]
     rows: Sequence[Sequence[Any]]
-    versions: Sequence[str]
-    roles: Sequence[str]
+    versions: str | Sequence[str]  # a str: the version of every row
+    roles: str | Sequence[str]
     predictions: Sequence[Any]
     key_name: str | None = None
     keys: Sequence[str] | None = None
@@ -85,7 +90,7 @@ class _Rotating:
         self.day = ""
         self.seq = 0
         self.size = 0
-        self.handle: BinaryIO | None = None
+        self.handle: IO[bytes] | None = None
         self.path: Path | None = None
 
     def write(self, text: str, ts: float) -> None:
@@ -148,6 +153,10 @@ class LineWriter:
         self._files: dict[tuple[str, ...], _Rotating] = {}
 
     def write(self, item: Batch | Feedback) -> None:
+        if isinstance(item, Batch) and isinstance(item.versions, str):  # one for all rows
+            n = len(item.rows)
+            roles = [item.roles] * n if isinstance(item.roles, str) else item.roles
+            item = replace(item, versions=[item.versions] * n, roles=roles)
         try:
             if isinstance(item, Feedback):
                 self.write_feedback(item)
@@ -262,7 +271,15 @@ class LogWriter:
         self.failures = 0
         self._drains = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._start()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Batch the messages of the requests of `loop`: sent together at most FLUSH_SECONDS
+        after the first, one write to the pipe (and one wake-up of the writer) for all."""
+        self._loop = loop
 
     @property
     def pid(self) -> int:
@@ -305,10 +322,25 @@ class LogWriter:
             )
         else:
             msg = ("f", *_feedback_fields(item))
-        self._send(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def _send(self, data: bytes) -> None:
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
         frame = _HEADER.pack(len(data)) + data
+        if self._loop is None:
+            self._send(frame)
+            return
+        if not self._pending:
+            self._loop.call_later(FLUSH_SECONDS, self.flush)
+        self._pending.append(frame)
+        self._pending_bytes += len(frame)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is batched."""
+        if self._pending:
+            frames, self._pending, self._pending_bytes = self._pending, [], 0
+            self._send(b"".join(frames))
+
+    def _send(self, frame: bytes) -> None:
         for attempt in range(2):
             if self._proc is None or self._proc.stdin is None:
                 return  # closed: the server is stopping
@@ -343,7 +375,9 @@ class LogWriter:
         """Wait until everything sent so far is on disk (tests, shutdown)."""
         self._drains += 1
         token = self._drains
-        self._send(pickle.dumps(("d", token)))
+        self.flush()
+        data = pickle.dumps(("d", token))
+        self._send(_HEADER.pack(len(data)) + data)
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         buf = b""
@@ -360,6 +394,7 @@ class LogWriter:
 
     def close(self, timeout: float = 10.0) -> None:
         """Let the writer write what is queued, then stop it."""
+        self.flush()
         proc = self._proc
         if proc is None:
             return

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -424,9 +425,10 @@ def _convert(value: Any, kind: str, name: str) -> Any:
 def _typed(rows: list[list[Any]], types: Sequence[str], features: Sequence[str]) -> list[Any]:
     """Rows checked against the signature; all-float rows of JSON numbers pass as they are
     (the common case, without a call per value), anything else value by value."""
-    if all(t == "float" for t in types) and all(
-        type(v) is float or type(v) is int for row in rows for v in row
-    ):
+    if all(t == "float" for t in types) and set(map(type, chain.from_iterable(rows))) <= {
+        float,
+        int,
+    }:
         return rows
     return [
         [_convert(v, t, f) for v, t, f in zip(row, types, features, strict=True)] for row in rows
@@ -440,6 +442,9 @@ def _rows_v1(body: Any, features: Sequence[str]) -> tuple[list[list[Any]], list[
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise RequestError(400, '"instances" must be a non-empty list of rows', "instances")
+    f = len(features)
+    if set(map(type, instances)) == {list} and set(map(len, instances)) == {f}:
+        return instances, None  # rows in signature order: the common case, checked in C
     rows: list[list[Any]] = []
     objects: list[Any] | None = [] if isinstance(instances[0], dict) else None
     for i, inst in enumerate(instances):
@@ -541,13 +546,16 @@ class Server:
             Path(config.log_dir), max_bytes=config.log_max_bytes, on_failure=self.log_failed
         )
         self.stats: StatsHistory = StatsHistory(self.metrics.scrape)
-        self.recent: OrderedDict[str, tuple[str, str, list[tuple[str, str, Any]]]] = OrderedDict()
+        # request id -> model, stage, version(s), role(s), predictions: one version and role
+        # for the whole request, or one per row
+        self.recent: OrderedDict[str, tuple[str, str, Any, Any, list[Any]]] = OrderedDict()
         self.faults = {(m, v): r for m, v, r in config.faults}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """The timers on the event loop: the manifest poll and the stats snapshots."""
         loop.call_later(self.config.poll_seconds, self.state.watch, loop)
         self.stats.start(loop)
+        self.log.attach(loop)
 
     def log_failed(self, message: str) -> None:
         """The prediction log writer died: said on stderr and counted, never silent."""
@@ -565,51 +573,80 @@ class Server:
 
     def infer(
         self, ep: Endpoint, rows: list[list[Any]], keys: list[str] | None, request_id: str
-    ) -> tuple[list[Any], list[Loaded]]:
-        """Predictions in row order and the version of each row; RequestError on bad values."""
+    ) -> tuple[list[Any], Loaded | list[Loaded]]:
+        """Predictions in row order and the version that made them: one for the whole
+        request (split by its id or one key), else one per row; RequestError on bad values."""
         stable = ep.stable
         typed = _typed(rows, stable.types, stable.features)
         pick = ep.pick
-        chosen = [pick(request_id)] * len(rows) if keys is None else [pick(k) for k in keys]
+        if keys is None:
+            v = pick(request_id)
+            self._fault(ep, v, request_id)
+            return _predict(v, typed), v
+        chosen = [pick(k) for k in keys]
+        first = chosen[0]
+        if all(c is first for c in chosen):
+            self._fault(ep, first, request_id)
+            return _predict(first, typed), first
+        versions = {id(c): c for c in chosen}.values()
+        for v in versions:
+            self._fault(ep, v, request_id)
         preds: list[Any] = [None] * len(rows)
-        if self.faults:
-            for v in {id(c): c for c in chosen}.values():
-                rate = self.faults.get((ep.model, v.share.version), 0.0)
-                if rate > 0 and injected(request_id, rate):
-                    raise InjectedError(v)
-        for v in {id(c): c for c in chosen}.values():
+        for v in versions:
             idx = [i for i, c in enumerate(chosen) if c is v]
             out = _predict(v, [typed[i] for i in idx])
             for i, p in zip(idx, out, strict=True):
                 preds[i] = p
         return preds, chosen
 
+    def _fault(self, ep: Endpoint, v: Loaded, request_id: str) -> None:
+        if self.faults:
+            rate = self.faults.get((ep.model, v.share.version), 0.0)
+            if rate > 0 and injected(request_id, rate):
+                raise InjectedError(v)
+
     def record(
         self,
         ep: Endpoint,
         rows: list[list[Any]],
         preds: list[Any],
-        chosen: list[Loaded],
+        chosen: Loaded | list[Loaded],
         request_id: str,
         keys: list[str] | None,
     ) -> None:
+        """Count the predictions, remember them for feedback, send them to the log."""
         from modelreg.serving.predlog import Batch
 
         m = self.metrics
-        classes: Counter[tuple[int, str]] = Counter()
-        for v, p in zip(chosen, preds, strict=True):
+        versions: str | list[str]
+        roles: str | list[str]
+        if isinstance(chosen, Loaded):  # the common case: counted per class, not per row
+            v = chosen
             if v.classifier:
-                classes[id(v), str(p)] += 1  # one increment per class, not per row
-            elif isinstance(p, (int, float)):
-                m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
-        if classes:
+                for cls, n in Counter(map(str, preds)).items():
+                    m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
+            else:
+                hist = m.child(m.values, ep.model, v.share.version, ep.stage, v.role)
+                for p in preds:
+                    if isinstance(p, (int, float)):
+                        hist.observe(p)
+            versions, roles = v.share.version, v.role
+        else:
+            classes: Counter[tuple[int, str]] = Counter()
+            for v, p in zip(chosen, preds, strict=True):
+                if v.classifier:
+                    classes[id(v), str(p)] += 1
+                elif isinstance(p, (int, float)):
+                    m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
             by_id = {id(c): c for c in chosen}
             for (vid, cls), n in classes.items():
                 v = by_id[vid]
                 m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
-        roles = [c.role for c in chosen]
-        versions = [c.share.version for c in chosen]
-        self.remember(request_id, ep, list(zip(versions, roles, preds, strict=True)))
+            roles = [c.role for c in chosen]
+            versions = [c.share.version for c in chosen]
+        self.recent[request_id] = (ep.model, ep.stage, versions, roles, preds)
+        if len(self.recent) > FEEDBACK_MEMORY:
+            self.recent.popitem(last=False)
         self.log.put(
             Batch(
                 ts=time.time(),
@@ -625,11 +662,6 @@ class Server:
                 keys=keys,
             )
         )
-
-    def remember(self, request_id: str, ep: Endpoint, rows: list[tuple[str, str, Any]]) -> None:
-        self.recent[request_id] = (ep.model, ep.stage, rows)
-        if len(self.recent) > FEEDBACK_MEMORY:
-            self.recent.popitem(last=False)
 
     def count(self, ep: Endpoint, v: Loaded, code: int, seconds: float) -> None:
         m = self.metrics
@@ -650,7 +682,10 @@ class Server:
         if known is None:
             self.log.put(Feedback(time.time(), rid, label, item.get("model"), item.get("stage")))
             return False
-        model, stage, rows = known
+        model, stage, versions, roles, preds = known
+        if isinstance(versions, str):
+            versions, roles = [versions] * len(preds), [roles] * len(preds)
+        rows = list(zip(versions, roles, preds, strict=True))
         labels = label if isinstance(label, list) and len(rows) > 1 else [label]
         ep = self.state.endpoints_by_stage().get((model, stage))
         classifier = ep.stable.classifier if ep is not None else True
@@ -792,11 +827,9 @@ def answer(server: Server, name: str, v2: bool, rid: str, raw: bytes) -> Answer:
         msg = f"{ep.model} {served.share.version} failed: {type(exc).__name__}: {exc}"
         return 500, {"error": msg}, {"x-request-id": rid}
     server.record(ep, rows, preds, chosen, rid, keys)
-    first = chosen[0]
-    if all(c is first for c in chosen):
-        versions = [first.share.version]
-        elapsed = time.perf_counter() - start
-        server.count(ep, first, 200, elapsed)
+    if isinstance(chosen, Loaded):
+        versions = [chosen.share.version]
+        server.count(ep, chosen, 200, time.perf_counter() - start)
     else:
         versions = sorted({c.share.version for c in chosen})
         elapsed = time.perf_counter() - start
