@@ -23,6 +23,7 @@ import json
 import math
 import os
 import pickle
+import re
 import select
 import signal
 import struct
@@ -63,6 +64,9 @@ class Batch:
     predictions: Sequence[Any]
     key_name: str | None = None
     keys: Sequence[str] | None = None
+    # instead of `rows`: the V1 body they came from, `{"instances": [[numbers…], …]}`
+    # (checked by the worker), whose numbers the writer logs as the client wrote them
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,41 @@ def _fast(values: list[Any]) -> bool:
         return False
 
 
+_INSTANCES = re.compile(rb'"instances"\s*:\s*\[')
+
+
+def number_texts(raw: bytes, n: int, f: int) -> list[str] | None:
+    """The JSON text of each number of a V1 body's `instances`, row after row, without
+    parsing them: the worker found `instances` to be n rows of f numbers each, so the
+    array holds nothing but numbers, commas, brackets and white space. None when the text
+    does not show that unambiguously (then the writer parses the body)."""
+    found = list(_INSTANCES.finditer(raw))
+    if len(found) != 1:  # none, or one more in a string or a nested object: ambiguous
+        return None
+    tail = raw[found[0].end() :].translate(None, b" \t\r\n")
+    end = tail.find(b"]]")  # rows are "[…]" joined by ",": the first "]]" ends the array
+    body = tail[1:end]
+    if end < 0 or not tail.startswith(b"[") or body.count(b"],[") != n - 1:
+        return None
+    try:
+        text = body.replace(b"],[", b",").decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    flat = text.split(",")
+    if len(flat) != n * f or "[" in text or "]" in text or '"' in text or "{" in text:
+        return None
+    return flat
+
+
+def _per_row(item: Batch) -> Batch:
+    """`item` with a version and a role per row."""
+    if not isinstance(item.versions, str):
+        return item
+    n = len(item.predictions)
+    roles = [item.roles] * n if isinstance(item.roles, str) else item.roles
+    return replace(item, versions=[item.versions] * n, roles=roles)
+
+
 def _json_value(v: Any) -> str:
     if type(v) is int or (type(v) is float and math.isfinite(v)):
         return repr(v)
@@ -153,17 +192,24 @@ class LineWriter:
         self._files: dict[tuple[str, ...], _Rotating] = {}
 
     def write(self, item: Batch | Feedback) -> None:
-        if isinstance(item, Batch) and isinstance(item.versions, str):  # one for all rows
-            n = len(item.rows)
-            roles = [item.roles] * n if isinstance(item.roles, str) else item.roles
-            item = replace(item, versions=[item.versions] * n, roles=roles)
+        texts = None
+        if isinstance(item, Batch) and item.raw is not None:
+            n, features = len(item.predictions), item.features
+            if not (_RESERVED.intersection(features) or item.key_name in features):
+                texts = number_texts(item.raw, n, len(features))
+            if texts is None:
+                item = replace(item, rows=json.loads(item.raw)["instances"], raw=None)
+            else:
+                f = len(features)
+                rows = [texts[i * f : (i + 1) * f] for i in range(n)]
+                item = replace(item, rows=rows, raw=None)
         try:
             if isinstance(item, Feedback):
                 self.write_feedback(item)
             elif _RESERVED.intersection(item.features) or item.key_name in item.features:
-                self.write_records(item)  # a feature shadows a field: let a dict decide
+                self.write_records(_per_row(item))  # a feature shadows a field: a dict decides
             else:
-                self.write_batch(item)
+                self.write_batch(item, texts=texts is not None)
         except (OSError, TypeError, ValueError) as exc:
             self.dropped += len(item.rows) if isinstance(item, Batch) else 1
             print(f"modelreg serve: prediction log: {exc}", file=sys.stderr, flush=True)
@@ -185,8 +231,9 @@ class LineWriter:
             )
         return found
 
-    def write_batch(self, item: Batch) -> None:
-        """The lines by hand, one `%` per row: byte for byte what `write_records` writes."""
+    def write_batch(self, item: Batch, *, texts: bool = False) -> None:
+        """The lines by hand, one `%` per row: byte for byte what `write_records` writes
+        (`texts`: the rows are the JSON texts of their values already)."""
         enc = _ENCODE
         head = (
             f'{{"timestamp":{enc(stamp(item.ts))},"model":{enc(item.model)},'
@@ -199,24 +246,64 @@ class LineWriter:
         fast = "".join(f",{n}:%r" for n in names)
         slow = "".join(f",{n}:%s" for n in names)
         tail = ',"prediction":%s}'
+        if isinstance(item.versions, str):
+            one = self._one_version(item, head, rid, key, names, texts=texts)
+            if one is not None:
+                self._file(item.model, item.stage, prefix="serve").write(one, item.ts)
+                return
+            item = _per_row(item)
         rows = [list(r) for r in item.rows]
-        all_fast = _fast(list(chain.from_iterable(rows)))
+        all_fast = not texts and _fast(list(chain.from_iterable(rows)))
         templates: dict[tuple[str, str, bool], str] = {}
         lines = []
         for i, row in enumerate(rows):
-            f = all_fast or _fast(row)
+            f = all_fast or (not texts and _fast(row))
             vr = (item.versions[i], item.roles[i], f)
             tmpl = templates.get(vr)
             if tmpl is None:
                 mid = f'{enc(vr[0])},"request_id":{rid},"role":{enc(vr[1])}'.replace("%", "%%")
                 tmpl = templates[vr] = head + mid + key + (fast if f else slow) + tail
-            values = row if f else [enc(v) for v in row]
+            values = row if f or texts else [enc(v) for v in row]
             if with_key:
                 assert item.keys is not None
                 values = [enc(item.keys[i]), *values]
             values.append(_json_value(item.predictions[i]))
             lines.append(tmpl % tuple(values))
         self._file(item.model, item.stage, prefix="serve").write("\n".join(lines) + "\n", item.ts)
+
+    def _one_version(
+        self, item: Batch, head: str, rid: str, key: str, names: list[str], *, texts: bool
+    ) -> str | None:
+        """The lines of a request served by one version, with one `%` for all of them: the
+        values of all rows interleaved by slice assignments. None when a value needs the
+        JSON encoder (then row by row)."""
+        enc = _ENCODE
+        flat = list(chain.from_iterable(item.rows))
+        if not texts and not _fast(flat):
+            return None
+        preds = list(item.predictions)
+        pred_fast = _fast(preds)
+        mid = f'{enc(item.versions)},"request_id":{rid},"role":{enc(item.roles)}'
+        fmt = "%s" if texts else "%r"
+        tmpl = (
+            head
+            + mid.replace("%", "%%")
+            + key
+            + "".join(f",{n}:{fmt}" for n in names)
+            + (',"prediction":%r}' if pred_fast else ',"prediction":%s}')
+        )
+        n, f = len(preds), len(names)
+        cols = f + 1 + (1 if key else 0)
+        out: list[Any] = [None] * (n * cols)
+        first = 0
+        if key:
+            assert item.keys is not None
+            out[0::cols] = [enc(k) for k in item.keys]
+            first = 1
+        for k in range(f):
+            out[first + k :: cols] = flat[k::f]
+        out[cols - 1 :: cols] = preds if pred_fast else [_json_value(p) for p in preds]
+        return "\n".join([tmpl] * n) % tuple(out) + "\n"
 
     def write_records(self, item: Batch) -> None:
         """The reference: one dict per row through json.dumps."""
@@ -313,12 +400,13 @@ class LogWriter:
                 item.stage,
                 item.request_id,
                 tuple(item.features),
-                item.rows,
+                item.rows if item.raw is None else (),
                 item.versions,
                 item.roles,
                 item.predictions,
                 item.key_name,
                 item.keys,
+                item.raw,
             )
         else:
             msg = ("f", *_feedback_fields(item))

@@ -572,12 +572,11 @@ class Server:
     # -- inference --
 
     def infer(
-        self, ep: Endpoint, rows: list[list[Any]], keys: list[str] | None, request_id: str
+        self, ep: Endpoint, typed: list[list[Any]], keys: list[str] | None, request_id: str
     ) -> tuple[list[Any], Loaded | list[Loaded]]:
         """Predictions in row order and the version that made them: one for the whole
-        request (split by its id or one key), else one per row; RequestError on bad values."""
-        stable = ep.stable
-        typed = _typed(rows, stable.types, stable.features)
+        request (split by its id or one key), else one per row. `typed`: rows checked
+        against the signature (`_typed`)."""
         pick = ep.pick
         if keys is None:
             v = pick(request_id)
@@ -591,7 +590,7 @@ class Server:
         versions = {id(c): c for c in chosen}.values()
         for v in versions:
             self._fault(ep, v, request_id)
-        preds: list[Any] = [None] * len(rows)
+        preds: list[Any] = [None] * len(typed)
         for v in versions:
             idx = [i for i, c in enumerate(chosen) if c is v]
             out = _predict(v, [typed[i] for i in idx])
@@ -613,8 +612,10 @@ class Server:
         chosen: Loaded | list[Loaded],
         request_id: str,
         keys: list[str] | None,
+        raw: bytes | None = None,
     ) -> None:
-        """Count the predictions, remember them for feedback, send them to the log."""
+        """Count the predictions, remember them for feedback, send them to the log (`raw`:
+        the V1 body the rows are, rows of numbers in signature order)."""
         from modelreg.serving.predlog import Batch
 
         m = self.metrics
@@ -660,6 +661,7 @@ class Server:
                 predictions=preds,
                 key_name=ep.entity_key if keys is not None else None,
                 keys=keys,
+                raw=raw,
             )
         )
 
@@ -803,6 +805,7 @@ def answer(server: Server, name: str, v2: bool, rid: str, raw: bytes) -> Answer:
         rid = _request_id(rid, body)
         top = _top_key(body, ep)
         served = ep.pick(top or rid)
+        objects = None
         if v2:
             rows, keys = _rows_v2(body, ep.stable.features, ep.entity_key)
         else:
@@ -810,7 +813,8 @@ def answer(server: Server, name: str, v2: bool, rid: str, raw: bytes) -> Answer:
             keys = _object_keys(objects, ep, server)
         if keys is None and top is not None:
             keys = [top] * len(rows)
-        preds, chosen = server.infer(ep, rows, keys, rid)
+        typed = _typed(rows, ep.stable.types, ep.stable.features)
+        preds, chosen = server.infer(ep, typed, keys, rid)
     except RequestError as exc:
         if exc.problem and exc.field:
             server.metrics.problem(ep.model, ep.stage, exc.problem, exc.field)
@@ -826,7 +830,10 @@ def answer(server: Server, name: str, v2: bool, rid: str, raw: bytes) -> Answer:
         server.count(ep, served, 500, time.perf_counter() - start)
         msg = f"{ep.model} {served.share.version} failed: {type(exc).__name__}: {exc}"
         return 500, {"error": msg}, {"x-request-id": rid}
-    server.record(ep, rows, preds, chosen, rid, keys)
+    # rows of JSON numbers as they were sent (the common case): the log writer takes them
+    # from the body's text, so the worker does not pickle them
+    numbers = not v2 and objects is None and typed is rows
+    server.record(ep, rows, preds, chosen, rid, keys, raw if numbers else None)
     if isinstance(chosen, Loaded):
         versions = [chosen.share.version]
         server.count(ep, chosen, 200, time.perf_counter() - start)
