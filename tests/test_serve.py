@@ -635,9 +635,15 @@ _NUMBERS = st.one_of(
     extra=st.sampled_from(["", ', "id": "[[\\"instances\\": [1]]"', ', "parameters": {"a": [1]}']),
     spaces=st.booleans(),
     one_version=st.booleans(),
+    key=st.sampled_from([None, "customer_id"]),
 )
 def test_the_writer_logs_a_v1_body_byte_for_byte_as_the_records_drift_reads(
-    rows: list[list[float]], extra: str, spaces: bool, one_version: bool, tmp_path_factory: Any
+    rows: list[list[float]],
+    extra: str,
+    spaces: bool,
+    one_version: bool,
+    key: str | None,
+    tmp_path_factory: Any,
 ) -> None:
     """The worker hands rows of numbers over as the request body; the writer takes their
     text from it. Whatever the body around them, the lines are json.dumps of the records
@@ -650,7 +656,8 @@ def test_the_writer_logs_a_v1_body_byte_for_byte_as_the_records_drift_reads(
     n = len(rows)
     versions: Any = "v1.0.0" if one_version else ["v1.0.0", "v1.1.0"] * n
     roles: Any = "stable" if one_version else ["stable", "canary"] * n
-    common = dict(ts=1.7e9, model="churn", stage="production", request_id="r-1")
+    common = dict(ts=1.7e9, model="churn", stage="production", request_id="r-1", key_name=key)
+    common["keys"] = [f"c-{i}" for i in range(n)] if key else None
     features = ["a", "b b", "c%"]
     preds = [i % 2 for i in range(n)]
     by_text = Batch(
