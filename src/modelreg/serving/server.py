@@ -1149,8 +1149,9 @@ def running(config: ServeConfig, *, host: str = "127.0.0.1") -> Iterator[str]:
 
     The port is a free one the OS picks (the socket is bound before the server starts, so
     no other process can take it in between). Leaving the block, normally, by an
-    exception or by Ctrl-C, stops the server and waits for it: nothing outlives the
-    caller, as no other process is started.
+    exception or by Ctrl-C, stops the server and waits for it and its prediction log
+    writer: nothing outlives the caller (the writer, the one other process, ignores Ctrl-C
+    and exits when its pipe closes, which this process's death does too).
     """
     import socket
 
