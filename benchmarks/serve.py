@@ -6,7 +6,8 @@ Loopback only, bounded (each run lasts --seconds). Load generator: Debian's `hey
 For each workers (1, 2) all servers run at once and are measured in turns, --rounds
 times, medians reported (so a change in the machine's load hits all of them alike); for
 each request size (1 and 100 rows):
-  - closed loop, `hey -c 8 -z Ns`: saturation throughput;
+  - closed loop, `hey -c 8 -z Ns`: saturation throughput, and the CPU the server's
+    processes used per request meanwhile (HTTP included; read from /proc);
   - constant rate, `hey -c 4 -q R/4 -z Ns` with R = 70 % of the plain app's saturation
     throughput at the same workers and size: latency (p50, p99), compared with the
     in-process floor (the model's own `predict` on the same rows, p99 of 3,000 calls).
@@ -152,6 +153,21 @@ def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict
         "p99_ms": float(p99.group(1)) * 1000 if p99 else float("nan"),
         "non200": bad,
     }
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of a process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def floor(deploy: Path) -> dict[int, float]:
@@ -401,7 +417,14 @@ def main() -> None:
                 closed: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
                 for _ in range(args.rounds):
                     for k in kinds:
-                        closed[k].append(hey(urls[k], bodies[k], args.seconds))
+                        pgid = specs[k]["proc"].pid  # type: ignore[attr-defined]
+                        before = group_cpu(pgid)
+                        res = hey(urls[k], bodies[k], args.seconds)
+                        # the server's CPU per request, HTTP included: what it costs,
+                        # whatever share of the machine it got
+                        served = res["rps"] * args.seconds
+                        res["cpu_us"] = (group_cpu(pgid) - before) / served * 1e6
+                        closed[k].append(res)
                 sat = {k: median([r["rps"] for r in closed[k]]) for k in kinds}
                 target = 0.7 * sat.get("plain", max(sat.values()))
                 paced: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -417,6 +440,8 @@ def main() -> None:
                         "saturation_rps": sat[k],
                         "saturation_runs": [round(r["rps"]) for r in closed[k]],
                         "closed_non200": sum(r["non200"] for r in closed[k]),
+                        "cpu_us_per_request": median([r["cpu_us"] for r in closed[k]]),
+                        "cpu_runs": [round(r["cpu_us"]) for r in closed[k]],
                         "rate_rps": round(target, 1),
                         "achieved_rps": median([r["rps"] for r in paced[k]]),
                         "p50_ms": median([r["p50_ms"] for r in paced[k]]),
@@ -445,15 +470,16 @@ def main() -> None:
 def table(results: list[dict[str, object]]) -> str:
     lines = [
         "| server | workers | rows/req | saturation req/s | rate req/s (70 % of plain) "
-        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 | CPU µs/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['server']} | {r['workers']} | {r['rows']} | {r['saturation_rps']:.0f} "
             f"| {r['rate_rps']:.0f} (got {r['achieved_rps']:.0f}) | {r['p50_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['floor_p99_ms']:.3f} | {r['p99_overhead_ms']:.2f} "
-            f"| {int(r['closed_non200']) + int(r['rate_non200'])} |"  # type: ignore[call-overload]
+            f"| {int(r['closed_non200']) + int(r['rate_non200'])} "  # type: ignore[call-overload]
+            f"| {r['cpu_us_per_request']:.0f} |"
         )
     return "\n".join(lines)
 
