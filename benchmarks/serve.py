@@ -1,10 +1,13 @@
 """Benchmark `modelreg serve` against a plain FastAPI app, MLServer and the in-process floor.
 
-    python benchmarks/serve.py [--seconds 5] [--only modelreg,plain,mlserver]
+    python benchmarks/serve.py [--seconds 5] [--rounds 3] [--only modelreg,plain,mlserver]
 
 Loopback only, bounded (each run lasts --seconds). Load generator: Debian's `hey`.
-For each server, workers (1, 2) and request size (1 and 100 rows):
-  - closed loop, `hey -c 8 -z Ns`: saturation throughput;
+For each workers (1, 2) all servers run at once and are measured in turns, --rounds
+times, medians reported (so a change in the machine's load hits all of them alike); for
+each request size (1 and 100 rows):
+  - closed loop, `hey -c 8 -z Ns`: saturation throughput, and the CPU the server's
+    processes used per request meanwhile (HTTP included; read from /proc);
   - constant rate, `hey -c 4 -q R/4 -z Ns` with R = 70 % of the plain app's saturation
     throughput at the same workers and size: latency (p50, p99), compared with the
     in-process floor (the model's own `predict` on the same rows, p99 of 3,000 calls).
@@ -152,6 +155,21 @@ def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict
     }
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of a process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def floor(deploy: Path) -> dict[int, float]:
     """p99 of the model's own predict on the same rows, in this process (ms)."""
     import numpy as np
@@ -167,6 +185,93 @@ def floor(deploy: Path) -> dict[int, float]:
             times.append(time.perf_counter() - t)
         times.sort()
         out[n] = times[int(len(times) * 0.99)] * 1000
+    return out
+
+
+# CPU per request in-process: each app called as ASGI by a loop in one process, no HTTP,
+# so what it costs is measured apart from the machine's load and the load generator.
+CPU_MODELREG = """
+import asyncio, json, os, sys, time
+from pathlib import Path
+from modelreg.serving.server import Server, build_app, resolve
+folder, n, k = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+server = Server(resolve(folder, deploy_dir=folder / "deploy", log_dir=folder / "cpu-logs"))
+app = build_app(server)
+ROW = json.loads(sys.argv[-1])
+body = json.dumps({"instances": [ROW] * n}).encode()
+scope = {"type": "http", "method": "POST", "path": "/v1/models/churn:predict", "headers": []}
+async def receive(): return {"type": "http.request", "body": body, "more_body": False}
+sent = []
+async def send(m): sent.append(m)
+async def many(k):
+    for _ in range(k):
+        await app(scope, receive, send)
+        sent.clear()
+loop = asyncio.new_event_loop()
+server.start(loop)
+loop.run_until_complete(many(200))
+def writer_cpu():
+    server.log.drain(60)
+    f = open(f"/proc/{server.log.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+w, c = writer_cpu(), time.process_time()
+loop.run_until_complete(many(k))
+worker = (time.process_time() - c) / k
+print(json.dumps({"worker_us": worker * 1e6, "writer_us": (writer_cpu() - w) / k * 1e6}))
+server.close()
+"""
+
+CPU_PLAIN = """
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+import plain_app
+n, k = int(sys.argv[2]), int(sys.argv[3])
+ROW = json.loads(sys.argv[-1])
+body = json.dumps({"instances": [ROW] * n}).encode()
+scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+         "scheme": "http", "path": "/predict", "raw_path": b"/predict", "query_string": b"",
+         "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+         "headers": [(b"content-type", b"application/json")]}
+async def receive(): return {"type": "http.request", "body": body, "more_body": False}
+sent = []
+async def send(m): sent.append(m)
+async def many(k):
+    for _ in range(k):
+        await plain_app.app(dict(scope), receive, send)
+        assert b"predictions" in sent[-1]["body"]
+        sent.clear()
+loop = asyncio.new_event_loop()
+loop.run_until_complete(many(200))
+c = time.process_time()
+loop.run_until_complete(many(k))
+print(json.dumps({"worker_us": (time.process_time() - c) / k * 1e6, "writer_us": 0.0}))
+"""
+
+
+def cpu_per_request(folder: Path, kinds: list[str], k: int = 2000) -> dict[str, dict[int, float]]:
+    """CPU µs per request in-process (the log writer's included), median of 3 runs."""
+    out: dict[str, dict[int, float]] = {}
+    for kind in kinds:
+        if kind == "mlserver":
+            continue  # its inference runs behind its own HTTP and queue layers: not callable so
+        out[kind] = {}
+        for n in (1, 100):
+            runs = []
+            for _ in range(3):
+                if kind == "modelreg":
+                    cmd = [sys.executable, "-c", CPU_MODELREG]
+                    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+                else:
+                    cmd = [str(VENV / "python"), "-c", CPU_PLAIN]
+                    pickled = folder / "deploy/churn/v1.0.0/model.pkl"
+                    env = {**os.environ, "MODEL_PATH": str(pickled)}
+                cmd += [str(folder), str(n), str(k), json.dumps(ROW)]
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{kind}: in-process CPU run failed:\n{done.stderr}")
+                res = json.loads(done.stdout)
+                runs.append(res["worker_us"] + res["writer_us"])
+            out[kind][n] = median(runs)
     return out
 
 
@@ -243,9 +348,43 @@ def mlserver_settings(folder: Path, http: int, extra: dict[str, object]) -> None
     (folder / "mlserver" / "settings.json").write_text(json.dumps(settings))
 
 
+def start(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, object]:
+    spec = servers(kind, workers, folder, deploy)
+    p = port()
+    cwd = folder
+    if kind == "mlserver":
+        cwd = folder / "mlserver"
+        mlserver_settings(folder, p, spec["settings"])  # type: ignore[arg-type]
+    cmd = [c.replace("{port}", str(p)) for c in spec["cmd"]]  # type: ignore[attr-defined]
+    spec["proc"] = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **spec["env"]},  # type: ignore[dict-item]
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    spec["port"] = p
+    return spec
+
+
+def stop(spec: dict[str, object]) -> None:
+    proc: subprocess.Popen[bytes] = spec["proc"]  # type: ignore[assignment]
+    os.killpg(proc.pid, 15)  # the server and its workers, started in their session
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved runs per server")
     ap.add_argument("--only", default="plain,modelreg,mlserver", help="servers to run")
     args = ap.parse_args()
     if shutil.which("hey") is None:
@@ -260,62 +399,68 @@ def main() -> None:
     deploy = build(folder)
     load = os.getloadavg()
     base = floor(deploy)
+    cpu = cpu_per_request(folder, kinds)
+    print(json.dumps({"cpu_us_per_request": cpu}), flush=True)
     results: list[dict[str, object]] = []
-    saturation: dict[tuple[int, int], float] = {}
     for workers in (1, 2):
-        for kind in kinds:
-            spec = servers(kind, workers, folder, deploy)
-            p = port()
-            cwd = folder
-            if kind == "mlserver":
-                cwd = folder / "mlserver"
-                mlserver_settings(folder, p, spec["settings"])  # type: ignore[arg-type]
-            cmd = [c.replace("{port}", str(p)) for c in spec["cmd"]]  # type: ignore[attr-defined]
-            proc = subprocess.Popen(
-                cmd,
-                cwd=cwd,
-                env={**os.environ, **spec["env"]},  # type: ignore[dict-item]
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            try:
-                wait(f"http://127.0.0.1:{p}{spec['health']}", proc)
-                url = f"http://127.0.0.1:{p}{spec['path']}"
-                for n in (1, 100):
-                    body = spec["body"](n)  # type: ignore[operator]
-                    hey(url, body, 1)  # warm up
-                    closed = hey(url, body, args.seconds)
-                    if kind == "plain":
-                        saturation[(workers, n)] = closed["rps"]
-                    target = 0.7 * saturation.get((workers, n), closed["rps"])
-                    paced = hey(url, body, args.seconds, rate=target)
+        # All servers up at once, measured in turns: a change of the machine's load
+        # during the run hits every server alike, and the medians compare them.
+        specs = {kind: start(kind, workers, folder, deploy) for kind in kinds}
+        try:
+            for spec in specs.values():
+                wait(f"http://127.0.0.1:{spec['port']}{spec['health']}", spec["proc"])  # type: ignore[arg-type]
+            for n in (1, 100):
+                urls = {k: f"http://127.0.0.1:{s['port']}{s['path']}" for k, s in specs.items()}
+                bodies = {k: s["body"](n) for k, s in specs.items()}  # type: ignore[operator]
+                for k in kinds:
+                    hey(urls[k], bodies[k], 1)  # warm up
+                closed: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+                for _ in range(args.rounds):
+                    for k in kinds:
+                        pgid = specs[k]["proc"].pid  # type: ignore[attr-defined]
+                        before = group_cpu(pgid)
+                        res = hey(urls[k], bodies[k], args.seconds)
+                        # the server's CPU per request, HTTP included: what it costs,
+                        # whatever share of the machine it got
+                        served = res["rps"] * args.seconds
+                        res["cpu_us"] = (group_cpu(pgid) - before) / served * 1e6
+                        closed[k].append(res)
+                sat = {k: median([r["rps"] for r in closed[k]]) for k in kinds}
+                target = 0.7 * sat.get("plain", max(sat.values()))
+                paced: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+                for _ in range(args.rounds):
+                    for k in kinds:
+                        paced[k].append(hey(urls[k], bodies[k], args.seconds, rate=target))
+                for k in kinds:
+                    p99 = median([r["p99_ms"] for r in paced[k]])
                     row = {
-                        "server": spec["name"],
+                        "server": specs[k]["name"],
                         "workers": workers,
                         "rows": n,
-                        "saturation_rps": closed["rps"],
-                        "closed_non200": closed["non200"],
+                        "saturation_rps": sat[k],
+                        "saturation_runs": [round(r["rps"]) for r in closed[k]],
+                        "closed_non200": sum(r["non200"] for r in closed[k]),
+                        "cpu_us_per_request": median([r["cpu_us"] for r in closed[k]]),
+                        "cpu_runs": [round(r["cpu_us"]) for r in closed[k]],
                         "rate_rps": round(target, 1),
-                        "achieved_rps": paced["rps"],
-                        "p50_ms": paced["p50_ms"],
-                        "p99_ms": paced["p99_ms"],
-                        "rate_non200": paced["non200"],
+                        "achieved_rps": median([r["rps"] for r in paced[k]]),
+                        "p50_ms": median([r["p50_ms"] for r in paced[k]]),
+                        "p99_ms": p99,
+                        "p99_runs": [round(r["p99_ms"], 1) for r in paced[k]],
+                        "rate_non200": sum(r["non200"] for r in paced[k]),
                         "floor_p99_ms": base[n],
-                        "p99_overhead_ms": paced["p99_ms"] - base[n],
+                        "p99_overhead_ms": p99 - base[n],
                     }
                     results.append(row)
                     print(json.dumps(row), flush=True)
-            finally:
-                os.killpg(proc.pid, 15)  # the server and its workers, started in their session
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, 9)
+        finally:
+            for spec in specs.values():
+                stop(spec)
     out = {
         "load_before": load,
         "load_after": os.getloadavg(),
         "floor_p99_ms": base,
+        "cpu_us_per_request": cpu,
         "results": results,
     }
     (WORK / "serve-results.json").write_text(json.dumps(out, indent=1))
@@ -325,15 +470,16 @@ def main() -> None:
 def table(results: list[dict[str, object]]) -> str:
     lines = [
         "| server | workers | rows/req | saturation req/s | rate req/s (70 % of plain) "
-        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 | CPU µs/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['server']} | {r['workers']} | {r['rows']} | {r['saturation_rps']:.0f} "
             f"| {r['rate_rps']:.0f} (got {r['achieved_rps']:.0f}) | {r['p50_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['floor_p99_ms']:.3f} | {r['p99_overhead_ms']:.2f} "
-            f"| {int(r['closed_non200']) + int(r['rate_non200'])} |"  # type: ignore[call-overload]
+            f"| {int(r['closed_non200']) + int(r['rate_non200'])} "  # type: ignore[call-overload]
+            f"| {r['cpu_us_per_request']:.0f} |"
         )
     return "\n".join(lines)
 

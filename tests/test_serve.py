@@ -584,7 +584,7 @@ _VALUES = st.one_of(
 
 @settings(max_examples=40, deadline=None)
 @given(
-    features=st.sampled_from([["a b", 'c"q', "é"], ["version", "x"], ["x", "cust"]]),
+    features=st.sampled_from([["a b", 'c"q', "é%s"], ["version", "x"], ["x", "cust"], ["x%"]]),
     n=st.integers(1, 4),
     key=st.sampled_from([None, "cust"]),
     data=st.data(),
@@ -593,29 +593,127 @@ def test_the_fast_log_line_is_the_json_of_the_record(
     features: list[str], n: int, key: str | None, data: Any, tmp_path_factory: Any
 ) -> None:
     """The log writer formats lines by hand; they must be what json.dumps of the dict was."""
-    from modelreg.serving.predlog import Batch, LogWriter
+    from modelreg.serving.predlog import Batch, LineWriter
 
     rows = [[data.draw(_VALUES) for _ in features] for _ in range(n)]
     batch = Batch(
         ts=1.7e9,
         model="churn",
         stage="production",
-        request_id='r"1',
+        request_id='r"1%s',
         features=features,
         rows=rows,
         versions=[data.draw(st.sampled_from(["v1.0.0", "v1.1.0"])) for _ in rows],
         roles=[data.draw(st.sampled_from(["stable", "canary"])) for _ in rows],
-        predictions=[data.draw(st.sampled_from([0, 1.5, "cat"])) for _ in rows],
+        predictions=[
+            data.draw(st.sampled_from([0, 1.5, "cat", float("nan"), 2**70])) for _ in rows
+        ],
         key_name=key,
-        keys=[f"k{i}" for i in range(n)] if key else None,
+        keys=[f"k{i}%" for i in range(n)] if key else None,
     )
-    writer = LogWriter(tmp_path_factory.mktemp("log"))
+    writer = LineWriter(tmp_path_factory.mktemp("log"))
     try:
-        writer._write(batch)
-        writer._write_records(batch)  # the reference: a dict through json.dumps
-        writer._flush()
+        writer.write(batch)  # by hand, or through a dict when a feature shadows a field
+        writer.write_records(batch)  # the reference: a dict through json.dumps
+        writer.flush()
         (path,) = writer.log_dir.rglob("serve-*.jsonl")
         lines = path.read_text().splitlines()
     finally:
         writer.close()
     assert lines[:n] == lines[n:]
+
+
+_NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(2**60), 2**60),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(st.lists(_NUMBERS, min_size=3, max_size=3), min_size=1, max_size=5),
+    extra=st.sampled_from(["", ', "id": "[[\\"instances\\": [1]]"', ', "parameters": {"a": [1]}']),
+    spaces=st.booleans(),
+    one_version=st.booleans(),
+    key=st.sampled_from([None, "customer_id"]),
+)
+def test_the_writer_logs_a_v1_body_byte_for_byte_as_the_records_drift_reads(
+    rows: list[list[float]],
+    extra: str,
+    spaces: bool,
+    one_version: bool,
+    key: str | None,
+    tmp_path_factory: Any,
+) -> None:
+    """The worker hands rows of numbers over as the request body; the writer takes their
+    text from it. Whatever the body around them, the lines are json.dumps of the records
+    (for numbers as Python writes them), which `drift` reads."""
+    from modelreg.serving.predlog import Batch, LineWriter
+
+    sep = (", ", ": ") if spaces else (",", ":")
+    body = json.dumps({"instances": rows}, separators=sep)[:-1] + extra + "}"
+    assert json.loads(body)["instances"] == rows
+    n = len(rows)
+    versions: Any = "v1.0.0" if one_version else ["v1.0.0", "v1.1.0"] * n
+    roles: Any = "stable" if one_version else ["stable", "canary"] * n
+    common = dict(ts=1.7e9, model="churn", stage="production", request_id="r-1", key_name=key)
+    common["keys"] = [f"c-{i}" for i in range(n)] if key else None
+    features = ["a", "b b", "c%"]
+    preds = [i % 2 for i in range(n)]
+    by_text = Batch(
+        **common,  # type: ignore[arg-type]
+        features=features,
+        rows=(),
+        versions=versions if one_version else versions[:n],
+        roles=roles if one_version else roles[:n],
+        predictions=preds,
+        raw=body.encode(),
+    )
+    reference = Batch(
+        **common,  # type: ignore[arg-type]
+        features=features,
+        rows=rows,
+        versions=[versions] * n if one_version else versions[:n],
+        roles=[roles] * n if one_version else roles[:n],
+        predictions=preds,
+    )
+    folder = tmp_path_factory.mktemp("log")
+    writer = LineWriter(folder)
+    writer.write(by_text)
+    writer.write_records(reference)
+    writer.close()
+    (path,) = folder.rglob("serve-*.jsonl")
+    lines = path.read_text().splitlines()
+    assert lines[:n] == lines[n:]
+    assert [[json.loads(x)[f] for f in features] for x in lines[:n]] == rows
+
+
+def test_a_dead_log_writer_is_reported_and_replaced_and_the_log_goes_on(tmp_path: Path) -> None:
+    """The writer is a process of its own: killed, the worker says so (with what may be
+    lost), starts another one and the rows of the next requests are written."""
+    from modelreg.serving.predlog import Batch, LogWriter
+
+    said: list[str] = []
+    writer = LogWriter(tmp_path, on_failure=said.append)
+
+    def request(rid: str) -> Batch:
+        body = json.dumps({"instances": [ROW, ROW]}).encode()
+        stage = ("churn", "production")
+        return Batch(1.7e9, *stage, rid, FEATURES, (), "v1.0.0", "stable", [0, 1], raw=body)
+
+    try:
+        writer.put(request("before"))
+        writer.drain()
+        first = writer.pid
+        os.kill(first, 9)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not said:
+            writer.put(request("after"))  # refused by the dead writer: sent to the next
+            writer.drain()
+        assert len(said) == 1 and f"pid {first}" in said[0] and "exited" in said[0]
+        assert writer.pid != first and writer.failures == 1
+    finally:
+        writer.close()
+    logs = tmp_path.rglob("serve-*.jsonl")
+    ids = [json.loads(x)["request_id"] for p in logs for x in p.read_text().splitlines()]
+    assert ids[:2] == ["before", "before"] and "after" in ids

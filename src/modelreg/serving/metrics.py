@@ -8,13 +8,16 @@ every worker reads every worker's values, for `/metrics` and for `/v1/stats` ali
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 LABELS = ("model", "version", "stage", "role")
@@ -79,6 +82,11 @@ class Metrics:
             "modelreg_model_load_failures",
             "Versions that failed verification or loading.",
             ["model", "version", "stage"],
+            **kw,
+        )
+        self.log_failures = Counter(
+            "modelreg_prediction_log_failures",
+            "Times a worker found its prediction log writer process dead (rows in its pipe lost).",
             **kw,
         )
         self.scrape = _scrape_registry(own)
@@ -202,26 +210,33 @@ def totals(registry: Any) -> Totals:
 
 
 class StatsHistory:
-    """Per-second snapshots of `totals`, so /v1/stats can answer for the last N seconds."""
+    """Per-second snapshots of `totals`, so /v1/stats can answer for the last N seconds.
+
+    Taken by a timer on the server's event loop (`start`), not by a thread: a snapshot
+    runs between two requests instead of competing with them for the interpreter.
+    """
 
     def __init__(self, registry: Any, *, period: float = 1.0) -> None:
         self.registry = registry
         self.period = period
         self._ring: deque[tuple[float, Totals]] = deque(maxlen=HISTORY_SECONDS + 2)
         self._ring.append((time.monotonic(), {}))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="modelreg-stats", daemon=True)
-        self._thread.start()
+        self._stopped = False
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self._ring.append((time.monotonic(), totals(self.registry)))
-            except Exception:  # a half-written multiprocess file: try again next second
-                continue
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stopped = False
+        loop.call_later(self.period, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._stopped:
+            return
+        # a half-written multiprocess file: try again next second
+        with contextlib.suppress(Exception):
+            self._ring.append((time.monotonic(), totals(self.registry)))
+        loop.call_later(self.period, self._tick, loop)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped = True
 
     def window(self, model: str, stage: str, interval: float) -> dict[str, Any]:
         """Each version's figures over the last `interval` seconds (or since start)."""

@@ -17,8 +17,9 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from modelreg.serving.predict import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -259,32 +262,56 @@ class State:
         self.endpoints: dict[str, Endpoint] = {}
         self.names: dict[str, tuple[str, str]] = {}
         self.failures: dict[tuple[str, str], dict[str, str]] = {}
-        self._seen: dict[str, tuple[int, int, bytes]] = {}
+        self._seen: dict[str, tuple[tuple[int, ...], bytes]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._stopped = False
+        self._reloading = False
         self.reload()
-        self._thread = threading.Thread(target=self._watch, name="modelreg-reload", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped = True
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.config.poll_seconds):
-            try:
-                self.reload()
-            except Exception:  # never let the watcher die; the next poll retries
-                continue
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Poll the manifests from the event loop: a `stat` per manifest and poll, no
+        thread; only a changed manifest is read, and the loading runs in a thread of its
+        own (the requests go on meanwhile on the models they have)."""
+        if self._stopped:
+            return
+        manifests = self.config.manifests
+        if not self._reloading and any(self._changed(Path(p), peek=True) for _, p in manifests):
+            self._reloading = True
 
-    def _changed(self, path: Path) -> bool:
+            def done(_: Any) -> None:
+                self._reloading = False
+
+            loop.run_in_executor(None, self._reload_quietly).add_done_callback(done)
+        loop.call_later(self.config.poll_seconds, self.watch, loop)
+
+    def _reload_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # never let a reload kill the watch: next poll retries
+            self.reload()
+
+    def _changed(self, path: Path, *, peek: bool = False) -> bool:
+        """Whether the manifest changed since it was last loaded. Its stat decides, except
+        within two seconds of its mtime, when a rewrite with the same size can keep the
+        same mtime: then its bytes decide."""
         try:
             st = path.stat()
-            sig = (st.st_mtime_ns, st.st_size, path.read_bytes())
         except OSError:
             return False
-        if self._seen.get(str(path)) == sig:
+        sig = (st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns)
+        seen = self._seen.get(str(path))
+        if seen is not None and seen[0] == sig and time.time() - st.st_mtime > 2.0:
             return False
-        self._seen[str(path)] = sig
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        if seen is not None and seen[1] == data:
+            self._seen[str(path)] = (sig, data)
+            return False
+        if not peek:
+            self._seen[str(path)] = (sig, data)
         return True
 
     def reload(self) -> None:
@@ -398,9 +425,10 @@ def _convert(value: Any, kind: str, name: str) -> Any:
 def _typed(rows: list[list[Any]], types: Sequence[str], features: Sequence[str]) -> list[Any]:
     """Rows checked against the signature; all-float rows of JSON numbers pass as they are
     (the common case, without a call per value), anything else value by value."""
-    if all(t == "float" for t in types) and all(
-        type(v) is float or type(v) is int for row in rows for v in row
-    ):
+    if all(t == "float" for t in types) and set(map(type, chain.from_iterable(rows))) <= {
+        float,
+        int,
+    }:
         return rows
     return [
         [_convert(v, t, f) for v, t, f in zip(row, types, features, strict=True)] for row in rows
@@ -414,6 +442,9 @@ def _rows_v1(body: Any, features: Sequence[str]) -> tuple[list[list[Any]], list[
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise RequestError(400, '"instances" must be a non-empty list of rows', "instances")
+    f = len(features)
+    if set(map(type, instances)) == {list} and set(map(len, instances)) == {f}:
+        return instances, None  # rows in signature order: the common case, checked in C
     rows: list[list[Any]] = []
     objects: list[Any] | None = [] if isinstance(instances[0], dict) else None
     for i, inst in enumerate(instances):
@@ -511,10 +542,27 @@ class Server:
         self.config = config
         self.metrics: Metrics = Metrics(tuple(Path(p) for p in config.drift_files))
         self.state = State(config, self.metrics)
-        self.log: LogWriter = LogWriter(Path(config.log_dir), max_bytes=config.log_max_bytes)
+        self.log: LogWriter = LogWriter(
+            Path(config.log_dir), max_bytes=config.log_max_bytes, on_failure=self.log_failed
+        )
         self.stats: StatsHistory = StatsHistory(self.metrics.scrape)
-        self.recent: OrderedDict[str, tuple[str, str, list[tuple[str, str, Any]]]] = OrderedDict()
+        # request id -> model, stage, version(s), role(s), predictions: one version and role
+        # for the whole request, or one per row
+        self.recent: OrderedDict[str, tuple[str, str, Any, Any, list[Any]]] = OrderedDict()
         self.faults = {(m, v): r for m, v, r in config.faults}
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The timers on the event loop: the manifest poll and the stats snapshots."""
+        loop.call_later(self.config.poll_seconds, self.state.watch, loop)
+        self.stats.start(loop)
+        self.log.attach(loop)
+
+    def log_failed(self, message: str) -> None:
+        """The prediction log writer died: said on stderr and counted, never silent."""
+        import sys
+
+        self.metrics.log_failures.inc()
+        print(f"modelreg serve: error: {message}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.state.stop()
@@ -524,52 +572,82 @@ class Server:
     # -- inference --
 
     def infer(
-        self, ep: Endpoint, rows: list[list[Any]], keys: list[str] | None, request_id: str
-    ) -> tuple[list[Any], list[Loaded]]:
-        """Predictions in row order and the version of each row; RequestError on bad values."""
-        stable = ep.stable
-        typed = _typed(rows, stable.types, stable.features)
+        self, ep: Endpoint, typed: list[list[Any]], keys: list[str] | None, request_id: str
+    ) -> tuple[list[Any], Loaded | list[Loaded]]:
+        """Predictions in row order and the version that made them: one for the whole
+        request (split by its id or one key), else one per row. `typed`: rows checked
+        against the signature (`_typed`)."""
         pick = ep.pick
-        chosen = [pick(request_id)] * len(rows) if keys is None else [pick(k) for k in keys]
-        preds: list[Any] = [None] * len(rows)
-        if self.faults:
-            for v in {id(c): c for c in chosen}.values():
-                rate = self.faults.get((ep.model, v.share.version), 0.0)
-                if rate > 0 and injected(request_id, rate):
-                    raise InjectedError(v)
-        for v in {id(c): c for c in chosen}.values():
+        if keys is None:
+            v = pick(request_id)
+            self._fault(ep, v, request_id)
+            return _predict(v, typed), v
+        chosen = [pick(k) for k in keys]
+        first = chosen[0]
+        if all(c is first for c in chosen):
+            self._fault(ep, first, request_id)
+            return _predict(first, typed), first
+        versions = {id(c): c for c in chosen}.values()
+        for v in versions:
+            self._fault(ep, v, request_id)
+        preds: list[Any] = [None] * len(typed)
+        for v in versions:
             idx = [i for i, c in enumerate(chosen) if c is v]
             out = _predict(v, [typed[i] for i in idx])
             for i, p in zip(idx, out, strict=True):
                 preds[i] = p
         return preds, chosen
 
+    def _fault(self, ep: Endpoint, v: Loaded, request_id: str) -> None:
+        if self.faults:
+            rate = self.faults.get((ep.model, v.share.version), 0.0)
+            if rate > 0 and injected(request_id, rate):
+                raise InjectedError(v)
+
     def record(
         self,
         ep: Endpoint,
         rows: list[list[Any]],
         preds: list[Any],
-        chosen: list[Loaded],
+        chosen: Loaded | list[Loaded],
         request_id: str,
         keys: list[str] | None,
+        raw: bytes | None = None,
     ) -> None:
+        """Count the predictions, remember them for feedback, send them to the log (`raw`:
+        the V1 body the rows are, rows of numbers in signature order)."""
         from modelreg.serving.predlog import Batch
 
         m = self.metrics
-        classes: Counter[tuple[int, str]] = Counter()
-        for v, p in zip(chosen, preds, strict=True):
+        versions: str | list[str]
+        roles: str | list[str]
+        if isinstance(chosen, Loaded):  # the common case: counted per class, not per row
+            v = chosen
             if v.classifier:
-                classes[id(v), str(p)] += 1  # one increment per class, not per row
-            elif isinstance(p, (int, float)):
-                m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
-        if classes:
+                for cls, n in Counter(map(str, preds)).items():
+                    m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
+            else:
+                hist = m.child(m.values, ep.model, v.share.version, ep.stage, v.role)
+                for p in preds:
+                    if isinstance(p, (int, float)):
+                        hist.observe(p)
+            versions, roles = v.share.version, v.role
+        else:
+            classes: Counter[tuple[int, str]] = Counter()
+            for v, p in zip(chosen, preds, strict=True):
+                if v.classifier:
+                    classes[id(v), str(p)] += 1
+                elif isinstance(p, (int, float)):
+                    m.child(m.values, ep.model, v.share.version, ep.stage, v.role).observe(p)
             by_id = {id(c): c for c in chosen}
             for (vid, cls), n in classes.items():
                 v = by_id[vid]
                 m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
-        roles = [c.role for c in chosen]
-        versions = [c.share.version for c in chosen]
-        self.remember(request_id, ep, list(zip(versions, roles, preds, strict=True)))
+            roles = [c.role for c in chosen]
+            versions = [c.share.version for c in chosen]
+        self.recent[request_id] = (ep.model, ep.stage, versions, roles, preds)
+        if len(self.recent) > FEEDBACK_MEMORY:
+            self.recent.popitem(last=False)
         self.log.put(
             Batch(
                 ts=time.time(),
@@ -583,13 +661,9 @@ class Server:
                 predictions=preds,
                 key_name=ep.entity_key if keys is not None else None,
                 keys=keys,
+                raw=raw,
             )
         )
-
-    def remember(self, request_id: str, ep: Endpoint, rows: list[tuple[str, str, Any]]) -> None:
-        self.recent[request_id] = (ep.model, ep.stage, rows)
-        if len(self.recent) > FEEDBACK_MEMORY:
-            self.recent.popitem(last=False)
 
     def count(self, ep: Endpoint, v: Loaded, code: int, seconds: float) -> None:
         m = self.metrics
@@ -610,7 +684,10 @@ class Server:
         if known is None:
             self.log.put(Feedback(time.time(), rid, label, item.get("model"), item.get("stage")))
             return False
-        model, stage, rows = known
+        model, stage, versions, roles, preds = known
+        if isinstance(versions, str):
+            versions, roles = [versions] * len(preds), [roles] * len(preds)
+        rows = list(zip(versions, roles, preds, strict=True))
         labels = label if isinstance(label, list) and len(rows) > 1 else [label]
         ep = self.state.endpoints_by_stage().get((model, stage))
         classifier = ep.stable.classifier if ep is not None else True
@@ -659,30 +736,47 @@ def _predict(v: Loaded, rows: list[list[Any]]) -> list[Any]:
 # -- HTTP -----------------------------------------------------------------------------
 
 
+_DUMPS = json.JSONEncoder(separators=(",", ":"), default=str).encode
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body, headers
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     from starlette.responses import Response
 
-    body = json.dumps(data, separators=(",", ":"), default=str)
-    return Response(body, status, headers=dict(headers or {}), media_type="application/json")
+    ctype = "application/json"
+    return Response(_DUMPS(data), status, headers=dict(headers or {}), media_type=ctype)
 
 
-def _error(exc: RequestError, request_id: str | None = None) -> Response:
+def _error_answer(exc: RequestError, request_id: str | None = None) -> Answer:
     body: dict[str, Any] = {"error": exc.message}
     if exc.field is not None:
         body["field"] = exc.field
-    return _json(body, exc.status, {"X-Request-Id": request_id} if request_id else None)
+    return exc.status, body, {"x-request-id": request_id} if request_id else {}
 
 
-async def _body(request: Request) -> Any:
-    raw = await request.body()
+def _respond(ans: Answer) -> Response:
+    status, body, headers = ans
+    return _json(body, status, headers)
+
+
+def _error(exc: RequestError, request_id: str | None = None) -> Response:
+    return _respond(_error_answer(exc, request_id))
+
+
+def _parse(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except ValueError as exc:
         raise RequestError(400, f"the body is not JSON: {exc}", "body") from None
 
 
-def _request_id(request: Request, body: Any) -> str:
-    rid = request.headers.get("x-request-id")
+async def _body(request: Request) -> Any:
+    return _parse(await request.body())
+
+
+def _request_id(header: str, body: Any) -> str:
+    rid = header
     if not rid and isinstance(body, dict) and isinstance(body.get("id"), str):
         rid = body["id"]
     return rid or uuid.uuid4().hex
@@ -698,8 +792,88 @@ def _top_key(body: Any, ep: Endpoint) -> str | None:
     return None
 
 
-def build_app(server: Server) -> Starlette:
-    """The Starlette app: KServe V1 and V2 inference, health, metadata, metrics, stats."""
+def answer(server: Server, name: str, v2: bool, rid: str, raw: bytes) -> Answer:
+    """One inference request, V1 or V2, from its body to the status, body and headers."""
+    start = time.perf_counter()
+    try:
+        ep = server.state.get(name)
+    except RequestError as exc:
+        return _error_answer(exc)
+    served: Loaded | None = None
+    try:
+        body = _parse(raw)
+        rid = _request_id(rid, body)
+        top = _top_key(body, ep)
+        served = ep.pick(top or rid)
+        objects = None
+        if v2:
+            rows, keys = _rows_v2(body, ep.stable.features, ep.entity_key)
+        else:
+            rows, objects = _rows_v1(body, ep.stable.features)
+            keys = _object_keys(objects, ep, server)
+        if keys is None and top is not None:
+            keys = [top] * len(rows)
+        typed = _typed(rows, ep.stable.types, ep.stable.features)
+        preds, chosen = server.infer(ep, typed, keys, rid)
+    except RequestError as exc:
+        if exc.problem and exc.field:
+            server.metrics.problem(ep.model, ep.stage, exc.problem, exc.field)
+        served = served or ep.stable
+        server.count(ep, served, exc.status, time.perf_counter() - start)
+        return _error_answer(exc, rid)
+    except InjectedError as exc:  # asked for by --inject-errors: a 500 like any other
+        server.count(ep, exc.version, 500, time.perf_counter() - start)
+        headers = {"x-request-id": rid, "x-model-version": exc.version.share.version}
+        return 500, {"error": str(exc)}, headers
+    except Exception as exc:  # the model itself failed: a server error, counted as one
+        served = served or ep.stable
+        server.count(ep, served, 500, time.perf_counter() - start)
+        msg = f"{ep.model} {served.share.version} failed: {type(exc).__name__}: {exc}"
+        return 500, {"error": msg}, {"x-request-id": rid}
+    # rows of JSON numbers as they were sent (the common case): the log writer takes them
+    # from the body's text, so the worker does not pickle them
+    numbers = not v2 and objects is None and typed is rows
+    server.record(ep, rows, preds, chosen, rid, keys, raw if numbers else None)
+    if isinstance(chosen, Loaded):
+        versions = [chosen.share.version]
+        server.count(ep, chosen, 200, time.perf_counter() - start)
+    else:
+        versions = sorted({c.share.version for c in chosen})
+        elapsed = time.perf_counter() - start
+        for v in {id(c): c for c in chosen}.values():
+            server.count(ep, v, 200, elapsed)
+    headers = {"x-request-id": rid, "x-model-version": ",".join(versions)}
+    out = _v2_response(name, ep, versions, rid, preds) if v2 else {"predictions": preds}
+    return 200, out, headers
+
+
+def _inference_target(path: str) -> tuple[str, bool] | None:
+    """(model, is V2) for the inference paths, as Starlette's routes would match them."""
+    if path.startswith("/v1/models/") and path.endswith(":predict"):
+        name = path[11:-8]
+        return (name, False) if name and "/" not in name else None
+    if path.startswith("/v2/models/") and path.endswith("/infer"):
+        parts = path[11:-6].split("/")
+        if len(parts) == 1 and parts[0]:
+            return parts[0], True
+        if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+            return parts[0], True
+    return None
+
+
+def _header_value(value: str) -> bytes:
+    if value.isascii() and value.isprintable():
+        return value.encode("ascii")
+    return "".join(c if c.isprintable() else "?" for c in value).encode("latin-1", "replace")
+
+
+def build_app(server: Server) -> ASGIApp:
+    """The ASGI app: KServe V1 and V2 inference, health, metadata, metrics, stats.
+
+    Inference requests are answered by a plain ASGI function, without Starlette's
+    routing, request and response objects (their cost is most of a small request's);
+    everything else goes to the Starlette app.
+    """
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
@@ -707,51 +881,9 @@ def build_app(server: Server) -> Starlette:
     state = server.state
 
     async def predict(request: Request, v2: bool) -> Response:
-        start = time.perf_counter()
-        name = request.path_params["model"]
-        try:
-            ep = state.get(name)
-        except RequestError as exc:
-            return _error(exc)
+        raw = await request.body()
         rid = request.headers.get("x-request-id") or ""
-        served: Loaded | None = None
-        try:
-            body = await _body(request)
-            rid = _request_id(request, body)
-            top = _top_key(body, ep)
-            served = ep.pick(top or rid)
-            if v2:
-                rows, keys = _rows_v2(body, ep.stable.features, ep.entity_key)
-            else:
-                rows, objects = _rows_v1(body, ep.stable.features)
-                keys = _object_keys(objects, ep, server)
-            if keys is None and top is not None:
-                keys = [top] * len(rows)
-            preds, chosen = server.infer(ep, rows, keys, rid)
-        except RequestError as exc:
-            if exc.problem and exc.field:
-                server.metrics.problem(ep.model, ep.stage, exc.problem, exc.field)
-            served = served or ep.stable
-            server.count(ep, served, exc.status, time.perf_counter() - start)
-            return _error(exc, rid)
-        except InjectedError as exc:  # asked for by --inject-errors: a 500 like any other
-            server.count(ep, exc.version, 500, time.perf_counter() - start)
-            headers = {"X-Request-Id": rid, "X-Model-Version": exc.version.share.version}
-            return _json({"error": str(exc)}, 500, headers)
-        except Exception as exc:  # the model itself failed: a server error, counted as one
-            served = served or ep.stable
-            server.count(ep, served, 500, time.perf_counter() - start)
-            msg = f"{ep.model} {served.share.version} failed: {type(exc).__name__}: {exc}"
-            return _json({"error": msg}, 500, {"X-Request-Id": rid})
-        server.record(ep, rows, preds, chosen, rid, keys)
-        versions = sorted({c.share.version for c in chosen})
-        headers = {"X-Request-Id": rid, "X-Model-Version": ",".join(versions)}
-        out = _v2_response(name, ep, versions, rid, preds) if v2 else {"predictions": preds}
-        resp = _json(out, 200, headers)
-        elapsed = time.perf_counter() - start
-        for v in {id(c): c for c in chosen}.values():
-            server.count(ep, v, 200, elapsed)
-        return resp
+        return _respond(answer(server, request.path_params["model"], v2, rid, raw))
 
     async def v1_predict(request: Request) -> Response:
         return await predict(request, v2=False)
@@ -844,12 +976,47 @@ def build_app(server: Server) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        import asyncio
+
+        server.start(asyncio.get_running_loop())
         try:
             yield
         finally:
             server.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    inner = Starlette(routes=routes, lifespan=lifespan)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            target = _inference_target(scope["path"])
+            if target is not None:
+                chunks = []
+                more = True
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away
+                    chunks.append(message.get("body", b""))
+                    more = message.get("more_body", False)
+                rid = ""
+                for key, value in scope["headers"]:
+                    if key == b"x-request-id":
+                        rid = value.decode("latin-1")
+                        break
+                status, out, headers = answer(server, target[0], target[1], rid, b"".join(chunks))
+                data = _DUMPS(out).encode()
+                raw_headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                ]
+                raw_headers += [(k.encode(), _header_value(v)) for k, v in headers.items()]
+                start = {"type": "http.response.start", "status": status, "headers": raw_headers}
+                await send(start)
+                await send({"type": "http.response.body", "body": data})
+                return
+        await inner(scope, receive, send)
+
+    return app
 
 
 def _object_keys(objects: list[Any] | None, ep: Endpoint, server: Server) -> list[str] | None:
@@ -941,7 +1108,7 @@ def _metadata(name: str, ep: Endpoint, failures: Mapping[str, str]) -> dict[str,
     }
 
 
-def create_app() -> Starlette:
+def create_app() -> ASGIApp:
     """uvicorn's app factory: the configuration comes from the environment."""
     text = os.environ.get(CONFIG_ENV)
     if not text:
@@ -982,8 +1149,9 @@ def running(config: ServeConfig, *, host: str = "127.0.0.1") -> Iterator[str]:
 
     The port is a free one the OS picks (the socket is bound before the server starts, so
     no other process can take it in between). Leaving the block, normally, by an
-    exception or by Ctrl-C, stops the server and waits for it: nothing outlives the
-    caller, as no other process is started.
+    exception or by Ctrl-C, stops the server and waits for it and its prediction log
+    writer: nothing outlives the caller (the writer, the one other process, ignores Ctrl-C
+    and exits when its pipe closes, which this process's death does too).
     """
     import socket
 
