@@ -1,6 +1,6 @@
 """`serve`'s prediction log and feedback files: JSON Lines written by a separate process.
 
-The request path only pickles one message per request (the rows as they arrived, the
+The request path only marshals one message per request (the rows as they arrived, the
 versions and the predictions) onto a pipe; a writer process per worker, started with
 the worker, turns it into lines in the format `predict` writes and `drift` reads
 (timestamp, model, stage, version, the entity key, the features, prediction), plus
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import math
 import os
-import pickle
 import re
 import select
 import signal
@@ -80,6 +80,15 @@ class Feedback:
     stage: str | None = None
     version: str | None = None
     role: str | None = None
+
+
+def _encode(msg: tuple[Any, ...]) -> bytes:
+    """A message for the writer process: `marshal` (plain values only, nothing to run when
+    read back, unlike pickle); a value marshal cannot write goes as its JSON reading."""
+    try:
+        return marshal.dumps(msg)
+    except ValueError:
+        return marshal.dumps(json.loads(json.dumps(msg, default=str)))
 
 
 def stamp(ts: float) -> str:
@@ -339,7 +348,7 @@ class LineWriter:
 
 
 class LogWriter:
-    """The worker's end: one pickled message per request onto the writer process's pipe.
+    """The worker's end: one marshalled message per request onto the writer process's pipe.
 
     `on_failure(message)` is called (from the request path) when the writer process was
     found dead; a new one is started and the refused message sent to it.
@@ -410,7 +419,7 @@ class LogWriter:
             )
         else:
             msg = ("f", *_feedback_fields(item))
-        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        data = _encode(msg)
         frame = _HEADER.pack(len(data)) + data
         if self._loop is None:
             self._send(frame)
@@ -464,7 +473,7 @@ class LogWriter:
         self._drains += 1
         token = self._drains
         self.flush()
-        data = pickle.dumps(("d", token))
+        data = _encode(("d", token))
         self._send(_HEADER.pack(len(data)) + data)
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
@@ -530,7 +539,7 @@ def writer_main() -> None:
             (n,) = _HEADER.unpack_from(buf, pos)
             if len(buf) - pos - size < n:
                 break
-            msg = pickle.loads(buf[pos + size : pos + size + n])
+            msg = marshal.loads(buf[pos + size : pos + size + n])
             pos += size + n
             if msg[0] == "b":
                 lines.write(Batch(*msg[1:]))
