@@ -275,17 +275,4 @@ def test_a_drift_check_during_a_canary_judges_canary_rows_by_the_candidates_metr
     assert "concept (v1.1.0): accuracy held +0" in concept.reason
 
 
-@pytest.mark.slow
-def test_train_records_the_pipelines_commit_and_leaves_the_examples_task(
-    registry: Registry,
-) -> None:
-    """§5 bullet 2: `train --register` recorded the registry's HEAD as the code commit."""
-    registry.ok("example", "m", "--kind", "regressor", "--owner", "@ml-team")
-    code = registry.git("log", "-1", "--format=%H", "--", "pipelines/m").strip()
-    registry.write("NOTES.md", "unrelated\n")
-    registry.git("add", "NOTES.md")
-    registry.git("commit", "-qm", "unrelated")
-    registry.ok("train", "m", "--register")
-    rec = _record(registry, model="m")
-    assert rec["code_commit"] == code and rec["code_commit_source"] == "pipeline"
-    assert _spec(registry, "m")["task"] == "regression"
+# `train --register` records the pipeline's commit: tests/test_train.py, on its trained build.

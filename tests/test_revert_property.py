@@ -202,7 +202,7 @@ def _check_status_at(run: Run) -> None:
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a shrink costs minutes
 )
-@given(history=st.lists(ops, min_size=1, max_size=8))
+@given(history=st.lists(ops, min_size=1, max_size=6))
 def test_any_unchanged_stage_change_reverts_cleanly_and_status_at_replays_every_commit(
     prebuilt: Prebuilt, history: list[Op]
 ) -> None:

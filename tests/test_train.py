@@ -50,6 +50,9 @@ def _example_and_train(reg: Registry, kind: str) -> None:
     _example(reg, kind=kind)
     scaffolded = reg.git("show", "--name-only", "--format=", "HEAD").split()
     (reg.work / "scaffolded.json").write_text(json.dumps(scaffolded))
+    reg.write("NOTES.md", "unrelated\n")  # HEAD is no longer the pipeline's last commit
+    reg.git("add", "NOTES.md")
+    reg.git("commit", "-qm", "unrelated")
     (reg.work / "train.json").write_text(json.dumps(_train(reg, "m", "--register")))
 
 
@@ -136,6 +139,9 @@ def test_set_retrains_and_registers_a_child_version_with_the_new_params(
 ) -> None:
     registry = prebuilt.registry(TRAINED[kind])
     key, value = RETUNE[kind]
+    group, name = key.split(".")
+    params = yaml.safe_load((registry.root / "pipelines/m/params.yaml").read_text())
+    original = params[group][name]
 
     out = _train(registry, "m", "--register", "--set", f"{key}={value}")
 
@@ -149,16 +155,9 @@ def test_set_retrains_and_registers_a_child_version_with_the_new_params(
     assert rec["artifact"]["md5"] != first["artifact"]["md5"]
     assert registry.git("status", "--porcelain") == ""
 
-
-def test_setting_params_back_finds_the_version_with_those_bytes_and_says_what_is_left(
-    trained: Registry,
-) -> None:
-    registry = trained
-    _train(registry, "m", "--register", "--set", "train.C=0.1")
+    # Setting it back finds the version with those bytes and says what is left to commit.
     head = registry.git("rev-parse", "HEAD")
-
-    back = _train(registry, "m", "--register", "--set", "train.C=1.0")
-
+    back = _train(registry, "m", "--register", "--set", f"{key}={original}")
     assert back["registered"]["already"] is True
     assert back["registered"]["record"]["version"] == "v1.0.0"
     assert registry.git("rev-parse", "HEAD") == head
@@ -209,7 +208,8 @@ def test_a_failing_stage_is_one_line_exit_1_naming_it_and_registers_nothing(
 ) -> None:
     _example(registry)
     script = registry.root / "pipelines/m/train.py"
-    script.write_text(script.read_text() + 'raise RuntimeError("broken on purpose")\n')
+    good = script.read_text()
+    script.write_text(good + 'raise RuntimeError("broken on purpose")\n')
     head = registry.git("rev-parse", "HEAD")
 
     line = _one_line_error(registry, ["train", "m", "--register"], 1)
@@ -220,6 +220,14 @@ def test_a_failing_stage_is_one_line_exit_1_naming_it_and_registers_nothing(
     assert registry.git("diff", "--cached", "--name-only") == ""
     status = registry.git("status", "--porcelain", "--untracked-files=all")
     assert "pipelines/m/train.py" in status and "pipelines/m/dvc.lock" in status  # prepare ran
+
+    # Issue 10, "A failed `train`": the stages that ran keep their outputs git-ignored, so
+    # the next `train --register` commits neither the model nor the data splits.
+    script.write_text(good)
+    registry.ok("train", "m", "--register")
+    registry.ok("train", "m", "--register")  # no "already tracked by SCM"
+    tracked = registry.git("ls-files", "pipelines/m/out").split()
+    assert tracked == ["pipelines/m/out/.gitignore"]
 
 
 def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Registry) -> None:
@@ -316,3 +324,18 @@ def test_a_data_dir_outside_the_repository_is_refused_and_nothing_is_written(
     )
     assert line.startswith("modelreg: error: --data-dir ") and "outside the repository" in line
     assert tree_state(registry.root) == before
+
+
+def test_train_records_the_pipelines_commit_and_leaves_the_examples_task(
+    prebuilt: Prebuilt,
+) -> None:
+    """Issue 11 §5 bullet 2: `train --register` recorded the registry's HEAD, not the
+    pipeline's last commit, as the code commit (the build commits NOTES.md in between)."""
+    registry = prebuilt.registry(trained_regressor)
+    # HEAD is the train's own commit (it commits dvc.lock); before it, the unrelated one
+    code = registry.git("log", "-1", "--format=%H", "HEAD~1", "--", "pipelines/m").strip()
+    assert code != registry.git("rev-parse", "HEAD~1").strip()
+    rec = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
+    assert rec["code_commit"] == code and rec["code_commit_source"] == "pipeline"
+    spec = yaml.safe_load((registry.root / "models/m/model.yaml").read_text())
+    assert spec["task"] == "regression"
