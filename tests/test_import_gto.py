@@ -23,7 +23,7 @@ from filelock import FileLock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import Prebuilt, Registry, _registry_at, make_registry
+from conftest import Registry, _registry_at, make_registry
 from modelreg.registry.names import is_name
 from modelreg.registry.records import version_key
 from modelreg.training.import_gto import TAG_RE, map_name
@@ -239,13 +239,10 @@ def _commit(reg: Registry, files: dict[str, str]) -> str:
     return reg.git("rev-parse", "HEAD").strip()
 
 
-def _empty(reg: Registry) -> None:
-    """A registry with no gto tags yet."""
-
-
 @pytest.fixture
-def plain(prebuilt: Prebuilt) -> Registry:
-    return prebuilt.registry(_empty)
+def plain(registry: Registry) -> Registry:
+    """A registry with no gto tags yet (conftest's `registry`, named for these tests)."""
+    return registry
 
 
 def test_tags_in_one_second_follow_gtos_counter_and_the_tie_is_reported(plain: Registry) -> None:
