@@ -161,16 +161,30 @@ def _triggers(reg: Registry, text: str) -> None:
     reg.git("push", "-q", "origin", "main")
 
 
-def test_the_data_volume_trigger_waits_for_enough_new_rows(prod: Registry) -> None:
+def test_the_data_volume_trigger_waits_for_enough_new_rows(
+    prod: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retrain PR goes to GitHub (the loopback API), so the same retrain also checks
+    issue 11 §6: the PR body linked version records by relative path, which GitHub
+    resolves against the PR's URL (a 404); they link at the pushed head commit."""
+    for key, value in github_api.env().items():
+        monkeypatch.setenv(key, value)
     _triggers(prod, "[drift, data-volume]\n  min_new_rows: 200")
-    out = prod.ok("retrain", "cancer", "--trigger", "data-volume").output
+    out = prod.ok("retrain", "cancer", "--trigger", "data-volume", "--forge", "github").output
     assert "0 new rows since the serving version, 200 needed" in out
+    assert github_api.requests_to("POST", r"/pulls$") == []
     _new_labelled_batch(prod)
-    out = prod.ok("retrain", "cancer", "--trigger", "data-volume").output
+    out = prod.ok("retrain", "cancer", "--trigger", "data-volume", "--forge", "github").output
     assert "retrained cancer v1.1.0" in out
     rec = yaml.safe_load((prod.root / "models/cancer/versions/v1.1.0.yaml").read_text())
     assert rec["trigger"] == "data-volume"
-    assert [p["head"] for p in json.loads(prod.ok("pr", "list", "--json").output)] == [RETRAIN]
+    (create,) = github_api.requests_to("POST", r"/pulls$")
+    assert create.json["head"] == RETRAIN
+    head = git(prod.origin, "rev-parse", RETRAIN).strip()
+    web = f"{github_api.origin}/{github_api.full_name}/blob/{head}"
+    record = "models/cancer/versions/v1.1.0.yaml"
+    assert f"[`{record}`]({web}/{record})" in create.json["body"]
+    assert "](models/" not in create.json["body"]
 
 
 def test_a_trigger_the_policy_does_not_name_is_refused(prod: Registry) -> None:
@@ -272,29 +286,6 @@ def test_drift_action_issue_opens_one_tracking_issue_on_github(
     assert issue.title == "modelreg: drift in cancer" and "mean_radius" in issue.body
     assert sorted((prod.root / "models/cancer/versions").iterdir()) == versions
     assert github_api.requests_to("POST", r"/pulls$") == []
-
-
-def test_a_retrain_pr_on_github_links_records_absolutely_at_its_head_commit(
-    prod: Registry, github_api: GitHubAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 11 §6: the retrain PR body linked version records by relative path, which
-    GitHub resolves against the PR's URL (a 404); they link at the pushed head commit."""
-    from modelreg.forge.github import GitHubForge
-    from modelreg.monitoring.check import check_drift
-    from modelreg.training.retrain import act_on_drift
-
-    _new_labelled_batch(prod)
-    forge = GitHubForge.from_env(None, github_api.env(), sleep=lambda _: None)
-    logs = _log(prod, "a.csv", shift=1.5)
-    monkeypatch.chdir(prod.root)  # as the command runs: DVC reads the pipeline from here
-    with Workspace.open(prod.root) as ws:
-        act_on_drift(ws, forge, check_drift(ws, model="cancer", current=logs))
-    (create,) = github_api.requests_to("POST", r"/pulls$")
-    head = git(prod.origin, "rev-parse", RETRAIN).strip()
-    web = f"{github_api.origin}/{github_api.full_name}/blob/{head}"
-    record = "models/cancer/versions/v1.1.0.yaml"
-    assert f"[`{record}`]({web}/{record})" in create.json["body"]
-    assert "](models/" not in create.json["body"]
 
 
 def test_drift_writes_its_verdict_for_node_exporters_textfile_collector(prod: Registry) -> None:

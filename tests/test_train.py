@@ -164,30 +164,6 @@ def test_set_retrains_and_registers_a_child_version_with_the_new_params(
     assert set(back["uncommitted"]) == {"pipelines/m/dvc.lock", "pipelines/m/params.yaml"}
 
 
-def test_a_new_batch_and_a_window_change_the_data_digest(trained: Registry) -> None:
-    registry = trained
-    first = yaml.safe_load((registry.root / "models/m/versions/v1.0.0.yaml").read_text())
-    newer = dataset("classifier", now=NOW + timedelta(days=10)).tail(100)
-    add_batch(registry.root, "m", newer, "batch-0002")
-
-    out = _train(registry, "m", "--register", "--window", "7", "--trigger", "data-volume")
-
-    rec = out["registered"]["record"]
-    assert out["stages_run"][0] == "prepare"
-    assert rec["trigger"] == "data-volume" and rec["parent"] == "v1.0.0"
-    assert rec["params"]["prepare"]["window_days"] == 7
-    assert rec["data"]["md5"] != first["data"]["md5"]
-    assert rec["data"]["rows"] == ROWS["classifier"] + 100
-    out_dir = registry.root / "pipelines/m/out"
-    split = [out_dir / "train.csv", out_dir / "test.csv"]
-    rows_in_window = sum(len(p.read_text().splitlines()) - 1 for p in split)
-    assert rows_in_window == 100  # only the new batch is inside the window
-    test_rows = len((out_dir / "test.csv").read_text().splitlines()) - 1
-    assert 10 <= test_rows <= 40  # about test_size 0.25, fixed per row by a hash
-    assert "data/m/batches.dvc" in registry.git("show", "--name-only", "--format=", "HEAD")
-    assert registry.git("status", "--porcelain") == ""
-
-
 def test_a_bad_set_is_one_line_exit_2_and_changes_nothing(registry: Registry) -> None:
     _example(registry)
     cases = {
@@ -224,22 +200,16 @@ def test_a_failing_stage_is_one_line_exit_1_naming_it_and_registers_nothing(
     # Issue 10, "A failed `train`": the stages that ran keep their outputs git-ignored, so
     # the next `train --register` commits neither the model nor the data splits.
     script.write_text(good)
+    # Without --register, train leaves the lock file (and the params it set) to the user.
+    text = registry.ok("train", "m", "--set", "train.max_iter=500").output
+    assert "stages run: train, evaluate" in text  # prepare ran (and was kept) above
+    assert "metrics (holdout@sha256:" in text and "): accuracy=" in text
+    assert "not committed: " in text and "pipelines/m/dvc.lock" in text
+    assert registry.git("rev-parse", "HEAD") == head
     registry.ok("train", "m", "--register")
     registry.ok("train", "m", "--register")  # no "already tracked by SCM"
     tracked = registry.git("ls-files", "pipelines/m/out").split()
     assert tracked == ["pipelines/m/out/.gitignore"]
-
-
-def test_train_without_register_leaves_the_lock_file_to_the_user(registry: Registry) -> None:
-    _example(registry)
-    head = registry.git("rev-parse", "HEAD")
-
-    text = registry.ok("train", "m", "--set", "train.max_iter=500").output
-
-    assert "stages run: prepare, train, evaluate" in text
-    assert "metrics (holdout@sha256:" in text and "): accuracy=" in text
-    assert "not committed: " in text and "pipelines/m/dvc.lock" in text
-    assert registry.git("rev-parse", "HEAD") == head
 
 
 def test_train_without_a_pipeline_says_how_to_scaffold_one(registry: Registry) -> None:
@@ -294,20 +264,29 @@ def test_data_dir_puts_the_pool_inside_the_pipeline_folder_and_trains_from_it(
     assert spec["outputs"]["data"] == "pipelines/m/data/batches"
 
     first = _train(registry, "m", "--register")["registered"]["record"]
-    add_batch(
-        registry.root,
-        "m",
-        dataset("regressor", now=NOW).head(40),
-        "batch-0002",
-        data_dir="pipelines/m/data/batches",
-    )
-    second = _train(registry, "m", "--register")["registered"]["record"]
+    # A new batch and a window change the data digest; the window keeps only the new rows
+    # (`example` dated the pool up to today: the batch is a month later).
+    later = datetime.now(timezone.utc) + timedelta(days=30)
+    newer = dataset("regressor", now=later).tail(100)
+    add_batch(registry.root, "m", newer, "batch-0002", data_dir="pipelines/m/data/batches")
+    out = _train(registry, "m", "--register", "--window", "7", "--trigger", "data-volume")
+    second = out["registered"]["record"]
 
+    assert out["stages_run"][0] == "prepare"
+    assert second["trigger"] == "data-volume" and second["parent"] == "v1.0.0"
+    assert second["params"]["prepare"]["window_days"] == 7
+    assert second["data"]["md5"] != first["data"]["md5"]
     assert first["data"]["path"] == second["data"]["path"] == "pipelines/m/data/batches"
     assert (first["data"]["rows"], second["data"]["rows"]) == (
         ROWS["regressor"],
-        ROWS["regressor"] + 40,
+        ROWS["regressor"] + 100,
     )
+    out_dir = registry.root / "pipelines/m/out"
+    split = [out_dir / "train.csv", out_dir / "test.csv"]
+    rows_in_window = sum(len(p.read_text().splitlines()) - 1 for p in split)
+    assert rows_in_window == 100  # only the new batch is inside the window
+    test_rows = len((out_dir / "test.csv").read_text().splitlines()) - 1
+    assert 10 <= test_rows <= 40  # about test_size 0.25, fixed per row by a hash
     assert "pipelines/m/data/batches.dvc" in registry.git(
         "show", "--name-only", "--format=", "HEAD"
     )
