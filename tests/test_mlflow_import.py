@@ -3,15 +3,21 @@
 One SQLite tracking store is built per test run (its migrations alone take seconds) by
 real `mlflow.sklearn` runs with registered versions and aliases; each test gets its own
 copy of the database (a new path: MLflow caches one engine per URI), sharing the
-artifacts, which no test changes.
+artifacts, which no test changes. A real `mlflow server` (started once, on a copy of that
+store) serves the case of a team's tracking server: runs, registry and artifacts over HTTP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,6 +287,142 @@ def test_a_deleted_mlflow_artifact_is_reported_and_the_rest_imported(
     assert "could not be imported" in result.stderr
     assert (reg.root / "models/churn-model/versions/v1.0.0.yaml").exists()
     assert not (reg.root / "models/churn-model/versions/v3.0.0.yaml").exists()
+    _clean(reg)
+
+
+# -- a real tracking server ---------------------------------------------------------------
+#
+# A team's `mlflow server`: runs and the registry over HTTP, and the artifacts only through
+# the server (`--serve-artifacts`: artifact URIs `mlflow-artifacts:/…`), never by the folder
+# it keeps them in. Its backend store is a copy of `_master`'s (no migrations paid again).
+
+
+@pytest.fixture(scope="module")
+def server(
+    _master: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    from loopback_exporter import free_port
+
+    base = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copyfile(_master[0] / "mlflow.db", base / "mlflow.db")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # no job runner (GenAI evaluation jobs): worker processes no test needs
+    env.update(HOME=str(base), MLFLOW_DISABLE_TELEMETRY="true",
+               MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # fmt: skip
+    log = (base / "server.log").open("wb")
+    cmd = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{base / 'mlflow.db'}",
+        "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        cwd=base,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group: its uvicorn child is stopped with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                text = (base / "server.log").read_text(errors="replace").splitlines()
+                raise AssertionError("mlflow server did not start:\n" + "\n".join(text[-40:]))
+            time.sleep(0.1)
+        yield url
+    finally:
+        # the whole group at once (a graceful stop costs seconds; its store is thrown away)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_round_trip_over_http(
+    server: str, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    # MLflow's process-wide URIs (set here and by the commands) are put back afterwards.
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    monkeypatch.setattr("mlflow.tracking._model_registry.utils._registry_uri", None)
+    client = mlflow.MlflowClient(tracking_uri=server, registry_uri=server)
+
+    # A team's run, logged through the server with mlflow.sklearn.
+    exp = client.create_experiment("team")
+    mlflow.set_tracking_uri(server)
+    x = pd.DataFrame({"tenure": [1.0, 5.0, 9.0, 2.0, 8.0, 7.0], "plan": [1, 0, 1, 0, 1, 0]})
+    model = LogisticRegression(C=0.5).fit(x, [0, 1, 1, 0, 1, 1])
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_params({"C": 0.5, "solver": "lbfgs"})
+        mlflow.log_metric("accuracy", 0.83)
+        mlflow.set_tag("mlflow.source.git.commit", "c" * 40)
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(x, model.predict(x)),
+            pip_requirements=["scikit-learn"],
+            registered_model_name="Team Churn",
+        )
+    client.set_registered_model_alias("Team Churn", "champion", "1")
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # only the server has them
+
+    reg = registry
+    for ours, uri in (("by-version", "models:/Team Churn/1"),
+                      ("by-alias", "models:/Team Churn@champion")):  # fmt: skip
+        reg.ok("register", ours, "--from-mlflow", uri, "--tracking-uri", server)
+    rec = _record(reg, "by-alias", "v1.0.0")
+    art = rec["artifact"]
+    assert art["format"] == "mlflow" and art["md5"].endswith(".dir")
+    assert _record(reg, "by-version", "v1.0.0")["artifact"]["sha256"] == art["sha256"]
+    assert rec["metrics"] == {"accuracy": 0.83} and rec["params"] == {"C": 0.5, "solver": "lbfgs"}
+    assert rec["code_commit"] == "c" * 40
+    assert rec["lineage"]["mlflow"]["run_id"] == run.info.run_id
+    assert [c["name"] for c in rec["signature"]["inputs"]] == ["tenure", "plan"]
+    from modelreg.adapters import artifacts
+
+    expected = artifacts.Expected(md5=art["md5"], source="record", sha256=art["sha256"],
+                                  format="mlflow")  # fmt: skip
+    loaded = artifacts.load(reg.root / art["path"], expected, hint="")
+    assert loaded.predict(x).tolist() == model.predict(x).tolist()
+
+    # One server-side import (re-runs are the SQLite tests' job).
+    out = reg.ok("import", "mlflow", "--tracking-uri", server, "--model", "Team Churn",
+                 "--alias-map", "champion=production").output  # fmt: skip
+    assert "1 versions imported, 0 already imported, 1 stage changes, 0 failed" in out
+    assert _record(reg, "team-churn", "v1.0.0")["artifact"]["sha256"] == art["sha256"]
+
+    # deploy --target mlflow: the verified folder uploaded through the server, the alias set.
+    out = reg.ok("deploy", "--target", "mlflow", "--tracking-uri", server).output
+    assert f"production: deployed 1 model (mlflow at {server})" in out
+    mv = client.get_model_version_by_alias("team-churn", "production")
+    assert mv.tags["modelreg.version"] == "v1.0.0" and mv.tags["modelreg.md5"] == art["md5"]
+    assert mv.source.startswith("mlflow-artifacts:/"), mv.source
+    again = reg.ok("deploy", "--target", "mlflow", "--tracking-uri", server).output
+    assert "production: up to date (1 model)" in again.splitlines()
+    # ... and back: the same bytes MLflow logged in the first place.
+    reg.ok("register", "back", "--from-mlflow", "models:/team-churn@production",
+           "--tracking-uri", server)  # fmt: skip
+    back = _record(reg, "back", "v1.0.0")["artifact"]
+    assert (back["md5"], back["sha256"]) == (art["md5"], art["sha256"])
+    reg.ok("validate", "--base", "HEAD")  # schemas and references (the gates: migrating.md)
     _clean(reg)
 
 
