@@ -1,10 +1,12 @@
-"""MLflow in: `register --from-mlflow` and `import mlflow`, against real MLflow (no mocks).
+"""MLflow in: `register --from-mlflow` and `import mlflow`, against real MLflow (no mocks),
+and MLflow model folders and skops files through the one verified loader.
 
 One SQLite tracking store is built per test run (its migrations alone take seconds) by
 real `mlflow.sklearn` runs with registered versions and aliases; each test gets its own
 copy of the database (a new path: MLflow caches one engine per URI), sharing the
-artifacts, which no test changes. A real `mlflow server` (started once, on a copy of that
-store) serves the case of a team's tracking server: runs, registry and artifacts over HTTP.
+artifacts, which no test changes (the loader's tests read run1's logged model folder).
+A real `mlflow server` (started once, on a copy of that store) serves the case of a
+team's tracking server: runs, registry and artifacts over HTTP.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import Registry, make_registry
+from modelreg.adapters import artifacts
+from modelreg.errors import CheckFailed, UsageError
 from modelreg.registry.names import check_name
+from modelreg.registry.schemas import schema_problems
 from modelreg.training.import_mlflow import metric_names, model_name, param_value
 
 
@@ -169,8 +174,6 @@ def test_register_from_mlflow_takes_every_uri_form(store: Store, tmp_path: Path)
     # The whole folder is DVC-tracked, and it loads through the verified loader.
     assert (reg.root / "models/by-id/artifacts/v1.0.0/model.dvc").is_file()
     reg.ok("validate")
-    from modelreg.adapters import artifacts
-
     art = rec["artifact"]
     expected = artifacts.Expected(md5=art["md5"], source="record", sha256=art["sha256"],
                                   format="mlflow")  # fmt: skip
@@ -396,8 +399,6 @@ def test_a_tracking_server_round_trip_over_http(
     assert rec["code_commit"] == "c" * 40
     assert rec["lineage"]["mlflow"]["run_id"] == run.info.run_id
     assert [c["name"] for c in rec["signature"]["inputs"]] == ["tenure", "plan"]
-    from modelreg.adapters import artifacts
-
     expected = artifacts.Expected(md5=art["md5"], source="record", sha256=art["sha256"],
                                   format="mlflow")  # fmt: skip
     loaded = artifacts.load(reg.root / art["path"], expected, hint="")
@@ -462,3 +463,84 @@ def test_mlflow_metrics_and_params_become_record_values() -> None:
         "lbfgs",
         "nan",
     ]
+
+
+# -- MLflow model folders and skops files through the one verified loader -----------------
+
+
+@pytest.fixture
+def logged_model(_master: tuple[Path, dict[str, str]]) -> Path:
+    """The model folder run1 logged with mlflow.sklearn (skops: MLflow 3's default), as the
+    tracking store keeps it. Read only: tests copy it."""
+    base, ids = _master
+    return next(base.glob(f"artifacts/**/{ids['model_id1']}/artifacts"))
+
+
+def _expected(path: Path, fmt: str) -> artifacts.Expected:
+    return artifacts.Expected(
+        md5=artifacts.md5_of(path),
+        source="the record",
+        sha256=artifacts.sha256_of(path),
+        format=fmt,
+        name="v1.0.0",
+    )
+
+
+@pytest.mark.slow
+def test_an_mlflow_model_folder_loads_through_the_verified_loader(
+    logged_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    assert (folder / "model.skops").is_file()  # MLflow 3 writes skops by default
+    model = artifacts.load(folder, _expected(folder, "mlflow"), hint="re-register")
+    assert model.predict([[9.0, 1]]).tolist() == [1]
+
+
+@pytest.mark.slow
+def test_a_tampered_mlflow_model_folder_is_refused(logged_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    expected = _expected(folder, "mlflow")
+    (folder / "model.skops").write_bytes((folder / "model.skops").read_bytes() + b"\0")
+    with pytest.raises(CheckFailed, match="md5 is"):
+        artifacts.load(folder, expected, hint="re-register")
+
+
+@pytest.mark.slow
+def test_a_skops_file_loads_and_a_tampered_one_is_refused(
+    logged_model: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "model.skops"
+    shutil.copyfile(logged_model / "model.skops", file)
+    expected = _expected(file, "skops")
+    assert artifacts.load(file, expected, hint="x").predict([[1.0, 1]]).tolist() == [0]
+    file.write_bytes(file.read_bytes()[:-1] + b"\1")
+    with pytest.raises(CheckFailed, match="md5 is"):
+        artifacts.load(file, expected, hint="x")
+
+
+@pytest.mark.slow
+def test_a_folder_recorded_as_a_pickle_is_not_loaded(logged_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    with pytest.raises(UsageError, match="cannot be loaded"):
+        artifacts.load(folder, _expected(folder, "sklearn-pickle"), hint="x")
+
+
+def test_a_folder_artifact_md5_passes_the_version_schema() -> None:
+    record = {
+        "model": "churn",
+        "version": "v1.0.0",
+        "created_at": "2026-12-06T10:00:00Z",
+        "created_by": "ana@example.com",
+        "artifact": {
+            "path": "models/churn/artifacts/v1.0.0/model",
+            "sha256": "0" * 64,
+            "md5": "0123456789abcdef0123456789abcdef.dir",
+            "size": 9159,
+            "format": "mlflow",
+        },
+        "metrics": {"accuracy": 0.9},
+    }
+    assert schema_problems("version", record, "v.yaml") == []
