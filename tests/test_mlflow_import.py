@@ -1,17 +1,25 @@
-"""MLflow in: `register --from-mlflow` and `import mlflow`, against real MLflow (no mocks).
+"""MLflow in: `register --from-mlflow` and `import mlflow`, against real MLflow (no mocks),
+and MLflow model folders and skops files through the one verified loader.
 
 One SQLite tracking store is built per test run (its migrations alone take seconds) by
 real `mlflow.sklearn` runs with registered versions and aliases; each test gets its own
 copy of the database (a new path: MLflow caches one engine per URI), sharing the
-artifacts, which no test changes.
+artifacts, which no test changes (the loader's tests read run1's logged model folder).
+A real `mlflow server` (started once, on a copy of that store) serves the case of a
+team's tracking server: runs, registry and artifacts over HTTP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +30,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import Registry, make_registry
+from modelreg.adapters import artifacts
+from modelreg.errors import CheckFailed, UsageError
 from modelreg.registry.names import check_name
+from modelreg.registry.schemas import schema_problems
 from modelreg.training.import_mlflow import metric_names, model_name, param_value
 
 
@@ -153,6 +164,8 @@ def test_register_from_mlflow_takes_every_uri_form(store: Store, tmp_path: Path)
     assert lineage["registered_model"] == "Churn Model" and lineage["registered_version"] == 1
     assert lineage["model_id"] == store.model_id1 and lineage["user"]
     assert _record(reg, "by-version", "v1.0.0")["lineage"]["mlflow"]["run_id"] == store.run2
+    # not the file MLflow up to 3.17 adds to what it downloads (the URI's name and version)
+    assert not (reg.root / "models/by-alias/artifacts/v1.0.0/model/registered_model_meta").exists()
     for model in ("by-run", "by-id"):  # the same logged model, whichever way it is named
         assert _record(reg, model, "v1.0.0")["artifact"] == {
             **rec["artifact"],
@@ -161,8 +174,6 @@ def test_register_from_mlflow_takes_every_uri_form(store: Store, tmp_path: Path)
     # The whole folder is DVC-tracked, and it loads through the verified loader.
     assert (reg.root / "models/by-id/artifacts/v1.0.0/model.dvc").is_file()
     reg.ok("validate")
-    from modelreg.adapters import artifacts
-
     art = rec["artifact"]
     expected = artifacts.Expected(md5=art["md5"], source="record", sha256=art["sha256"],
                                   format="mlflow")  # fmt: skip
@@ -282,6 +293,140 @@ def test_a_deleted_mlflow_artifact_is_reported_and_the_rest_imported(
     _clean(reg)
 
 
+# -- a real tracking server ---------------------------------------------------------------
+#
+# A team's `mlflow server`: runs and the registry over HTTP, and the artifacts only through
+# the server (`--serve-artifacts`: artifact URIs `mlflow-artifacts:/…`), never by the folder
+# it keeps them in. Its backend store is a copy of `_master`'s (no migrations paid again).
+
+
+@pytest.fixture(scope="module")
+def server(
+    _master: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    from loopback_exporter import free_port
+
+    base = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copyfile(_master[0] / "mlflow.db", base / "mlflow.db")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # no job runner (GenAI evaluation jobs): worker processes no test needs
+    env.update(HOME=str(base), MLFLOW_DISABLE_TELEMETRY="true",
+               MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # fmt: skip
+    log = (base / "server.log").open("wb")
+    cmd = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{base / 'mlflow.db'}",
+        "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        cwd=base,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group: its uvicorn child is stopped with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                text = (base / "server.log").read_text(errors="replace").splitlines()
+                raise AssertionError("mlflow server did not start:\n" + "\n".join(text[-40:]))
+            time.sleep(0.1)
+        yield url
+    finally:
+        # the whole group at once (a graceful stop costs seconds; its store is thrown away)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_round_trip_over_http(
+    server: str, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    # MLflow's process-wide URIs (set here and by the commands) are put back afterwards.
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    monkeypatch.setattr("mlflow.tracking._model_registry.utils._registry_uri", None)
+    client = mlflow.MlflowClient(tracking_uri=server, registry_uri=server)
+
+    # A team's run, logged through the server with mlflow.sklearn.
+    exp = client.create_experiment("team")
+    mlflow.set_tracking_uri(server)
+    x = pd.DataFrame({"tenure": [1.0, 5.0, 9.0, 2.0, 8.0, 7.0], "plan": [1, 0, 1, 0, 1, 0]})
+    model = LogisticRegression(C=0.5).fit(x, [0, 1, 1, 0, 1, 1])
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_params({"C": 0.5, "solver": "lbfgs"})
+        mlflow.log_metric("accuracy", 0.83)
+        mlflow.set_tag("mlflow.source.git.commit", "c" * 40)
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(x, model.predict(x)),
+            pip_requirements=["scikit-learn"],
+            registered_model_name="Team Churn",
+        )
+    client.set_registered_model_alias("Team Churn", "champion", "1")
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # only the server has them
+
+    reg = registry
+    for ours, uri in (("by-version", "models:/Team Churn/1"),
+                      ("by-alias", "models:/Team Churn@champion")):  # fmt: skip
+        reg.ok("register", ours, "--from-mlflow", uri, "--tracking-uri", server)
+    rec = _record(reg, "by-alias", "v1.0.0")
+    art = rec["artifact"]
+    assert art["format"] == "mlflow" and art["md5"].endswith(".dir")
+    assert _record(reg, "by-version", "v1.0.0")["artifact"]["sha256"] == art["sha256"]
+    assert rec["metrics"] == {"accuracy": 0.83} and rec["params"] == {"C": 0.5, "solver": "lbfgs"}
+    assert rec["code_commit"] == "c" * 40
+    assert rec["lineage"]["mlflow"]["run_id"] == run.info.run_id
+    assert [c["name"] for c in rec["signature"]["inputs"]] == ["tenure", "plan"]
+    expected = artifacts.Expected(md5=art["md5"], source="record", sha256=art["sha256"],
+                                  format="mlflow")  # fmt: skip
+    loaded = artifacts.load(reg.root / art["path"], expected, hint="")
+    assert loaded.predict(x).tolist() == model.predict(x).tolist()
+
+    # One server-side import (re-runs are the SQLite tests' job).
+    out = reg.ok("import", "mlflow", "--tracking-uri", server, "--model", "Team Churn",
+                 "--alias-map", "champion=production").output  # fmt: skip
+    assert "1 versions imported, 0 already imported, 1 stage changes, 0 failed" in out
+    assert _record(reg, "team-churn", "v1.0.0")["artifact"]["sha256"] == art["sha256"]
+
+    # deploy --target mlflow: the verified folder uploaded through the server, the alias set.
+    out = reg.ok("deploy", "--target", "mlflow", "--tracking-uri", server).output
+    assert f"production: deployed 1 model (mlflow at {server})" in out
+    mv = client.get_model_version_by_alias("team-churn", "production")
+    assert mv.tags["modelreg.version"] == "v1.0.0" and mv.tags["modelreg.md5"] == art["md5"]
+    assert mv.source.startswith("mlflow-artifacts:/"), mv.source
+    again = reg.ok("deploy", "--target", "mlflow", "--tracking-uri", server).output
+    assert "production: up to date (1 model)" in again.splitlines()
+    # ... and back: the same bytes MLflow logged in the first place.
+    reg.ok("register", "back", "--from-mlflow", "models:/team-churn@production",
+           "--tracking-uri", server)  # fmt: skip
+    back = _record(reg, "back", "v1.0.0")["artifact"]
+    assert (back["md5"], back["sha256"]) == (art["md5"], art["sha256"])
+    reg.ok("validate", "--base", "HEAD")  # schemas and references (the gates: migrating.md)
+    _clean(reg)
+
+
 def test_the_mlflow_commands_import_no_mlflow_for_help() -> None:
     code = (
         "import sys; from modelreg.cli import main\n"
@@ -318,3 +463,84 @@ def test_mlflow_metrics_and_params_become_record_values() -> None:
         "lbfgs",
         "nan",
     ]
+
+
+# -- MLflow model folders and skops files through the one verified loader -----------------
+
+
+@pytest.fixture
+def logged_model(_master: tuple[Path, dict[str, str]]) -> Path:
+    """The model folder run1 logged with mlflow.sklearn (skops: MLflow 3's default), as the
+    tracking store keeps it. Read only: tests copy it."""
+    base, ids = _master
+    return next(base.glob(f"artifacts/**/{ids['model_id1']}/artifacts"))
+
+
+def _expected(path: Path, fmt: str) -> artifacts.Expected:
+    return artifacts.Expected(
+        md5=artifacts.md5_of(path),
+        source="the record",
+        sha256=artifacts.sha256_of(path),
+        format=fmt,
+        name="v1.0.0",
+    )
+
+
+@pytest.mark.slow
+def test_an_mlflow_model_folder_loads_through_the_verified_loader(
+    logged_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    assert (folder / "model.skops").is_file()  # MLflow 3 writes skops by default
+    model = artifacts.load(folder, _expected(folder, "mlflow"), hint="re-register")
+    assert model.predict([[9.0, 1]]).tolist() == [1]
+
+
+@pytest.mark.slow
+def test_a_tampered_mlflow_model_folder_is_refused(logged_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    expected = _expected(folder, "mlflow")
+    (folder / "model.skops").write_bytes((folder / "model.skops").read_bytes() + b"\0")
+    with pytest.raises(CheckFailed, match="md5 is"):
+        artifacts.load(folder, expected, hint="re-register")
+
+
+@pytest.mark.slow
+def test_a_skops_file_loads_and_a_tampered_one_is_refused(
+    logged_model: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "model.skops"
+    shutil.copyfile(logged_model / "model.skops", file)
+    expected = _expected(file, "skops")
+    assert artifacts.load(file, expected, hint="x").predict([[1.0, 1]]).tolist() == [0]
+    file.write_bytes(file.read_bytes()[:-1] + b"\1")
+    with pytest.raises(CheckFailed, match="md5 is"):
+        artifacts.load(file, expected, hint="x")
+
+
+@pytest.mark.slow
+def test_a_folder_recorded_as_a_pickle_is_not_loaded(logged_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(logged_model, folder)
+    with pytest.raises(UsageError, match="cannot be loaded"):
+        artifacts.load(folder, _expected(folder, "sklearn-pickle"), hint="x")
+
+
+def test_a_folder_artifact_md5_passes_the_version_schema() -> None:
+    record = {
+        "model": "churn",
+        "version": "v1.0.0",
+        "created_at": "2026-12-06T10:00:00Z",
+        "created_by": "ana@example.com",
+        "artifact": {
+            "path": "models/churn/artifacts/v1.0.0/model",
+            "sha256": "0" * 64,
+            "md5": "0123456789abcdef0123456789abcdef.dir",
+            "size": 9159,
+            "format": "mlflow",
+        },
+        "metrics": {"accuracy": 0.9},
+    }
+    assert schema_problems("version", record, "v.yaml") == []

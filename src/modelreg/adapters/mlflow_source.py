@@ -36,6 +36,8 @@ _URI = re.compile(
     r"|models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)"
     r"|models:/(?P<vname>[^/@]+)/(?P<version>[0-9]+))$"
 )
+# The file MLflow's client (3.17 and older) adds to a model folder it downloads.
+REGISTERED_MODEL_META = "registered_model_meta"
 URI_FORMS = (
     "runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>, models:/m-<id>"
 )
@@ -188,6 +190,11 @@ class Source:
                 artifact_uri=uri, dst_path=str(dst), tracking_uri=self.tracking_uri
             )
         path = Path(got)
+        if path.is_dir() and (path / "MLmodel").is_file():
+            # MLflow up to 3.17 writes this into every model folder it downloads (the name
+            # and version the URI named, or nulls): not the logged model's bytes, and it
+            # would give one logged model a different hash for each way of naming it.
+            (path / REGISTERED_MODEL_META).unlink(missing_ok=True)
         if not path.exists() or (path.is_dir() and not any(path.iterdir())):
             raise NotFound(f"{uri}: MLflow returned no files", hint="was the artifact deleted?")
         return path
