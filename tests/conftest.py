@@ -45,11 +45,10 @@ LONGEST_FIRST = (
     "test_paired_gates.py",
     "test_demo.py",
     "test_revert_property.py",
+    "test_mlflow_import.py",
     "test_serve.py",
     "test_workflows.py",
-    "test_mlflow.py",
     "test_self_registry.py",
-    "test_mlflow_import.py",
     "test_prometheus.py",
     "test_validate_files.py",
     # the fast tier's
