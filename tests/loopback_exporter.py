@@ -263,19 +263,26 @@ def start_prometheus(base: Path, exporter: Exporter, extra_jobs: str = "") -> It
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((base / "prometheus.log").read_text())
-            time.sleep(0.1)
+        wait_until_ready(proc, url + "/-/ready", 30, base / "prometheus.log")
         yield Prometheus(url, exporter, config)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+def wait_until_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
+    """Poll `url` until it answers 200; fail with the end of the server's log if the
+    process exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            raise AssertionError(f"{url} never answered 200:\n" + "\n".join(tail))
+        time.sleep(0.1)
