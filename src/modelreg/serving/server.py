@@ -1121,7 +1121,14 @@ def create_app() -> ASGIApp:
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise UsageError(f"{CONFIG_ENV} is not set: start the server with `modelreg serve`")
-    return build_app(Server(ServeConfig.from_env(text)))
+    import gc
+
+    server = Server(ServeConfig.from_env(text))
+    # What is loaded now (the libraries, the models) lives as long as the worker: moved out
+    # of the collector's generations, so that a full collection, which stops the event
+    # loop, does not walk it every time (a worker's own process: `running` does not).
+    gc.freeze()
+    return build_app(server)
 
 
 def run(config: ServeConfig, *, host: str, port: int, workers: int) -> None:
