@@ -1,6 +1,7 @@
 """Benchmark `modelreg serve` against a plain FastAPI app, MLServer and the in-process floor.
 
-    python benchmarks/serve.py [--seconds 5] [--rounds 3] [--only modelreg,plain,mlserver]
+    python benchmarks/serve.py [--seconds 5] [--rounds 3] [--only http,plain,modelreg,mlserver]
+                               [--pin] [--nice N]
 
 Loopback only, bounded (each run lasts --seconds). Load generator: Debian's `hey`.
 For each workers (1, 2) all servers run at once and are measured in turns, --rounds
@@ -12,6 +13,15 @@ each request size (1 and 100 rows):
     throughput at the same workers and size: latency (p50, p99), compared with the
     in-process floor (the model's own `predict` on the same rows, p99 of 3,000 calls).
 `modelreg serve` runs with its metrics, prediction log and a 20 % canary split on.
+The HTTP floor ("http") is a raw ASGI function answering a constant JSON body on the same
+uvicorn (same environment, same event loop and HTTP parser) as `modelreg serve`: what any
+Python server pays on this machine for HTTP and for sharing the cores with the load
+generator, before it does anything.
+--pin: the load generator on CPU 0, every server (its processes inherit it) and the
+in-process floor on CPU 1.
+--nice N: the benchmark, so every server, the load generator and the floor, at niceness
+N (negative: ahead of the machine's other work; root only), so that other jobs on a
+shared machine disturb the measurement less.
 The plain FastAPI app (the /predict tutorial pattern) and MLServer (mlserver-sklearn)
 run from their own venv at benchmarks/.work/mlserver-venv (MLServer pins an older
 FastAPI/Starlette than modelreg's):
@@ -44,6 +54,43 @@ WORK = HERE / ".work"
 VENV = WORK / "mlserver-venv" / "bin"
 ROW = [17.99, 10.38, 122.8, 1001.0, 0.1184]
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
+
+HTTP_APP = """
+BODY = b'{"predictions":[0]}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+"""
+
+# The least a correct server does: the body parsed, the model called, the answer sent.
+# No validation against the signature, no split, no metrics, no log.
+BARE_APP = """
+import json, os, pickle
+import numpy as np
+model = pickle.load(open(os.environ["MODEL_PATH"], "rb"))
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    if scope["method"] == "POST":
+        rows = json.loads(b"".join(chunks))["instances"]
+        body = json.dumps({"predictions": model.predict(np.asarray(rows)).tolist()}).encode()
+    else:
+        body = b"{}"  # the benchmark's readiness check
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+"""
 
 PLAIN_APP = """
 import pickle, os
@@ -107,6 +154,8 @@ def build(folder: Path) -> Path:
         )
     )
     (folder / "plain_app.py").write_text(PLAIN_APP)
+    (folder / "http_app.py").write_text(HTTP_APP)
+    (folder / "bare_app.py").write_text(BARE_APP)
     return deploy
 
 
@@ -130,6 +179,9 @@ def wait(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"not ready: {url}")
 
 
+HEY_PREFIX: list[str] = []  # --pin: `taskset -c 0`
+
+
 def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict[str, float]:
     body_file = WORK / "body.json"
     body_file.write_text(body)
@@ -138,7 +190,8 @@ def hey(url: str, body: str, seconds: int, *, rate: float | None = None) -> dict
     cmd += ["-D", str(body_file)]
     if rate is not None:
         cmd += ["-q", f"{rate / conc:.2f}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([*HEY_PREFIX, *cmd, url], capture_output=True, text=True, check=True)
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99% in ([\d.]+) secs", out)
     p50 = re.search(r"50% in ([\d.]+) secs", out)
@@ -203,9 +256,12 @@ scope = {"type": "http", "method": "POST", "path": "/v1/models/churn:predict", "
 async def receive(): return {"type": "http.request", "body": body, "more_body": False}
 sent = []
 async def send(m): sent.append(m)
+lat = []
 async def many(k):
     for _ in range(k):
+        t = time.perf_counter()
         await app(scope, receive, send)
+        lat.append(time.perf_counter() - t)
         sent.clear()
 loop = asyncio.new_event_loop()
 server.start(loop)
@@ -215,9 +271,12 @@ def writer_cpu():
     f = open(f"/proc/{server.log.pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 w, c = writer_cpu(), time.process_time()
+del lat[:]
 loop.run_until_complete(many(k))
 worker = (time.process_time() - c) / k
-print(json.dumps({"worker_us": worker * 1e6, "writer_us": (writer_cpu() - w) / k * 1e6}))
+lat.sort()
+print(json.dumps({"worker_us": worker * 1e6, "writer_us": (writer_cpu() - w) / k * 1e6,
+                  "p50_ms": lat[k // 2] * 1e3, "p99_ms": lat[int(k * 0.99)] * 1e3}))
 server.close()
 """
 
@@ -235,26 +294,37 @@ scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "met
 async def receive(): return {"type": "http.request", "body": body, "more_body": False}
 sent = []
 async def send(m): sent.append(m)
+lat = []
 async def many(k):
     for _ in range(k):
+        t = time.perf_counter()
         await plain_app.app(dict(scope), receive, send)
+        lat.append(time.perf_counter() - t)
         assert b"predictions" in sent[-1]["body"]
         sent.clear()
 loop = asyncio.new_event_loop()
 loop.run_until_complete(many(200))
+del lat[:]
 c = time.process_time()
 loop.run_until_complete(many(k))
-print(json.dumps({"worker_us": (time.process_time() - c) / k * 1e6, "writer_us": 0.0}))
+lat.sort()
+print(json.dumps({"worker_us": (time.process_time() - c) / k * 1e6, "writer_us": 0.0,
+                  "p50_ms": lat[k // 2] * 1e3, "p99_ms": lat[int(k * 0.99)] * 1e3}))
 """
 
 
-def cpu_per_request(folder: Path, kinds: list[str], k: int = 2000) -> dict[str, dict[int, float]]:
-    """CPU µs per request in-process (the log writer's included), median of 3 runs."""
+def cpu_per_request(
+    folder: Path, kinds: list[str], k: int = 2000
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, dict[str, float]]]]:
+    """CPU µs per request in-process (the log writer's included), and the p50 and p99 of
+    one request's wall time in-process (the app called as an ASGI function, no HTTP):
+    medians of 3 runs."""
     out: dict[str, dict[int, float]] = {}
+    lat: dict[str, dict[int, dict[str, float]]] = {}
     for kind in kinds:
-        if kind == "mlserver":
-            continue  # its inference runs behind its own HTTP and queue layers: not callable so
-        out[kind] = {}
+        if kind in ("mlserver", "http", "bare"):
+            continue  # MLServer's inference runs behind its own HTTP and queue layers
+        out[kind], lat[kind] = {}, {}
         for n in (1, 100):
             runs = []
             for _ in range(3):
@@ -269,10 +339,10 @@ def cpu_per_request(folder: Path, kinds: list[str], k: int = 2000) -> dict[str, 
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode:
                     raise SystemExit(f"{kind}: in-process CPU run failed:\n{done.stderr}")
-                res = json.loads(done.stdout)
-                runs.append(res["worker_us"] + res["writer_us"])
-            out[kind][n] = median(runs)
-    return out
+                runs.append(json.loads(done.stdout))
+            out[kind][n] = median([r["worker_us"] + r["writer_us"] for r in runs])
+            lat[kind][n] = {q: median([r[q] for r in runs]) for q in ("p50_ms", "p99_ms")}
+    return out, lat
 
 
 def v2_body(n: int) -> str:
@@ -303,6 +373,48 @@ def servers(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, ob
             "path": "/v1/models/churn:predict",
             "health": "/v2/health/ready",
             "env": {"PYTHONPATH": str(HERE.parent / "src")},
+            "body": lambda n: json.dumps({"instances": [ROW] * n}),
+        }
+    if kind == "http":
+        return {
+            "name": "HTTP floor (raw ASGI, constant body)",
+            "cmd": [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "http_app:app",
+                "--workers",
+                str(workers),
+                "--port",
+                "{port}",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            "path": "/",
+            "health": "/",
+            "env": {},
+            "body": lambda n: json.dumps({"instances": [ROW] * n}),
+        }
+    if kind == "bare":
+        return {
+            "name": "bare ASGI predict",
+            "cmd": [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--workers",
+                str(workers),
+                "--port",
+                "{port}",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            "path": "/",
+            "health": "/",
+            "env": {"MODEL_PATH": str(deploy / "churn/v1.0.0/model.pkl")},
             "body": lambda n: json.dumps({"instances": [ROW] * n}),
         }
     if kind == "plain":
@@ -385,11 +497,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved runs per server")
-    ap.add_argument("--only", default="plain,modelreg,mlserver", help="servers to run")
+    ap.add_argument("--only", default="http,bare,plain,modelreg,mlserver", help="servers to run")
+    ap.add_argument("--pin", action="store_true", help="hey on CPU 0, the servers on CPU 1")
+    ap.add_argument("--nice", type=int, default=0, help="niceness of hey and the servers")
     args = ap.parse_args()
+    if args.nice:
+        os.nice(args.nice)  # this process, so every server, `hey` and the floor alike
+    if args.pin:
+        # this process on CPU 1, so the floor and every server (they inherit it); `hey` on 0
+        os.sched_setaffinity(0, {1})
+        HEY_PREFIX.extend(["taskset", "-c", "0"])
     if shutil.which("hey") is None:
         raise SystemExit("install hey: apt-get install hey")
-    kinds = [k for k in ("plain", "modelreg", "mlserver") if k in args.only.split(",")]
+    order = ("http", "bare", "plain", "modelreg", "mlserver")
+    kinds = [k for k in order if k in args.only.split(",")]
     if {"plain", "mlserver"} & set(kinds) and not VENV.is_dir():
         raise SystemExit(f"make the venv first: see {__file__}'s docstring")
     WORK.mkdir(exist_ok=True)
@@ -399,8 +520,8 @@ def main() -> None:
     deploy = build(folder)
     load = os.getloadavg()
     base = floor(deploy)
-    cpu = cpu_per_request(folder, kinds)
-    print(json.dumps({"cpu_us_per_request": cpu}), flush=True)
+    cpu, inproc = cpu_per_request(folder, kinds)
+    print(json.dumps({"floor_p99_ms": base, "cpu_us_per_request": cpu, "in_process": inproc}))
     results: list[dict[str, object]] = []
     for workers in (1, 2):
         # All servers up at once, measured in turns: a change of the machine's load
@@ -431,6 +552,7 @@ def main() -> None:
                 for _ in range(args.rounds):
                     for k in kinds:
                         paced[k].append(hey(urls[k], bodies[k], args.seconds, rate=target))
+                http_p99 = median([r["p99_ms"] for r in paced["http"]]) if "http" in kinds else None
                 for k in kinds:
                     p99 = median([r["p99_ms"] for r in paced[k]])
                     row = {
@@ -450,6 +572,8 @@ def main() -> None:
                         "rate_non200": sum(r["non200"] for r in paced[k]),
                         "floor_p99_ms": base[n],
                         "p99_overhead_ms": p99 - base[n],
+                        "p99_over_http_ms": None if http_p99 is None else p99 - http_p99,
+                        "load": os.getloadavg()[0],
                     }
                     results.append(row)
                     print(json.dumps(row), flush=True)
@@ -459,8 +583,11 @@ def main() -> None:
     out = {
         "load_before": load,
         "load_after": os.getloadavg(),
+        "pin": args.pin,
+        "nice": args.nice,
         "floor_p99_ms": base,
         "cpu_us_per_request": cpu,
+        "in_process_latency_ms": inproc,
         "results": results,
     }
     (WORK / "serve-results.json").write_text(json.dumps(out, indent=1))
@@ -470,14 +597,16 @@ def main() -> None:
 def table(results: list[dict[str, object]]) -> str:
     lines = [
         "| server | workers | rows/req | saturation req/s | rate req/s (70 % of plain) "
-        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | non-200 | CPU µs/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ms | p99 ms | floor p99 ms | p99 overhead ms | p99 over HTTP floor ms "
+        "| non-200 | CPU µs/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['server']} | {r['workers']} | {r['rows']} | {r['saturation_rps']:.0f} "
             f"| {r['rate_rps']:.0f} (got {r['achieved_rps']:.0f}) | {r['p50_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['floor_p99_ms']:.3f} | {r['p99_overhead_ms']:.2f} "
+            f"| {'' if r['p99_over_http_ms'] is None else format(r['p99_over_http_ms'], '.2f')} "
             f"| {int(r['closed_non200']) + int(r['rate_non200'])} "  # type: ignore[call-overload]
             f"| {r['cpu_us_per_request']:.0f} |"
         )

@@ -548,7 +548,7 @@ class Server:
         self.stats: StatsHistory = StatsHistory(self.metrics.scrape)
         # request id -> model, stage, version(s), role(s), predictions: one version and role
         # for the whole request, or one per row
-        self.recent: OrderedDict[str, tuple[str, str, Any, Any, list[Any]]] = OrderedDict()
+        self.recent: OrderedDict[str, tuple[str, str, Any, Any, tuple[Any, ...]]] = OrderedDict()
         self.faults = {(m, v): r for m, v, r in config.faults}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -645,7 +645,15 @@ class Server:
                 m.child(m.predictions, ep.model, v.share.version, ep.stage, v.role, cls).inc(n)
             roles = [c.role for c in chosen]
             versions = [c.share.version for c in chosen]
-        self.recent[request_id] = (ep.model, ep.stage, versions, roles, preds)
+        # tuples of strings and numbers only: the garbage collector stops tracking them, so
+        # the FEEDBACK_MEMORY requests remembered do not lengthen every full collection
+        self.recent[request_id] = (
+            ep.model,
+            ep.stage,
+            versions if isinstance(versions, str) else tuple(versions),
+            roles if isinstance(roles, str) else tuple(roles),
+            tuple(preds),
+        )
         if len(self.recent) > FEEDBACK_MEMORY:
             self.recent.popitem(last=False)
         self.log.put(
@@ -1113,7 +1121,14 @@ def create_app() -> ASGIApp:
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise UsageError(f"{CONFIG_ENV} is not set: start the server with `modelreg serve`")
-    return build_app(Server(ServeConfig.from_env(text)))
+    import gc
+
+    server = Server(ServeConfig.from_env(text))
+    # What is loaded now (the libraries, the models) lives as long as the worker: moved out
+    # of the collector's generations, so that a full collection, which stops the event
+    # loop, does not walk it every time (a worker's own process: `running` does not).
+    gc.freeze()
+    return build_app(server)
 
 
 def run(config: ServeConfig, *, host: str, port: int, workers: int) -> None:
