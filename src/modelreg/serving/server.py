@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -401,9 +402,19 @@ class State:
 # -- input ----------------------------------------------------------------------------
 
 
+# Integers beyond this cannot become the float64 a model is given.
+_LARGEST = 2**1023
+
+
 def _convert(value: Any, kind: str, name: str) -> Any:
     if value is None:
         raise RequestError(422, f"feature {name!r} is missing (null)", name, "missing")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and not (math.isfinite(value) if isinstance(value, float) else abs(value) < _LARGEST):
+        got = json.dumps(value)[:60]
+        raise RequestError(
+            422, f"feature {name!r} must be a finite number, got {got}", name, "invalid"
+        )
     if kind == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -423,13 +434,20 @@ def _convert(value: Any, kind: str, name: str) -> Any:
 
 
 def _typed(rows: list[list[Any]], types: Sequence[str], features: Sequence[str]) -> list[Any]:
-    """Rows checked against the signature; all-float rows of JSON numbers pass as they are
-    (the common case, without a call per value), anything else value by value."""
+    """Rows checked against the signature; all-float rows of finite JSON numbers pass as
+    they are (the common case, without a call per value), anything else value by value.
+
+    A number too large for a float (`1e400` parses as infinity) is the client's mistake,
+    a 422 naming the feature: it never reaches the model to fail there as a 500, which
+    would count against the version serving it.
+    """
     if all(t == "float" for t in types) and set(map(type, chain.from_iterable(rows))) <= {
         float,
         int,
     }:
-        return rows
+        with contextlib.suppress(OverflowError):  # an integer too large for a float
+            if math.isfinite(sum(chain.from_iterable(rows))):  # inf or nan stays in a sum
+                return rows
     return [
         [_convert(v, t, f) for v, t, f in zip(row, types, features, strict=True)] for row in rows
     ]
@@ -772,9 +790,13 @@ def _error(exc: RequestError, request_id: str | None = None) -> Response:
     return _respond(_error_answer(exc, request_id))
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (RFC 8259 has no NaN or Infinity)")
+
+
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except ValueError as exc:
         raise RequestError(400, f"the body is not JSON: {exc}", "body") from None
 
