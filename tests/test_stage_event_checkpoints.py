@@ -79,7 +79,7 @@ def _walks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str | No
         return log(self, rev, paths, since=since)
 
     def iter_changes(self: Git, rev: str, paths: Any) -> Any:
-        seen.append(("stream", None))
+        seen.append(("stream", rev))
         return stream(self, rev, paths)
 
     with monkeypatch.context() as m:
@@ -107,7 +107,8 @@ def test_reads_start_from_the_checkpoint_and_walk_only_the_commits_after_it(
         assert seen == [("log", c)]
         seen.clear()
         rows = _status_json(reg)["rows"]
-        assert ("stream", None) not in seen and all(s == c for _, s in seen)
+        head = reg.git("rev-parse", "HEAD").strip()
+        assert seen == [("stream", f"{c}..{head}")]  # newest first, down to C at most
     assert [(e["stage"], e["version"]) for e in events] == [
         ("staging", "v1.0.0"),
         ("production", "v1.0.0"),

@@ -143,7 +143,8 @@ def checkpoint_files(snap: Snapshot, rev: str) -> dict[str, str]:
         for root in snap.roots
     )
     files = snap.files if listed else snap.git.ls_tree(rev, [events_file.EVENTS_DIR])
-    return {p: b for p, b in files.items() if events_file.in_events_dir(p)}
+    prefix = events_file.EVENTS_DIR + "/"
+    return {p: b for p, b in files.items() if p.startswith(prefix)}
 
 
 def parsed_checkpoint(snap: Snapshot, blob: str, commit: str) -> list[tuple[Any, ...]] | None:
@@ -215,13 +216,20 @@ class LastAssignments:
         scope = model or _ALL
         scopes = [_ALL, model] if model else [_ALL]
         cached = any(snap.cache.has(_last_key(s, self.rev)) for s in scopes)
-        if self._rows is None and not cached:  # a checkpoint makes the walk short
-            self._rows = _checkpoint_rows(snap, self.rev, model)
-        if self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}"):
+        # A checkpoint bounds the walk: newest first down to its commit, the rest from it.
+        fresh = self._rows is None and not cached
+        self._checkpoint = usable_checkpoint(snap, self.rev) if fresh else None
+        if self._checkpoint is not None:
+            since = self._checkpoint[0]
+            if since != self.rev:
+                self._log = snap.git.iter_changes(f"{since}..{self.rev}", _stage_paths(scope))
+        elif self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}"):
             self._log = snap.git.iter_changes(self.rev, _stage_paths(scope))
 
     def result(self, wanted: set[Stage]) -> dict[Stage, StageEvent]:
         rows = self._rows
+        if rows is None and self._checkpoint is not None:
+            rows = self._from_checkpoint(self._checkpoint[1], wanted)
         if rows is None:
             log, self._log = self._log, None
             rows = _last_rows(self.snap, self.rev, self.model, wanted, log)
@@ -230,6 +238,20 @@ class LastAssignments:
             if row[2] != row[3] and (self.model is None or row[0] == self.model):
                 last[(row[0], row[1])] = StageEvent(*row)
         return last
+
+    def _from_checkpoint(
+        self, rows: list[tuple[Any, ...]], wanted: set[Stage]
+    ) -> list[tuple[Any, ...]]:
+        """The wanted stages' last assignments: found walking back from the revision to
+        the checkpoint's commit (stopping once all are found), else the checkpoint's."""
+        scope = self.model or _ALL
+        log, self._log = self._log, None
+        newer = _walk_back(self.snap, self.rev, scope, wanted, log) if log else []
+        todo = wanted - {(r[0], r[1]) for r in newer}
+        older = [r for r in _latest(rows) if (r[0], r[1]) in todo]
+        out = [*older, *newer]
+        _store_last(self.snap, scope, self.rev, wanted, out)
+        return out
 
     def close(self) -> None:
         if self._log is not None:
