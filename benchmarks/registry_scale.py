@@ -1016,7 +1016,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     big, big_facts = bench_big(args.runs, args.rebuild)
     if args.no_gto:
         for t in big:
-            print(f"{t.label}: cold {_s(t.cold)} warm {_s(t.warm)} {t.rss_mb:.0f} MB")
+            print(
+                f"{t.label}: fresh clone {_s(t.fresh)} cold {_s(t.cold)} warm {_s(t.warm)}; "
+                f"CPU {_s(t.fresh_cpu)} / {_s(t.cold_cpu)} / {_s(t.warm_cpu)}; {t.rss_mb:.0f} MB"
+            )
+        print(f"facts: {big_facts}; load averages seen: {LOADS}")
         return 0 if all(t.passed is not False for t in big) else 1
     cmp, cmp_facts = bench_gto(args.runs, args.rebuild)
     section = render(big, big_facts, cmp, cmp_facts, machine(argv or sys.argv[1:]), args.runs)
