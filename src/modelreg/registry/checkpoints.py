@@ -16,6 +16,7 @@ from typing import Any
 from modelreg.registry import events_file
 from modelreg.registry.events_file import EVENTS_DIR, events_path
 from modelreg.registry.history import (
+    PendingWalk,
     checkpoint_files,
     first_parent_distance,
     stage_events,
@@ -108,7 +109,27 @@ def commit_due(ws: Workspace, *, force: bool = False) -> str | None:
 # -- validate ------------------------------------------------------------------------------
 
 
-def check(snap: Snapshot, path: str, rev: str | None) -> tuple[list[Problem], list[str]]:
+def start_walks(snap: Snapshot, paths: list[str], rev: str | None) -> dict[str, PendingWalk]:
+    """The walks `check` will compare these checkpoints with, started now so git walks
+    while `validate` parses the registry (a second core); only for checkpoints whose
+    verdict is not cached and whose commit is on `rev`'s line."""
+    out: dict[str, PendingWalk] = {}
+    for path in paths:
+        commit = events_file.commit_of(path)
+        if rev is None or commit is None or snap.cache.has(_verdict_key(snap, path, commit)):
+            continue
+        if commit == rev or first_parent_distance(snap, commit, rev) is not None:
+            out[path] = PendingWalk(snap, commit)
+    return out
+
+
+def _verdict_key(snap: Snapshot, path: str, commit: str) -> str:
+    return f"stage-events-ok:{snap.files[path]}:{commit}"
+
+
+def check(
+    snap: Snapshot, path: str, rev: str | None, walk: PendingWalk | None = None
+) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) of one checkpoint file in `snap` (the working tree or a
     revision), whose history is `rev`'s (HEAD for the working tree).
 
@@ -117,7 +138,6 @@ def check(snap: Snapshot, path: str, rev: str | None) -> tuple[list[Problem], li
     the line (written on a branch merged or squashed since) is only a warning: reads
     skip it, and a registry whose PRs are merged that way gets them in normal use.
     """
-    blob = snap.files[path]
     commit = events_file.commit_of(path)
     if commit is None:
         return [Problem(path, "", "not a stage-event checkpoint (<commit>.json)", _FIX)], []
@@ -132,10 +152,10 @@ def check(snap: Snapshot, path: str, rev: str | None) -> tuple[list[Problem], li
             f"{path}: commit {commit[:12]} is not on the first-parent line of "
             f"{rev[:12]}, so reads ignore it ({_FIX})"
         ]
-    key = f"stage-events-ok:{blob}:{commit}"
+    key = _verdict_key(snap, path, commit)
     verdict = snap.cache.get(key)
     if verdict is None:
-        verdict = _compare(rows, walked_rows(snap, commit))
+        verdict = _compare(rows, walk.rows() if walk else walked_rows(snap, commit))
         snap.cache.put(key, verdict)
     return ([Problem(path, "", verdict, _FIX)] if verdict else []), []
 

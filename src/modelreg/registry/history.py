@@ -394,6 +394,26 @@ def walked_rows(snap: Snapshot, rev: str) -> list[tuple[Any, ...]]:
     return _walk(snap, rev, _ALL, since=None)
 
 
+class PendingWalk:
+    """`walked_rows`, with git started now and walking in the background (into a file)
+    while the caller does other work; `rows` waits for it, `close` stops it."""
+
+    def __init__(self, snap: Snapshot, rev: str) -> None:
+        self.snap = snap
+        self._log = snap.git.iter_changes(rev, _stage_paths(_ALL))
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        try:
+            newest_first = [entry for batch in self._log for entry in batch]
+        finally:
+            self.close()
+        log = [(c, [x for x in ch if _is_stage_path(x.path)]) for c, ch in newest_first[::-1]]
+        return _events(self.snap, log)
+
+    def close(self) -> None:
+        self._log.close()
+
+
 def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple[Any, ...]]:
     started = time.perf_counter()
     log = snap.git.log_changes(rev, _stage_paths(scope), since=since)

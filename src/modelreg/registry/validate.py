@@ -15,6 +15,7 @@ from modelreg.registry.drift_rules import (
     methods_for,
 )
 from modelreg.registry.events_file import EVENTS_DIR, in_events_dir
+from modelreg.registry.history import PendingWalk
 from modelreg.registry.names import is_name, is_readable_name, is_version
 from modelreg.registry.records import (
     ModelSpec,
@@ -223,20 +224,32 @@ class _Checker:
         for name in self.snap.policies():
             self._check_policy(policy_yaml(name))
         models = self.snap.models()
-        self._prefetch(models)
-        for model in models:
-            self.check_model(model, self.snap.versions(model))
-        self.check_pointers()
-        self.check_checkpoints(p for p in self.snap.files if in_events_dir(p))
+        events = [p for p in self.snap.files if in_events_dir(p)]
+        walks = checkpoints.start_walks(self.snap, events, self._rev()) if events else {}
+        try:  # git walks for the checkpoints while the files are parsed
+            self._prefetch(models)
+            for model in models:
+                self.check_model(model, self.snap.versions(model))
+            self.check_pointers()
+            self.check_checkpoints(events, walks)
+        finally:
+            for walk in walks.values():
+                walk.close()
 
-    def check_checkpoints(self, paths: Iterable[str]) -> None:
+    def _rev(self) -> str | None:
+        return self.snap.rev or self.snap.git.head()
+
+    def check_checkpoints(
+        self, paths: Iterable[str], walks: dict[str, PendingWalk] | None = None
+    ) -> None:
         """Each stage-event checkpoint against the walk of history up to its commit."""
         paths = [p for p in paths if p in self.snap.files]
         if not paths:
             return
-        rev = self.snap.rev or self.snap.git.head()
+        rev = self._rev()
         for path in sorted(paths):
-            problems, notes = checkpoints.check(self.snap, path, rev)
+            walk = (walks or {}).get(path)
+            problems, notes = checkpoints.check(self.snap, path, rev, walk)
             self.files_checked += 1
             self.problems += problems
             self.notes += notes
