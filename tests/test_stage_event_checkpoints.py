@@ -186,7 +186,10 @@ def test_a_hand_edited_checkpoint_fails_validate_naming_what_differs(reg: Regist
 
 
 def test_models_listing_and_validate_leave_the_checkpoint_folder_alone(reg: Registry) -> None:
-    _checkpoint(reg)
+    head = reg.git("rev-parse", "HEAD").strip()
+    assert "wrote a stage-event checkpoint" in reg.ok("migrate", "--stage-events").stdout
+    assert (reg.root / events_file.events_path(head)).is_file()
+    assert "nothing to do" in reg.ok("migrate", "--stage-events").stdout  # HEAD added it
     assert [r["model"] for r in _status_json(reg, "--all")["rows"]] == ["churn"]
     assert reg.run("validate").exit_code == 0
     assert reg.run("validate", "--base", "HEAD~1").exit_code == 0
