@@ -217,19 +217,19 @@ class LastAssignments:
         scopes = [_ALL, model] if model else [_ALL]
         cached = any(snap.cache.has(_last_key(s, self.rev)) for s in scopes)
         # A checkpoint bounds the walk: newest first down to its commit, the rest from it.
-        fresh = self._rows is None and not cached
+        # Nothing cached to extend: a checkpoint bounds the walk (down to its commit).
+        fresh = self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}")
         self._checkpoint = usable_checkpoint(snap, self.rev) if fresh else None
         if self._checkpoint is not None:
-            since = self._checkpoint[0]
-            if since != self.rev:
-                self._log = snap.git.iter_changes(f"{since}..{self.rev}", _stage_paths(scope))
-        elif self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}"):
+            self._log = _since_checkpoint(snap, self.rev, scope, self._checkpoint[0])
+        elif fresh:
             self._log = snap.git.iter_changes(self.rev, _stage_paths(scope))
 
     def result(self, wanted: set[Stage]) -> dict[Stage, StageEvent]:
         rows = self._rows
         if rows is None and self._checkpoint is not None:
-            rows = self._from_checkpoint(self._checkpoint[1], wanted)
+            log, self._log = self._log, None
+            rows = _from_checkpoint(self.snap, self.rev, self.model, wanted, self._checkpoint, log)
         if rows is None:
             log, self._log = self._log, None
             rows = _last_rows(self.snap, self.rev, self.model, wanted, log)
@@ -239,24 +239,36 @@ class LastAssignments:
                 last[(row[0], row[1])] = StageEvent(*row)
         return last
 
-    def _from_checkpoint(
-        self, rows: list[tuple[Any, ...]], wanted: set[Stage]
-    ) -> list[tuple[Any, ...]]:
-        """The wanted stages' last assignments: found walking back from the revision to
-        the checkpoint's commit (stopping once all are found), else the checkpoint's."""
-        scope = self.model or _ALL
-        log, self._log = self._log, None
-        newer = _walk_back(self.snap, self.rev, scope, wanted, log) if log else []
-        todo = wanted - {(r[0], r[1]) for r in newer}
-        older = [r for r in _latest(rows) if (r[0], r[1]) in todo]
-        out = [*older, *newer]
-        _store_last(self.snap, scope, self.rev, wanted, out)
-        return out
-
     def close(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _since_checkpoint(snap: Snapshot, rev: str, scope: str, since: str) -> ChangeStream | None:
+    """The walk newest first from `rev` down to a checkpoint's commit (None: it is `rev`)."""
+    if since == rev:
+        return None
+    return snap.git.iter_changes(f"{since}..{rev}", _stage_paths(scope))
+
+
+def _from_checkpoint(
+    snap: Snapshot,
+    rev: str,
+    model: str | None,
+    wanted: set[Stage],
+    checkpoint: tuple[str, list[tuple[Any, ...]]],
+    log: ChangeStream | None,
+) -> list[tuple[Any, ...]]:
+    """The wanted stages' last assignments: found walking back from `rev` to the
+    checkpoint's commit (stopping once all are found), else the checkpoint's."""
+    scope = model or _ALL
+    newer = _walk_back(snap, rev, scope, wanted, log) if log else []
+    todo = wanted - {(r[0], r[1]) for r in newer}
+    older = [r for r in _latest(checkpoint[1]) if (r[0], r[1]) in todo]
+    out = [*older, *newer]
+    _store_last(snap, scope, rev, wanted, out)
+    return out
 
 
 def _last_rows(
@@ -285,6 +297,10 @@ def _last_rows(
                 rows = _latest([*cached[1], *newer])
                 _store_last(snap, scope, rev, had, rows)
                 return rows
+        found = usable_checkpoint(snap, rev)  # the cached ones were not on rev's line
+        if found is not None:
+            log = _since_checkpoint(snap, rev, scope, found[0])
+            return _from_checkpoint(snap, rev, model, wanted, found, log)
     rows = _walk_back(snap, rev, scope, wanted, started_log)
     _store_last(snap, scope, rev, wanted, rows)
     return rows
