@@ -6,10 +6,29 @@ import click
 
 
 @click.command()
-def migrate() -> None:
+@click.option(
+    "--stage-events",
+    is_flag=True,
+    help="Instead, commit a stage-event checkpoint at HEAD now (models/.stage-events/), "
+    "so fresh clones read history without walking it; register adds one every 500 commits.",
+)
+def migrate(stage_events: bool) -> None:
     """Move a registry written in an older layout to the current one (one commit)."""
-    from modelreg.registry.migrate import migrate as run
     from modelreg.registry.workspace import Workspace
+
+    if stage_events:
+        from modelreg.adapters.lock import writing
+        from modelreg.registry import checkpoints
+
+        with Workspace.open() as ws, writing(ws.git.git_dir):
+            commit = checkpoints.commit_due(ws, force=True)
+        click.echo(
+            "HEAD has a stage-event checkpoint already; nothing to do"
+            if commit is None
+            else f"wrote a stage-event checkpoint in commit {commit[:8]}"
+        )
+        return
+    from modelreg.registry.migrate import migrate as run
 
     with Workspace.open() as ws:
         result = run(ws)

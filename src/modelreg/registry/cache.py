@@ -32,6 +32,7 @@ _SEMANTICS = (
     "modelreg.registry.drift_rules",
     "modelreg.registry.records",
     "modelreg.registry.history",
+    "modelreg.registry.events_file",
 )
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from modelreg.adapters.git import Change, ChangeStream, Commit
+from modelreg.errors import GitError
+from modelreg.registry import events_file
 from modelreg.registry.records import StageAssignment, Stages
 from modelreg.registry.snapshot import Snapshot, legacy_stages_yaml, stages_dir
 
@@ -75,13 +77,96 @@ _KEEP = 4  # end commits remembered per scope
 
 
 def _rows(snap: Snapshot, rev: str, model: str | None) -> list[tuple[Any, ...]]:
+    scope = model or _ALL
     rows = _cached_rows(snap, rev, model)
+    if rows is None:
+        rows = _checkpoint_rows(snap, rev, model)
     if rows is not None:
         return rows
-    scope = model or _ALL
     rows = _walk(snap, rev, scope, since=None)
     _store(snap, scope, rev, rows)
     return rows
+
+
+# -- checkpoints kept in the registry ----------------------------------------------------
+
+
+def _checkpoint_rows(snap: Snapshot, rev: str, model: str | None) -> list[tuple[Any, ...]] | None:
+    """Every event up to `rev` from the newest usable checkpoint and a walk of the commits
+    after it (cached like a walk), or None if no checkpoint is usable."""
+    found = usable_checkpoint(snap, rev)
+    if found is None:
+        return None
+    commit, rows = found
+    scope = model or _ALL
+    if model is not None:
+        rows = [r for r in rows if r[0] == model]
+    if commit != rev:
+        rows = [*rows, *_walk(snap, rev, scope, since=commit)]
+    _store(snap, scope, rev, rows)
+    return rows
+
+
+def usable_checkpoint(snap: Snapshot, rev: str) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """(C, events up to C) of the newest well-formed checkpoint in `rev`'s tree whose C is
+    `rev` or on `rev`'s first-parent line; None if there is none.
+
+    Why this is sound: a commit's events are its stage-file changes against its first
+    parent, so the events up to C depend only on C's first-parent line. If C is on
+    `rev`'s first-parent line, that line is C's line followed by the first-parent commits
+    in C..rev, hence events(rev) = events(C) + the events of those commits, which the
+    caller walks. A checkpoint whose C is elsewhere (written on a side branch that was
+    merged or squashed, or a commit this clone lacks) says nothing about `rev`'s line and
+    is skipped, as is one that is malformed or of another format: each only costs the
+    walk it would have saved. A `git revert` of the commit that added a checkpoint
+    removes the file, and an older one (or the walk) answers. What a checkpoint cannot
+    guard against is a hand edit that stays well-formed: `validate` compares every
+    checkpoint with the walk.
+    """
+    best: tuple[int, str, list[tuple[Any, ...]]] | None = None
+    for path, blob in checkpoint_files(snap, rev).items():
+        commit = events_file.commit_of(path)
+        rows = parsed_checkpoint(snap, blob, commit) if commit else None
+        if commit is None or rows is None:
+            continue
+        distance = 0 if commit == rev else first_parent_distance(snap, commit, rev)
+        if distance is not None and (best is None or distance < best[0]):
+            best = (distance, commit, rows)
+    return (best[1], best[2]) if best else None
+
+
+def checkpoint_files(snap: Snapshot, rev: str) -> dict[str, str]:
+    """Path → blob of the files in `models/.stage-events/` at `rev` (from the snapshot's
+    own listing when it has them, else one `ls-tree`)."""
+    listed = rev == snap.rev and any(
+        events_file.EVENTS_DIR.startswith(root + "/") or root == events_file.EVENTS_DIR
+        for root in snap.roots
+    )
+    files = snap.files if listed else snap.git.ls_tree(rev, [events_file.EVENTS_DIR])
+    prefix = events_file.EVENTS_DIR + "/"
+    return {p: b for p, b in files.items() if p.startswith(prefix)}
+
+
+def parsed_checkpoint(snap: Snapshot, blob: str, commit: str) -> list[tuple[Any, ...]] | None:
+    """The rows of a well-formed checkpoint of `commit`, or None (cached by blob id)."""
+    key = f"stage-events:{blob}:{commit}"
+    hit = snap.cache.get(key)
+    if hit is not None:
+        return [tuple(r) for r in hit] if isinstance(hit, list) else None
+    text = snap.git.read_blobs([blob]).get(blob)
+    rows = events_file.parse(text, commit)[0] if text is not None else None
+    snap.cache.put(key, rows if rows is not None else 0)
+    return rows
+
+
+def first_parent_distance(snap: Snapshot, old: str, new: str) -> int | None:
+    """First-parent commits from `old` to `new`, if `old` is on `new`'s line (an unknown
+    commit is not)."""
+    try:
+        between = _first_parent_range(snap, old, new)
+    except GitError:
+        return None
+    return None if between is None else len(between)
 
 
 def _cached_rows(snap: Snapshot, rev: str, model: str | None) -> list[tuple[Any, ...]] | None:
@@ -131,11 +216,20 @@ class LastAssignments:
         scope = model or _ALL
         scopes = [_ALL, model] if model else [_ALL]
         cached = any(snap.cache.has(_last_key(s, self.rev)) for s in scopes)
-        if self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}"):
+        # A checkpoint bounds the walk: newest first down to its commit, the rest from it.
+        # Nothing cached to extend: a checkpoint bounds the walk (down to its commit).
+        fresh = self._rows is None and not cached and not snap.cache.get(f"last-tips:{scope}")
+        self._checkpoint = usable_checkpoint(snap, self.rev) if fresh else None
+        if self._checkpoint is not None:
+            self._log = _since_checkpoint(snap, self.rev, scope, self._checkpoint[0])
+        elif fresh:
             self._log = snap.git.iter_changes(self.rev, _stage_paths(scope))
 
     def result(self, wanted: set[Stage]) -> dict[Stage, StageEvent]:
         rows = self._rows
+        if rows is None and self._checkpoint is not None:
+            log, self._log = self._log, None
+            rows = _from_checkpoint(self.snap, self.rev, self.model, wanted, self._checkpoint, log)
         if rows is None:
             log, self._log = self._log, None
             rows = _last_rows(self.snap, self.rev, self.model, wanted, log)
@@ -149,6 +243,32 @@ class LastAssignments:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _since_checkpoint(snap: Snapshot, rev: str, scope: str, since: str) -> ChangeStream | None:
+    """The walk newest first from `rev` down to a checkpoint's commit (None: it is `rev`)."""
+    if since == rev:
+        return None
+    return snap.git.iter_changes(f"{since}..{rev}", _stage_paths(scope))
+
+
+def _from_checkpoint(
+    snap: Snapshot,
+    rev: str,
+    model: str | None,
+    wanted: set[Stage],
+    checkpoint: tuple[str, list[tuple[Any, ...]]],
+    log: ChangeStream | None,
+) -> list[tuple[Any, ...]]:
+    """The wanted stages' last assignments: found walking back from `rev` to the
+    checkpoint's commit (stopping once all are found), else the checkpoint's."""
+    scope = model or _ALL
+    newer = _walk_back(snap, rev, scope, wanted, log) if log else []
+    todo = wanted - {(r[0], r[1]) for r in newer}
+    older = [r for r in _latest(checkpoint[1]) if (r[0], r[1]) in todo]
+    out = [*older, *newer]
+    _store_last(snap, scope, rev, wanted, out)
+    return out
 
 
 def _last_rows(
@@ -177,6 +297,10 @@ def _last_rows(
                 rows = _latest([*cached[1], *newer])
                 _store_last(snap, scope, rev, had, rows)
                 return rows
+        found = usable_checkpoint(snap, rev)  # the cached ones were not on rev's line
+        if found is not None:
+            log = _since_checkpoint(snap, rev, scope, found[0])
+            return _from_checkpoint(snap, rev, model, wanted, found, log)
     rows = _walk_back(snap, rev, scope, wanted, started_log)
     _store_last(snap, scope, rev, wanted, rows)
     return rows
@@ -279,6 +403,31 @@ def _first_parent_range(snap: Snapshot, old: str, new: str) -> list[str] | None:
     if len(oldest) < 2 or oldest[1] != old:
         return None  # `old` is not on the line (a side branch, or unrelated)
     return [line.split(" ", 1)[0] for line in lines]
+
+
+def walked_rows(snap: Snapshot, rev: str) -> list[tuple[Any, ...]]:
+    """Every event up to `rev` from the walk alone: no cache, no checkpoint."""
+    return _walk(snap, rev, _ALL, since=None)
+
+
+class PendingWalk:
+    """`walked_rows`, with git started now and walking in the background (into a file)
+    while the caller does other work; `rows` waits for it, `close` stops it."""
+
+    def __init__(self, snap: Snapshot, rev: str) -> None:
+        self.snap = snap
+        self._log = snap.git.iter_changes(rev, _stage_paths(_ALL))
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        try:
+            newest_first = [entry for batch in self._log for entry in batch]
+        finally:
+            self.close()
+        log = [(c, [x for x in ch if _is_stage_path(x.path)]) for c, ch in newest_first[::-1]]
+        return _events(self.snap, log)
+
+    def close(self) -> None:
+        self._log.close()
 
 
 def _walk(snap: Snapshot, rev: str, scope: str, since: str | None) -> list[tuple[Any, ...]]:

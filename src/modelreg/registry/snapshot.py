@@ -344,8 +344,8 @@ def _index_models(files: Iterable[str]) -> dict[str, _ModelFiles]:
     index: dict[str, _ModelFiles] = {}
     for path in files:
         parts = path.split("/")
-        if parts[0] != "models" or len(parts) < 3:
-            continue
+        if parts[0] != "models" or len(parts) < 3 or parts[1].startswith("."):
+            continue  # not a model: models/.stage-events/ (no model name starts with ".")
         entry = index.get(parts[1])
         if entry is None:
             entry = index[parts[1]] = _ModelFiles({})

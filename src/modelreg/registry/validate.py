@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 from modelreg.adapters.artifacts import pointer_problem
 from modelreg.errors import ModelregError, NotFound, RuleError
+from modelreg.registry import checkpoints
 from modelreg.registry.drift_rules import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     SIGNATURE_KINDS,
     methods_for,
 )
+from modelreg.registry.events_file import EVENTS_DIR, in_events_dir
+from modelreg.registry.history import PendingWalk
 from modelreg.registry.names import is_name, is_readable_name, is_version
 from modelreg.registry.records import (
     ModelSpec,
@@ -89,7 +92,10 @@ def validate(
     incremental = touched is not None
     if touched is not None:
         # A PR check lists only the models the branch touches: not one file more is read.
-        snap = Snapshot(ws.git, None, ws.cache, model_roots(*_models_in(touched)))
+        roots = model_roots(*_models_in(touched))
+        if any(in_events_dir(p) for p in touched):
+            roots = (*roots, EVENTS_DIR)
+        snap = Snapshot(ws.git, None, ws.cache, roots)
         checker = _Checker(snap)
         checker.check_changed(touched)
     else:
@@ -187,6 +193,7 @@ def _in_registry(path: str) -> bool:
 
 def _models_in(paths: Iterable[str]) -> list[str]:
     paths = (p for p in paths if p.startswith("models/") and p.count("/") > 1)
+    paths = (p for p in paths if not in_events_dir(p))
     return sorted({p.split("/")[1] for p in paths})
 
 
@@ -211,15 +218,41 @@ class _Checker:
         self.md5_only: list[str] = []
         self._pointers_to_check: list[VersionRecord] = []
         self.legacy_names: list[str] = []
+        self.notes: list[str] = []  # warnings about stage-event checkpoints
 
     def check_all(self) -> None:
         for name in self.snap.policies():
             self._check_policy(policy_yaml(name))
         models = self.snap.models()
-        self._prefetch(models)
-        for model in models:
-            self.check_model(model, self.snap.versions(model))
-        self.check_pointers()
+        events = [p for p in self.snap.files if in_events_dir(p)]
+        walks = checkpoints.start_walks(self.snap, events, self._rev()) if events else {}
+        try:  # git walks for the checkpoints while the files are parsed
+            self._prefetch(models)
+            for model in models:
+                self.check_model(model, self.snap.versions(model))
+            self.check_pointers()
+            self.check_checkpoints(events, walks)
+        finally:
+            for walk in walks.values():
+                walk.close()
+
+    def _rev(self) -> str | None:
+        return self.snap.rev or self.snap.git.head()
+
+    def check_checkpoints(
+        self, paths: Iterable[str], walks: dict[str, PendingWalk] | None = None
+    ) -> None:
+        """Each stage-event checkpoint against the walk of history up to its commit."""
+        paths = [p for p in paths if p in self.snap.files]
+        if not paths:
+            return
+        rev = self._rev()
+        for path in sorted(paths):
+            walk = (walks or {}).get(path)
+            problems, notes = checkpoints.check(self.snap, path, rev, walk)
+            self.files_checked += 1
+            self.problems += problems
+            self.notes += notes
 
     def _prefetch(self, models: list[str]) -> None:
         """Read and check every file in one batch per kind (in parallel when cold), so the
@@ -232,8 +265,11 @@ class _Checker:
 
     def check_changed(self, paths: Iterable[str]) -> None:
         touched: dict[str, set[str]] = {}
+        paths = list(paths)
         for path in paths:
             parts = path.split("/")
+            if in_events_dir(path):
+                continue  # checked below
             if parts[0] == "policies" and path in self.snap.files:
                 self._check_policy(path)
             elif parts[0] == "models" and len(parts) > 2:
@@ -246,6 +282,7 @@ class _Checker:
             if self.snap.has_model(model):
                 self.check_model(model, [v for v in versions if v in self.snap.versions(model)])
         self.check_pointers()
+        self.check_checkpoints(p for p in paths if in_events_dir(p))
 
     def check_model(self, model: str, versions: list[str]) -> None:
         spec = self._spec(model)
@@ -340,7 +377,7 @@ class _Checker:
                 f"{len(self.md5_only)} record(s) carry only an md5, no sha256 "
                 f"(weaker; see docs/formats.md): {shown}"
             )
-        return (*out, *self.legacy_names)
+        return (*out, *self.legacy_names, *self.notes)
 
     def _checked(self, kind: str, paths: list[str]) -> dict[str, object]:
         loaded = self.snap.checked_many(kind, paths)

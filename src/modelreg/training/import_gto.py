@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelreg.adapters.lock import writing
 from modelreg.errors import GitError, UsageError
+from modelreg.registry import checkpoints
 from modelreg.registry.names import VERSION_MAX, is_name, is_version
 from modelreg.registry.records import StageAssignment, version_key
 from modelreg.registry.schemas import schema_problems
@@ -401,6 +403,9 @@ def import_gto(ws: Workspace, *, dry_run: bool = False) -> GtoImport:
             writer.commit(e, _message(e, summary), changes)
         done.append((e, summary))
     commits = [] if dry_run else writer.finish()
+    if commits:
+        with writing(ws.git.git_dir):
+            checkpoints.commit_due(ws)  # a stage-event checkpoint, when one is due
     imported = [
         Imported(e.tag, commits[i] if commits else None, s) for i, (e, s) in enumerate(done)
     ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from modelreg.adapters.git import authored, commit_paths, committer, identity
 from modelreg.adapters.lock import writing
 from modelreg.errors import ModelregError, UsageError
+from modelreg.registry import checkpoints
 from modelreg.registry.names import check_name
 from modelreg.registry.records import StageAssignment
 from modelreg.registry.snapshot import stage_yaml
@@ -255,6 +256,8 @@ def import_mlflow(
         _import_aliases(
             ws, m.name, m.versions, names[m.name], states[m.name], alias_map or {}, report
         )
+    with writing(ws.git.git_dir):
+        checkpoints.commit_due(ws)  # a stage-event checkpoint, when one is due
     return report
 
 

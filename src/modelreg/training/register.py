@@ -8,7 +8,7 @@ import itertools
 import json
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +29,7 @@ from modelreg.adapters.git import (
 from modelreg.adapters.lock import writing
 from modelreg.adapters.tables import count_rows
 from modelreg.errors import ForgeError, UsageError
+from modelreg.registry import checkpoints
 from modelreg.registry.names import check_name, check_version
 from modelreg.registry.records import (
     TASKS,
@@ -153,6 +154,7 @@ def _register_once(
     before = ws.git.head()
     created: list[Path] = []
     edited: dict[Path, str] = {}  # files changed in place → their text before
+    undo: list[Callable[[], None]] = []  # what else to put back if the commit fails
     try:
         record = _write_version(ws, reg, version, existing, created, edited)
         if storage:
@@ -160,6 +162,7 @@ def _register_once(
             dvcio.push(ws.root, [ws.root / p for p in tracked(record)])
             extra.append(storage)
         extra += [str(p.relative_to(ws.root)) for p in edited]
+        extra += _checkpoint(ws, undo)
         commit = commit_paths(
             ws.git,
             [str(p.relative_to(ws.root)) for p in created] + extra,
@@ -171,10 +174,23 @@ def _register_once(
             path.write_text(text)
         if extra:
             unstage(ws.git, extra)
+        for step in undo:
+            step()
         raise
     if branch:
-        _push_or_take_back(ws, record, branch, before, created, extra, last)
+        _push_or_take_back(ws, record, branch, before, created, extra, last, undo)
     return Registered(record, commit, branch is not None)
+
+
+def _checkpoint(ws: Workspace, undo: list[Callable[[], None]]) -> list[str]:
+    """The stage-event checkpoint this registration carries when one is due (registry/
+    checkpoints.py): the paths it adds and deletes; `undo` learns how to put them back."""
+    found = checkpoints.due(ws)
+    if found is None:
+        return []
+    paths, removed = checkpoints.write(ws, found)
+    undo.append(lambda: checkpoints.restore(ws, found, removed))
+    return paths
 
 
 def _branch_to_push(ws: Workspace) -> str:
@@ -239,6 +255,7 @@ def _push_or_take_back(
     created: list[Path],
     extra: list[str],
     last: bool,
+    undo: list[Callable[[], None]],
 ) -> None:
     """Push; if another clone pushed first, undo the local commit and let the caller redo it."""
     try:
@@ -249,6 +266,8 @@ def _push_or_take_back(
         reset_soft(ws.git, before)
         _undo(ws, created)
         unstage(ws.git, extra)
+        for step in undo:
+            step()
         raise _Raced from None
 
 
