@@ -102,10 +102,12 @@ def _build(base: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def _master(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    pytest.importorskip("mlflow")
+def _master(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_empty_store: Path
+) -> tuple[Path, dict[str, str]]:
     pytest.importorskip("skops")
     base = tmp_path_factory.mktemp("mlflow-store")
+    shutil.copyfile(mlflow_empty_store, base / "mlflow.db")  # migrated already
     return base, _build(base)
 
 

@@ -6,7 +6,6 @@ One store is migrated per test run (~6.5 s of migrations) and copied for each te
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,6 @@ def _build(reg: Registry) -> None:
     reg.register("churn", 1, "--push")
     reg.register("fraud", 2, "--push")
     _add_formats(reg)
-
-
-@pytest.fixture(scope="session")
-def store_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated MLflow SQLite store, built once per run."""
-    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
 
 
 class Mlflow:
@@ -73,8 +61,8 @@ def reg(prebuilt: Prebuilt) -> Registry:
 
 
 @pytest.fixture
-def ml(store_master: Path, tmp_path: Path) -> Mlflow:
-    return Mlflow(store_master, tmp_path)
+def ml(mlflow_empty_store: Path, tmp_path: Path) -> Mlflow:
+    return Mlflow(mlflow_empty_store, tmp_path)
 
 
 def stages(reg: Registry, model: str, text: str) -> None:
