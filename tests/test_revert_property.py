@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROFILE, Prebuilt, Registry, trials
@@ -195,9 +195,31 @@ def _check_status_at(run: Run) -> None:
         assert sha[:12] in result.stderr
 
 
+# Two histories that always run: every kind of step, merged and direct, and rollbacks of
+# a merge, of a direct commit and of a canary step.
+EVERY_STEP = [
+    Op("churn", "staging", "promote", 0, 10, True),
+    Op("churn", "staging", "canary", 1, 25, True),
+    Op("fraud", "production", "promote", 2, 10, False),
+    Op("churn", "staging", "step", 1, 50, False),
+    Op("churn", "staging", "rollback", 0, 10, True),
+    Op("churn", "staging", "complete", 1, 90, True),
+]
+ROLLBACKS = [
+    Op("fraud", "staging", "promote", 1, 10, False),
+    Op("fraud", "staging", "rollback", 0, 10, False),
+    Op("churn", "production", "canary", 2, 10, True),
+    Op("churn", "production", "promote", 2, 10, True),
+    Op("churn", "production", "abort", 0, 10, False),
+    Op("churn", "production", "rollback", 0, 10, True),
+]
+
+
+@example(history=EVERY_STEP)
+@example(history=ROLLBACKS)
 @settings(
-    max_examples=trials(thorough=200, ci=24),
-    derandomize=PROFILE != "thorough",  # the same 24 histories (and time) every CI run
+    max_examples=trials(thorough=200, ci=12),
+    derandomize=PROFILE != "thorough",  # the same 12 histories (and time) every CI run
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a shrink costs minutes
