@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -66,6 +67,25 @@ LONGEST_FIRST = (
     "test_reviews.py",
     "test_gating.py",
 )
+
+
+# Files whose tests share prebuilt registries run on one worker, as if they were one file:
+# the paired-gates tests continue the drift flow's registry (`Prebuilt.registry(on=)`).
+SAME_WORKER = {"tests/test_paired_gates.py": "tests/test_drift_flow.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the files of SAME_WORKER handed out together."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Together(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            return SAME_WORKER.get(scope, scope)
+
+    return Together(config, log)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -249,17 +269,25 @@ class Prebuilt:
     def __init__(self, base: Path) -> None:
         self.base = base
 
-    def registry(self, build: Callable[[Registry], object]) -> Registry:
-        """A private copy of the registry `build` makes from a fresh `make_registry`."""
-        folder = self.base / f"{build.__module__}.{build.__qualname__}"
-        live, master = folder / "live", folder / "master"
+    def registry(
+        self, build: Callable[[Registry], object], on: Callable[[Registry], object] | None = None
+    ) -> Registry:
+        """A private copy of the registry `build` makes from a fresh `make_registry`, or
+        from a copy of the registry `on` makes (built once, at `on`'s live path, so every
+        absolute path inside still names the copy)."""
+        name = f"{build.__module__}.{build.__qualname__}"
+        folder = self.base / (f"{on.__module__}.{on.__qualname__}" if on else name)
+        live, master = folder / "live", folder / (f"master+{name}" if on else "master")
         if live.exists():
             shutil.rmtree(live)
         if master.exists():
             shutil.copytree(master, live, symlinks=True)
             return _registry_at(live)
-        live.mkdir(parents=True)
-        reg = make_registry(live)
+        if on is None:
+            live.mkdir(parents=True)
+            reg = make_registry(live)
+        else:
+            reg = self.registry(on)
         build(reg)
         shutil.copytree(live, master, symlinks=True)
         return reg

@@ -18,31 +18,21 @@ from conftest import Prebuilt, Registry
 from modelreg.promotion.pr_body import comparison
 from modelreg.registry.records import Artifact, Comparison, VersionRecord
 from modelreg.registry.workspace import Workspace
-from modelreg.training.examples import add_batch, create, dataset, recalibrated
+from modelreg.training.examples import add_batch, dataset, recalibrated
 from reviewing import approve
-from test_drift_flow import FIRST, NEW, RETRAIN, _log
+from test_drift_flow import NEW, RETRAIN, _log, serving_cancer
 
-RELATIVE = {"metric": "f1", "max_regression": 0.01}
+# v1.0.0 looks better than v1.1.0 on their own holdouts by ~0.008 of f1 (and is worse on
+# the same rows): a bound under that fails a gate that compares the two holdouts.
+BOUND = 0.005
+RELATIVE = {"metric": "f1", "max_regression": BOUND}
 EVALUATE = "pipelines/cancer/evaluate.py"
 
 
 def retrained(reg: Registry) -> None:
-    """The demo's story: cancer v1.0.0 in production, then a recalibrated scanner drifts
-    the data, and the drift retrain puts v1.1.0 in staging (its PR merged)."""
-    path = reg.root / "policies/default.yaml"
-    text = path.read_text().replace(
-        "  action: retrain_pr", "  critical_columns: [mean_radius]\n  action: retrain_pr"
-    )
-    path.write_text(text.replace("window: {last: 90d}", "window: {last: 10d}"))
-    reg.git("commit", "-qam", "mean_radius drift is critical; retrain on the last 10 days")
-    create(Workspace.open(reg.root), model="cancer", kind="classifier", owner="@ml", now=FIRST)
-    reg.git("push", "-q", "origin", "main")
-    reg.ok("train", "cancer", "--register", "--push")
-    for stage in ("staging", "production"):
-        reg.ok("promote", "cancer", "v1.0.0", "--to", stage)
-        approve(reg, f"modelreg/promote/cancer/{stage}/v1.0.0")
-        reg.ok("pr", "merge", f"modelreg/promote/cancer/{stage}/v1.0.0")
-        reg.git("pull", "-q")
+    """The demo's story: cancer v1.0.0 in production (the drift flow's `serving_cancer`,
+    which this continues), then a recalibrated scanner drifts the data, and the drift
+    retrain puts v1.1.0 in staging (its PR merged)."""
     add_batch(reg.root, "cancer", recalibrated(dataset("classifier", now=NEW, days=7)), "b2")
     logs = _log(reg, "a.csv", shift=1.5)
     result = reg.run("drift", "cancer", "--current", str(logs), "--open-pr")
@@ -53,7 +43,7 @@ def retrained(reg: Registry) -> None:
 
 @pytest.fixture
 def staged(prebuilt: Prebuilt) -> Registry:
-    return prebuilt.registry(retrained)
+    return prebuilt.registry(retrained, on=serving_cancer)
 
 
 def _record(reg: Registry, version: str) -> dict[str, Any]:
@@ -109,7 +99,7 @@ def test_the_retrain_records_both_versions_scored_on_the_candidates_holdout(
     assert paired["by"] == EVALUATE
     assert paired["metrics"]["f1"] == new["metrics"]["f1"]
     # The bug: on their own holdouts v1.0.0 looks better; on the same rows it is worse.
-    assert old["metrics"]["f1"] - new["metrics"]["f1"] > 0.01
+    assert old["metrics"]["f1"] - new["metrics"]["f1"] > BOUND
     assert paired["baseline_metrics"]["f1"] < paired["metrics"]["f1"]
 
 
