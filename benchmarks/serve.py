@@ -313,6 +313,12 @@ print(json.dumps({"worker_us": (time.process_time() - c) / k * 1e6, "writer_us":
 """
 
 
+def _uvicorn_args(app: str, workers: int) -> list[str]:
+    """uvicorn's arguments for one of the comparison apps ({port} is filled in later)."""
+    return [f"{app}:app", "--workers", str(workers), "--port", "{port}", "--no-access-log",
+            "--log-level", "warning"]  # fmt: skip
+
+
 def cpu_per_request(
     folder: Path, kinds: list[str], k: int = 2000
 ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, dict[str, float]]]]:
@@ -378,19 +384,7 @@ def servers(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, ob
     if kind == "http":
         return {
             "name": "HTTP floor (raw ASGI, constant body)",
-            "cmd": [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "http_app:app",
-                "--workers",
-                str(workers),
-                "--port",
-                "{port}",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            "cmd": [sys.executable, "-m", "uvicorn", *_uvicorn_args("http_app", workers)],
             "path": "/",
             "health": "/",
             "env": {},
@@ -399,19 +393,7 @@ def servers(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, ob
     if kind == "bare":
         return {
             "name": "bare ASGI predict",
-            "cmd": [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_app:app",
-                "--workers",
-                str(workers),
-                "--port",
-                "{port}",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            "cmd": [sys.executable, "-m", "uvicorn", *_uvicorn_args("bare_app", workers)],
             "path": "/",
             "health": "/",
             "env": {"MODEL_PATH": str(deploy / "churn/v1.0.0/model.pkl")},
@@ -420,17 +402,7 @@ def servers(kind: str, workers: int, folder: Path, deploy: Path) -> dict[str, ob
     if kind == "plain":
         return {
             "name": "plain FastAPI /predict",
-            "cmd": [
-                str(VENV / "uvicorn"),
-                "plain_app:app",
-                "--workers",
-                str(workers),
-                "--port",
-                "{port}",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            "cmd": [str(VENV / "uvicorn"), *_uvicorn_args("plain_app", workers)],
             "path": "/predict",
             "health": "/docs",
             "env": {"MODEL_PATH": str(deploy / "churn/v1.0.0/model.pkl")},
