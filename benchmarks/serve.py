@@ -243,7 +243,24 @@ def floor(deploy: Path) -> dict[int, float]:
 
 # CPU per request in-process: each app called as ASGI by a loop in one process, no HTTP,
 # so what it costs is measured apart from the machine's load and the load generator.
-CPU_MODELREG = """
+# The timing loop both scripts share: `call()` sends the request body once; `check` looks
+# at what the app sent, outside the timed part.
+ASGI_LOOP = """
+async def receive(): return {"type": "http.request", "body": body, "more_body": False}
+sent = []
+async def send(m): sent.append(m)
+lat = []
+async def many(k):
+    for _ in range(k):
+        t = time.perf_counter()
+        await call()
+        lat.append(time.perf_counter() - t)
+        check(sent)
+        sent.clear()
+"""
+
+CPU_MODELREG = (
+    """
 import asyncio, json, os, sys, time
 from pathlib import Path
 from modelreg.serving.server import Server, build_app, resolve
@@ -253,16 +270,11 @@ app = build_app(server)
 ROW = json.loads(sys.argv[-1])
 body = json.dumps({"instances": [ROW] * n}).encode()
 scope = {"type": "http", "method": "POST", "path": "/v1/models/churn:predict", "headers": []}
-async def receive(): return {"type": "http.request", "body": body, "more_body": False}
-sent = []
-async def send(m): sent.append(m)
-lat = []
-async def many(k):
-    for _ in range(k):
-        t = time.perf_counter()
-        await app(scope, receive, send)
-        lat.append(time.perf_counter() - t)
-        sent.clear()
+def call(): return app(scope, receive, send)
+def check(sent): pass
+"""
+    + ASGI_LOOP
+    + """
 loop = asyncio.new_event_loop()
 server.start(loop)
 loop.run_until_complete(many(200))
@@ -279,8 +291,10 @@ print(json.dumps({"worker_us": worker * 1e6, "writer_us": (writer_cpu() - w) / k
                   "p50_ms": lat[k // 2] * 1e3, "p99_ms": lat[int(k * 0.99)] * 1e3}))
 server.close()
 """
+)
 
-CPU_PLAIN = """
+CPU_PLAIN = (
+    """
 import asyncio, json, sys, time
 sys.path.insert(0, sys.argv[1])
 import plain_app
@@ -291,17 +305,11 @@ scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "met
          "scheme": "http", "path": "/predict", "raw_path": b"/predict", "query_string": b"",
          "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
          "headers": [(b"content-type", b"application/json")]}
-async def receive(): return {"type": "http.request", "body": body, "more_body": False}
-sent = []
-async def send(m): sent.append(m)
-lat = []
-async def many(k):
-    for _ in range(k):
-        t = time.perf_counter()
-        await plain_app.app(dict(scope), receive, send)
-        lat.append(time.perf_counter() - t)
-        assert b"predictions" in sent[-1]["body"]
-        sent.clear()
+def call(): return plain_app.app(dict(scope), receive, send)  # Starlette writes into scope
+def check(sent): assert b"predictions" in sent[-1]["body"]
+"""
+    + ASGI_LOOP
+    + """
 loop = asyncio.new_event_loop()
 loop.run_until_complete(many(200))
 del lat[:]
@@ -311,6 +319,7 @@ lat.sort()
 print(json.dumps({"worker_us": (time.process_time() - c) / k * 1e6, "writer_us": 0.0,
                   "p50_ms": lat[k // 2] * 1e3, "p99_ms": lat[int(k * 0.99)] * 1e3}))
 """
+)
 
 
 def _uvicorn_args(app: str, workers: int) -> list[str]:
