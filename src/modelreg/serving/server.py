@@ -416,7 +416,7 @@ def _convert(value: Any, kind: str, name: str) -> Any:
             422, f"feature {name!r} must be a finite number, got {got}", name, "invalid"
         )
     if kind == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if number:
             return float(value)
     elif kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
