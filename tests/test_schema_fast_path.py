@@ -52,7 +52,48 @@ STAGE = """\
 version: v1.3.0
 rollout: {candidate: v1.4.0, weight: 20, step: 1, started_at: '2026-11-20', failures: 0}
 """
-EXAMPLES = {"version": RECORD, "model": MODEL, "stage": STAGE, "stages": STAGES}
+POLICY = """\
+stages:
+  - name: staging
+    requires: [rmse, mae]
+    gates: [{metric: rmse, max: 65}, {metric: r2, min: 0.3}]
+  - name: production
+    from: staging
+    soak: 24h
+    signature: strict
+    reviews: 1
+    gates: [{metric: rmse, max: 60, max_regression: 5%}]
+    rollout:
+      strategy: canary
+      steps: [{weight: 10, pause: 1h}, {weight: 100}]
+      analysis:
+        - {metric: error_rate, max: 0.02}
+        - {metric: latency_p95_ms, max_regression: 10%, failure_limit: 1}
+      on_failure: rollback
+      auto_advance: false
+drift:
+  schedule: "0 6 * * *"
+  numeric: {method: psi, threshold: 0.2}
+  categorical: {method: jensenshannon, threshold: 0.1}
+  columns: {age: {method: ks, threshold: 0.05}}
+  dataset_share: {warn: 0.2, critical: 0.4}
+  concept: {metric: null, max_drop: 5}
+  action: retrain_pr
+retrain:
+  triggers: [drift, schedule, data-volume]
+  schedule: "0 3 * * 1"
+  min_new_rows: 200
+  window: {last: 90d}
+  must_beat_current: true
+  metric: rmse
+"""
+EXAMPLES = {
+    "version": RECORD,
+    "model": MODEL,
+    "stage": STAGE,
+    "stages": STAGES,
+    "policy": POLICY,
+}
 
 scalars = st.one_of(
     st.none(),
@@ -72,6 +113,13 @@ scalars = st.one_of(
             "drift",
             "category",
             "x" * 40,
+            "canary",
+            "direct",
+            "schedule",
+            "data-volume",
+            "staging",
+            "24h",
+            "5%",
         ]
     ),
 )
@@ -80,7 +128,10 @@ values = st.recursive(
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(
-            st.one_of(st.sampled_from(["name", "type", "version", "md5", "x"]), st.integers(0, 2)),
+            st.one_of(
+                st.sampled_from(["name", "type", "version", "md5", "x", "strategy", "from"]),
+                st.integers(0, 2),
+            ),
             inner,
             max_size=3,
         ),
@@ -117,7 +168,8 @@ def mutated(draw: st.DrawFn) -> tuple[str, Any]:
         elif action == "delete":
             del parent[path[-1]]
         else:
-            parent[draw(st.sampled_from(["extra", 1, "v2.0.0", "weight"]))] = draw(values)
+            key = ["extra", 1, "v2.0.0", "weight", "steps", "schedule", "triggers", "soak"]
+            parent[draw(st.sampled_from(key))] = draw(values)
     return kind, data
 
 
@@ -126,6 +178,33 @@ def test_the_examples_are_valid_and_take_the_fast_path() -> None:
         check = _fast_check(kind)
         assert check is not None
         assert check(parse_yaml(text, kind)) and validator(kind).is_valid(parse_yaml(text, kind))
+
+
+def test_policy_rules_the_fast_path_must_get_right() -> None:
+    """The policy keywords the other kinds lack: if/then/else, contains, uniqueItems,
+    dependentRequired, exclusiveMinimum and an enum holding null."""
+    check, jsonschema_valid = _fast_check("policy"), validator("policy").is_valid
+    assert check is not None
+    base = parse_yaml(POLICY, "policy")
+    cases = []
+    for edit in (
+        lambda p: p["stages"][1]["rollout"].update(strategy="direct"),  # else: no steps
+        lambda p: p["stages"][1]["rollout"].pop("steps"),  # then: canary needs steps
+        lambda p: p["retrain"].pop("schedule"),  # contains "schedule" -> required
+        lambda p: p["retrain"].update(triggers=["drift", "drift"]),  # unique items
+        lambda p: p["stages"][1].pop("from"),  # soak needs from
+        lambda p: p["drift"].update(alpha=0),  # exclusiveMinimum 0
+        lambda p: p["drift"]["concept"].update(metric="rmse"),  # an enum string
+        lambda p: p["drift"]["concept"].update(metric=0),  # not in the enum
+        lambda p: p["stages"][0].update(requires=[1, 1.0]),  # equal JSON numbers
+        lambda p: p["stages"][0].update(requires=[1, True]),  # a bool is not a number
+    ):
+        policy = copy.deepcopy(base)
+        edit(policy)
+        cases.append(policy)
+    verdicts = [(check(p), jsonschema_valid(p)) for p in cases]
+    assert all(fast == slow for fast, slow in verdicts), verdicts
+    assert [slow for _, slow in verdicts] == [False] * 6 + [True] + [False] * 3
 
 
 @given(mutated())

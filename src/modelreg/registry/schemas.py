@@ -162,7 +162,8 @@ def schema_problems(kind: str, data: Any, path: str) -> list[Problem]:
 # of keywords, so they are compiled here into plain Python checks that answer "valid"
 # exactly when jsonschema would for anything the YAML loader produces. Any other answer
 # goes to jsonschema, which also words the problems; a schema using a keyword not below
-# (the policy's) is always left to jsonschema.
+# is always left to jsonschema. The policy's schema is compiled too, so a read command
+# that only needs a policy never imports jsonschema (0.15 s) when the policy is valid.
 
 _Check = Callable[[Any], bool]
 _IGNORED = frozenset(
@@ -261,9 +262,11 @@ def _format(value: Any, node: Any, root: Any) -> _Check:
 
 
 def _enum(value: Any, node: Any, root: Any) -> _Check:
-    if not all(isinstance(v, str) for v in value):
-        raise _Unsupported("enum of non-strings")  # jsonschema's equality is subtler there
-    allowed = frozenset(value)
+    if not all(isinstance(v, str) or v is None for v in value):
+        raise _Unsupported("enum of numbers")  # jsonschema's equality is subtler there
+    allowed = frozenset(v for v in value if v is not None)
+    if None in value:
+        return lambda x: x is None or (isinstance(x, str) and x in allowed)
     return lambda x: isinstance(x, str) and x in allowed
 
 
@@ -304,6 +307,81 @@ def _one_of(value: Any, node: Any, root: Any) -> _Check:
     return lambda x: sum(1 for s in subs if s(x)) == 1
 
 
+def _all_of(value: Any, node: Any, root: Any) -> _Check:
+    subs = [_compile(sub, root) for sub in value]
+    return lambda x: all(s(x) for s in subs)
+
+
+def _if(value: Any, node: Any, root: Any) -> _Check:
+    test = _compile(value, root)
+    then = _compile(node.get("then", True), root)
+    other = _compile(node.get("else", True), root)
+    return lambda x: then(x) if test(x) else other(x)
+
+
+def _branch(value: Any, node: Any, root: Any) -> _Check:
+    if "if" not in node:
+        return lambda x: True  # `then` and `else` without `if` are ignored
+    _compile(value, root)  # checked for support; `_if` applies it
+    return lambda x: True
+
+
+def _const(value: Any, node: Any, root: Any) -> _Check:
+    if not isinstance(value, str):
+        raise _Unsupported("const of a non-string")  # jsonschema's equality is subtler there
+    return lambda x: isinstance(x, str) and x == value
+
+
+def _contains(value: Any, node: Any, root: Any) -> _Check:
+    if "minContains" in node or "maxContains" in node:
+        raise _Unsupported("minContains")
+    sub = _compile(value, root)
+    return lambda x: not isinstance(x, list) or any(sub(i) for i in x)
+
+
+def _dependent_required(value: Any, node: Any, root: Any) -> _Check:
+    deps = [(key, list(names)) for key, names in value.items()]
+    return lambda x: (
+        not isinstance(x, dict)
+        or all(all(n in x for n in names) for key, names in deps if key in x)
+    )
+
+
+def _exclusive_minimum(value: Any, node: Any, root: Any) -> _Check:
+    return lambda x: not _is_number(x) or x > value
+
+
+def _min_items(value: Any, node: Any, root: Any) -> _Check:
+    return lambda x: not isinstance(x, list) or len(x) >= value
+
+
+def _unique_items(value: Any, node: Any, root: Any) -> _Check:
+    if value is not True:
+        return lambda x: True
+    return lambda x: not isinstance(x, list) or _unique(x)
+
+
+def _unique(items: list[Any]) -> bool:
+    """No two items equal as JSON values (a bool is never equal to a number)."""
+    if all(isinstance(i, str) for i in items):
+        return len(set(items)) == len(items)
+    keys = [_json_key(i) for i in items]
+    return len(set(keys)) == len(keys)
+
+
+def _json_key(x: Any) -> Any:
+    """A hashable stand-in equal for two values exactly when they are equal JSON values."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return (type(x).__name__, x)
+    if _is_number(x):
+        return ("number", x)  # 1 and 1.0 are one JSON number
+    if isinstance(x, list):
+        return ("array", tuple(_json_key(i) for i in x))
+    if isinstance(x, dict):
+        return ("object", frozenset((k, _json_key(v)) for k, v in x.items()))
+    return ("other", id(x))
+
+
 def _ref(value: Any, node: Any, root: Any) -> _Check:
     if not value.startswith("#/$defs/") or value.count("/") != 2:
         raise _Unsupported(value)
@@ -327,6 +405,16 @@ _KEYWORDS: dict[str, Callable[[Any, Any, Any], _Check]] = {
     "anyOf": _any_of,
     "oneOf": _one_of,
     "$ref": _ref,
+    "allOf": _all_of,
+    "if": _if,
+    "then": _branch,
+    "else": _branch,
+    "const": _const,
+    "contains": _contains,
+    "dependentRequired": _dependent_required,
+    "exclusiveMinimum": _exclusive_minimum,
+    "minItems": _min_items,
+    "uniqueItems": _unique_items,
 }
 
 
