@@ -39,7 +39,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work"
 DOC = ROOT / "docs" / "benchmarks.md"
 GTO_VENV = WORK / "gto-venv"
-GENERATOR = 11  # bump when the generated content changes, so old repos are rebuilt
+GENERATOR = 12  # bump when the generated content changes, so old repos are rebuilt
 START = int(dt.datetime(2023, 1, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp())
 NAMES = ("Ana", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena")
 PEOPLE = [f"{n} <{n.lower()}@example.com>" for n in NAMES]
@@ -381,8 +381,8 @@ def build_registry(path: Path, shape: Shape) -> dict[str, str]:
 class _Checkpoints:
     """Stage-event checkpoints as `modelreg register` adds them: when a registration's
     parent is `events_file.EVERY` or more first-parent commits past the last checkpoint
-    (or the root), its commit also adds `models/.stage-events/<parent>.json` and deletes
-    the older one. The rows are computed by modelreg's own history code on the history
+    (or the root), its commit also adds `models/.stage-events/<parent>.json` and
+    `<parent>.files.json` and deletes the older two. The rows are computed by modelreg's own history code on the history
     imported so far, so they are exactly what `validate` compares them with."""
 
     def __init__(self, repo: Path) -> None:
@@ -397,7 +397,8 @@ class _Checkpoints:
     def add_if_due(self, stream: Stream, files: dict[str, bytes]) -> list[str]:
         """Add the checkpoint to `files` if due; the paths the commit deletes."""
         from modelreg.adapters.git import Git
-        from modelreg.registry import events_file
+        from modelreg.registry import events_file, parsed_files
+        from modelreg.registry.checkpoints import shown_files
         from modelreg.registry.history import stage_events
         from modelreg.registry.snapshot import Snapshot
 
@@ -409,7 +410,13 @@ class _Checkpoints:
         snap = Snapshot(Git(self.repo), head, self.cache, (events_file.EVENTS_DIR,))
         rows = [[getattr(e, f) for f in events_file.FIELDS] for e in stage_events(snap)]
         files[events_file.events_path(head)] = events_file.render(head, [tuple(r) for r in rows])
-        deleted = [events_file.events_path(self.last)] if self.last else []
+        shown = shown_files(Snapshot(Git(self.repo), head, self.cache))
+        files[parsed_files.files_path(head)] = parsed_files.render(head, shown)
+        deleted = (
+            [events_file.events_path(self.last), parsed_files.files_path(self.last)]
+            if self.last
+            else []
+        )
         self.last, self.line, self.written = head, 1, self.written + 1
         return deleted
 

@@ -1,6 +1,7 @@
-"""Stage-event checkpoints (`models/.stage-events/<C>.json`): reads that use one answer
-exactly what the walk of history answers, reads skip one they cannot use, `validate`
-catches a wrong one, and `register` writes one when due without hurting rollback."""
+"""Stage-event checkpoints (`models/.stage-events/<C>.json`) and the parsed-files
+checkpoints beside them (`<C>.files.json`): reads that use one answer exactly what the
+walk of history and the YAML files answer, reads skip one they cannot use, `validate`
+catches a wrong one, and `register` writes both when due without hurting rollback."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from conftest import PROFILE, Prebuilt, Registry, churn_v1, trials
 from modelreg.adapters.git import Git
-from modelreg.registry import checkpoints, events_file, history
+from modelreg.registry import checkpoints, events_file, history, parsed_files
 from modelreg.registry.cache import BlobCache
 from modelreg.registry.history import StageEvent, last_assignments, stage_events, walked_rows
 from modelreg.registry.snapshot import Snapshot, model_roots
@@ -195,6 +196,117 @@ def test_models_listing_and_validate_leave_the_checkpoint_folder_alone(reg: Regi
     assert reg.run("validate", "--base", "HEAD~1").exit_code == 0
 
 
+# -- parsed files -----------------------------------------------------------------------
+
+
+def _parsed(reg: Registry, commit: str) -> dict[str, Any]:
+    path = reg.root / parsed_files.files_path(commit)
+    read = parsed_files.parse(path.read_bytes(), commit)
+    assert read.entries is not None, read.what
+    return read.entries
+
+
+def _record_key(reg: Registry, version: str) -> str:
+    blob = reg.git("rev-parse", f"HEAD:models/churn/versions/{version}.yaml").strip()
+    return f"version:{blob}"
+
+
+def test_status_reads_the_parsed_files_and_validate_catches_a_hand_edit(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELREG_NO_CACHE", "1")
+    monkeypatch.setattr(parsed_files, "MIN_MISSES", 1)  # a registry of one model
+    before = _status_json(reg)
+    c = _checkpoint(reg)
+    entries = _parsed(reg, c)
+    key = _record_key(reg, "v1.0.0")
+    assert entries[key]["version"] == "v1.0.0"
+    assert {k.split(":")[0] for k in entries} == {"policy", "model", "stage", "version"}
+    assert _status_json(reg)["rows"] == before["rows"]
+    assert reg.run("validate").exit_code == 0
+    # A hand edit that stays well-formed: a read believes it (that is the point of the
+    # file: nothing is parsed), validate does not.
+    path = reg.root / parsed_files.files_path(c)
+    metric = next(iter(entries[key]["metrics"].items()))
+    edited = json.loads(path.read_text())
+    edited["files"][key]["metrics"][metric[0]] = 0.001
+    path.write_text(json.dumps(edited))
+    reg.git("commit", "-qam", "edit the parsed files")
+    shown = _status_json(reg)["rows"][0]["metrics"]
+    assert shown[metric[0]] == 0.001
+    result = reg.run("validate")
+    assert result.exit_code == 1, result.output
+    assert f"{parsed_files.files_path(c)}: files['{key}']: differs from what the file" in (
+        result.output
+    )
+    assert "delete the file" in result.output
+    assert reg.run("validate", "--base", "HEAD~1").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "what"),
+    [
+        (lambda d: "{not json", 2, "not valid JSON"),
+        (lambda d: json.dumps({**d, "files": []}), 1, "files: not an object"),
+        (lambda d: json.dumps({**d, "files": {"x": 1}}), 1, "'x' is not <kind>:<blob id>"),
+        (
+            lambda d: json.dumps({**d, "files": {"model:" + "0" * 40: {"name": "churn"}}}),
+            1,
+            "no such blob in this repository",
+        ),
+        (lambda d: json.dumps({**d, "semantics": "older"}), 0, "reads ignore it"),
+    ],
+)
+def test_a_broken_or_stale_parsed_files_checkpoint_is_skipped_by_reads(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch, edit: Any, code: int, what: str
+) -> None:
+    monkeypatch.setenv("MODELREG_NO_CACHE", "1")
+    monkeypatch.setattr(parsed_files, "MIN_MISSES", 1)
+    before = _status_json(reg)["rows"]
+    c = _checkpoint(reg)
+    path = reg.root / parsed_files.files_path(c)
+    path.write_text(edit(json.loads(path.read_text())))
+    reg.git("commit", "-qam", "break the parsed files")
+    assert _status_json(reg)["rows"] == before
+    result = reg.run("validate")
+    assert result.exit_code == code, result.output
+    assert f"{parsed_files.files_path(c)}: " in result.output and what in result.output
+
+
+@given(
+    st.binary(max_size=64)
+    | st.recursive(
+        st.none() | st.integers() | st.text(),
+        lambda v: st.lists(v) | st.dictionaries(st.text(), v),
+        max_leaves=8,
+    ).map(lambda v: json.dumps(v).encode())
+)
+def test_the_parsed_files_parser_never_raises(text: bytes) -> None:
+    read = parsed_files.parse(text, "c" * 40)
+    assert (read.entries is None) == bool(read.what)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=5),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        max_size=4,
+    )
+)
+def test_only_data_json_carries_exactly_is_stored(data: dict[str, Any]) -> None:
+    text = parsed_files.canonical(data)
+    if text is None:
+        assert any(
+            (isinstance(v, float) and v != v) or v in (float("inf"), -float("inf"))
+            for v in data.values()
+        )
+    else:
+        c = "c" * 40
+        key = "model:" + "d" * 40
+        read = parsed_files.parse(parsed_files.render(c, {key: text}), c)
+        assert read.entries == {key: data}
+
+
 # -- writes -----------------------------------------------------------------------------
 
 
@@ -209,9 +321,11 @@ def test_register_writes_a_checkpoint_when_due_and_rollback_still_reverts(
     _stage(reg, "churn", "production", "v1.1.0", "promote churn (#3)")
     head = reg.git("rev-parse", "HEAD").strip()
     reg.register("churn", 2)  # 4: due
-    files = reg.git("show", "--name-status", "--format=", "HEAD").split("\n")
+    files = reg.git("show", "--name-status", "--no-renames", "--format=", "HEAD").split("\n")
     assert f"A\tmodels/.stage-events/{head}.json" in files
+    assert f"A\tmodels/.stage-events/{head}.files.json" in files
     assert f"D\tmodels/.stage-events/{first}.json" in files
+    assert f"D\tmodels/.stage-events/{first}.files.json" in files
     reg.git("push", "-q", "origin", "main")
     result = reg.run("validate")
     assert result.exit_code == 0, result.output
@@ -235,6 +349,8 @@ def _apply(reg: Registry, n: int, op: tuple[str, str, str, str | None]) -> None:
         _stage(reg, model, stage, version, f"{model}: {stage} (#{n})")
     elif kind == "revert":
         merge = len(reg.git("rev-list", "--parents", "-n", "1", "HEAD").split()) > 2
+        if not reg.git("diff", "--name-only", "HEAD~1", "HEAD").strip():
+            return  # an empty commit (a stage removed that was never set): nothing to revert
         reg.git("revert", "--no-edit", *(["-m", "1"] if merge else []), "HEAD")
     elif kind == "checkpoint":
         _checkpoint(reg)
@@ -281,13 +397,15 @@ def test_reads_with_checkpoints_answer_what_the_walk_answers(
         wanted = {(m, s) for m in MODELS for s in STAGES}
         last = {(e.model, e.stage): e for e in walked if e.version != e.previous}
         assert last_assignments(snap, wanted) == {k: v for k, v in last.items() if k in wanted}
-    with_checkpoints = status(_ws(reg))
-    original = history.usable_checkpoint
+    original, misses = history.usable_checkpoint, parsed_files.MIN_MISSES
     try:
+        parsed_files.MIN_MISSES = 1  # the parsed files answer whatever they hold
+        with_checkpoints = status(_ws(reg))
         history.usable_checkpoint = lambda snap, rev: None  # type: ignore[assignment]
+        parsed_files.MIN_MISSES = 10**9
         assert status(_ws(reg)) == with_checkpoints
     finally:
-        history.usable_checkpoint = original
+        history.usable_checkpoint, parsed_files.MIN_MISSES = original, misses
 
 
 def test_the_format_parser_refuses_rows_of_the_wrong_shape(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelreg.registry import events_file
+from modelreg.registry import events_file, parsed_files
 from modelreg.registry.events_file import EVENTS_DIR, events_path
 from modelreg.registry.history import (
     PendingWalk,
@@ -24,7 +24,7 @@ from modelreg.registry.history import (
     walked_rows,
 )
 from modelreg.registry.schemas import Problem
-from modelreg.registry.snapshot import Snapshot
+from modelreg.registry.snapshot import Snapshot, legacy_stages_yaml, model_yaml, policy_yaml
 from modelreg.registry.workspace import Workspace
 
 _FIX = "delete the file; modelreg writes a new one at a later registration"
@@ -32,11 +32,11 @@ _FIX = "delete the file; modelreg writes a new one at a later registration"
 
 @dataclass(frozen=True)
 class Due:
-    """A checkpoint to add at `commit` and the older checkpoint files it replaces."""
+    """A checkpoint to add at `commit` (the stage events and the parsed files, path →
+    bytes) and the older checkpoint files it replaces."""
 
     commit: str
-    path: str
-    text: bytes
+    files: tuple[tuple[str, bytes], ...]
     removed: tuple[str, ...]
 
 
@@ -59,7 +59,36 @@ def due(ws: Workspace, *, force: bool = False) -> Due | None:
         return None
     rows = [tuple(_row(e)) for e in stage_events(snap)]
     removed = tuple(sorted(checkpoint_files(snap, head)))
-    return Due(head, events_path(head), events_file.render(head, rows), removed)
+    full = Snapshot(ws.git, head, ws.cache)
+    files = (
+        (events_path(head), events_file.render(head, rows)),
+        (parsed_files.files_path(head), parsed_files.render(head, shown_files(full))),
+    )
+    return Due(head, files, removed)
+
+
+def shown_files(snap: Snapshot) -> dict[str, str]:
+    """`kind:blob` → canonical JSON of the valid files `status` reads in `snap` (a whole
+    revision): the policies, every model's spec and stage files, and the records it
+    shows."""
+    from modelreg.registry.status import shown_records
+
+    models = snap.models()
+    wanted: dict[str, list[str]] = {
+        "policy": [policy_yaml(p) for p in snap.policies()],
+        "model": [p for p in map(model_yaml, models) if p in snap.files],
+        "stage": [p for m in models for p in snap.stage_files(m).values()],
+        "stages": [p for p in map(legacy_stages_yaml, models) if p in snap.files],
+    }
+    stages = snap.preload_stages(models)
+    wanted["version"] = [p for m in models for p in shown_records(snap, m, stages.get(m))]
+    out: dict[str, str] = {}
+    for kind, paths in wanted.items():
+        for path, (data, problems) in snap.checked_many(kind, paths).items():
+            text = None if problems else parsed_files.canonical(data)
+            if text is not None:
+                out[f"{kind}:{snap.files[path]}"] = text
+    return out
 
 
 def _row(event: Any) -> list[Any]:
@@ -69,24 +98,26 @@ def _row(event: Any) -> list[Any]:
 def write(ws: Workspace, found: Due) -> tuple[list[str], dict[Path, bytes]]:
     """Write the checkpoint and delete the ones it replaces in the working tree; return
     the paths to commit and the deleted files' bytes (to put back if the commit fails)."""
-    target = ws.root / found.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(found.text)
+    for path, text in found.files:
+        target = ws.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
     removed: dict[Path, bytes] = {}
     for path in found.removed:
         old = ws.root / path
         if old.is_file():
             removed[old] = old.read_bytes()
             old.unlink()
-    return [found.path, *found.removed], removed
+    return [*(p for p, _ in found.files), *found.removed], removed
 
 
 def restore(ws: Workspace, found: Due, removed: dict[Path, bytes]) -> None:
     """Undo `write`: the new file goes, the old ones come back."""
-    (ws.root / found.path).unlink(missing_ok=True)
-    for path, data in removed.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    for new, _ in found.files:
+        (ws.root / new).unlink(missing_ok=True)
+    for old, data in removed.items():
+        old.parent.mkdir(parents=True, exist_ok=True)
+        old.write_bytes(data)
 
 
 def commit_due(ws: Workspace, *, force: bool = False) -> str | None:
@@ -138,9 +169,13 @@ def check(
     the line (written on a branch merged or squashed since) is only a warning: reads
     skip it, and a registry whose PRs are merged that way gets them in normal use.
     """
+    parsed_commit = parsed_files.commit_of(path)
+    if parsed_commit is not None:
+        return _check_parsed(snap, path, parsed_commit)
     commit = events_file.commit_of(path)
     if commit is None:
-        return [Problem(path, "", "not a stage-event checkpoint (<commit>.json)", _FIX)], []
+        what = "not a checkpoint (<commit>.json or <commit>.files.json)"
+        return [Problem(path, "", what, _FIX)], []
     text = snap.raw(path)
     rows, what, syntax = events_file.parse(text, commit)
     if rows is None:
@@ -172,4 +207,36 @@ def _compare(rows: list[tuple[Any, ...]], walked: list[tuple[Any, ...]]) -> str:
             return f"events[{i}] differs from history: " + ", ".join(diff[:3])
     if len(rows) != len(walked):
         return f"{len(rows)} events, but history up to the commit has {len(walked)}"
+    return ""
+
+
+def _check_parsed(snap: Snapshot, path: str, commit: str) -> tuple[list[Problem], list[str]]:
+    """A parsed-files checkpoint: well-formed, and every entry what its blob parses to
+    (a stale one, made under other parsing rules, is only a warning: reads skip it)."""
+    read = parsed_files.parse(snap.raw(path), commit)
+    if read.stale:
+        return [], [f"{path}: {read.what}"]
+    if read.entries is None:
+        return [Problem(path, "", read.what, _FIX, syntax=read.syntax)], []
+    key = f"parsed-files-ok:{snap.files[path]}"
+    verdict = snap.cache.get(key)
+    if verdict is None:
+        verdict = _verify(snap, read.entries)
+        snap.cache.put(key, verdict)
+    return ([Problem(path, "", verdict, _FIX)] if verdict else []), []
+
+
+def _verify(snap: Snapshot, entries: dict[str, Any]) -> str:
+    """ "" when every entry is what its blob parses to, else the first that is not."""
+    blobs = {key: key.split(":", 1)[1] for key in entries}
+    present = snap.git.read_blobs(blobs.values())
+    for key in sorted(entries):
+        kind, blob = key.split(":", 1)
+        if blob not in present:
+            return f"files[{key!r}]: no such blob in this repository"
+        data, problems = snap.check_blobs(kind, {key: blob})[key]
+        if problems:
+            return f"files[{key!r}]: the file does not pass the {kind} schema"
+        if parsed_files.canonical(data) != parsed_files.canonical(entries[key]):
+            return f"files[{key!r}]: differs from what the file parses to"
     return ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelreg.errors import NotFound, ValidationError
+from modelreg.registry import parsed_files
 from modelreg.registry.cache import BlobCache, encode
 from modelreg.registry.records import (
     ModelSpec,
@@ -99,6 +100,11 @@ class Snapshot:
         self._sorted: dict[str, list[str]] = {}
         self._text: dict[str, bytes] = {}
         self._policies: dict[str, Policy] = {}
+        # Read commands may take files from a parsed-files checkpoint (parsed_files.py);
+        # `validate` never does, and what comes from one stays out of the blob cache.
+        self.trust_checkpoint = False
+        self._parsed: dict[str, Any] | None = None  # the checkpoint's entries, once read
+        self._from_checkpoint: dict[str, bytes] = {}  # kind:blob → encoded (data, [])
 
     # -- listing ------------------------------------------------------------------------
 
@@ -204,6 +210,10 @@ class Snapshot:
                 misses[path] = blob
             else:
                 out[path] = (hit[0], [Problem(path, *p) for p in hit[1]])
+        if misses and self.trust_checkpoint:
+            for path, data in self._checkpointed(kind, misses).items():
+                out[path] = (data, [])
+                del misses[path]
         if misses:
             for path, encoded, value in _check_all(kind, self._fetch(misses)):
                 if encoded is not None:
@@ -211,6 +221,37 @@ class Snapshot:
                 data, probs = value if value is not None else marshal.loads(encoded or b"")
                 out[path] = (data, [Problem(path, *p) for p in probs])
         return out
+
+    def _checkpointed(self, kind: str, misses: dict[str, str]) -> dict[str, Any]:
+        """Path → data of the missed files a parsed-files checkpoint holds (a fresh copy
+        each time). The checkpoint is read once enough files miss together."""
+        if self._parsed is None:
+            if len(misses) < parsed_files.MIN_MISSES:
+                return {}
+            self._parsed = self._read_parsed_checkpoint()
+        out: dict[str, Any] = {}
+        for path, blob in misses.items():
+            key = f"{kind}:{blob}"
+            encoded = self._from_checkpoint.get(key)
+            if encoded is None and key in self._parsed:
+                encoded = encode(self._parsed.pop(key))
+                if encoded is not None:
+                    self._from_checkpoint[key] = encoded
+            if encoded is not None:
+                out[path] = marshal.loads(encoded)
+        return out
+
+    def _read_parsed_checkpoint(self) -> dict[str, Any]:
+        """The entries of the first well-formed parsed-files checkpoint listed (any will
+        do: entries are keyed by blob id), or none."""
+        for path in sorted(p for p in self.files if parsed_files.commit_of(p)):
+            commit = parsed_files.commit_of(path)
+            if commit is not None:
+                entries = parsed_files.parse(self.raw(path), commit).entries
+                self._text.pop(path, None)
+                if entries is not None:
+                    return entries
+        return {}
 
     def precheck(self, kind: str, paths: Iterable[str]) -> None:
         """Parse and check many files into the cache (in parallel when there are many)

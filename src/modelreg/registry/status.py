@@ -63,8 +63,11 @@ def status(
 def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     """The registry at `at`; for one model, a snapshot listing only its files and policies."""
     if model is None or not ws.git.has_commits():
-        return ws.snapshot(at)
+        snap = ws.snapshot(at)
+        snap.trust_checkpoint = True  # a read: a parsed-files checkpoint may answer
+        return snap
     snap = Snapshot(ws.git, ws.git.resolve_at(at), ws.cache, model_roots(model))
+    snap.trust_checkpoint = True
     if not snap.has_model(model):
         ws.snapshot(snap.rev).require_model(model)  # the error names the known models
     return snap
@@ -77,18 +80,21 @@ def _preload(snap: Snapshot, models: list[str]) -> dict[str, Stages | None]:
     specs = [p for p in map(model_yaml, models) if p in snap.files]
     snap.checked_many("model", specs)
     loaded = snap.preload_stages(models)
-    records = []
-    for name in models:
-        versions = snap.versions(name)
-        stages = loaded.get(name)
-        if not versions or stages is None:
-            continue
-        assignments = stages.assignments.values()
-        wanted = {versions[-1], *(a.version for a in assignments)}
-        wanted |= {a.rollout.candidate for a in assignments if a.rollout}
-        records += [version_yaml(name, v) for v in wanted if version_yaml(name, v) in snap.files]
+    records = [p for name in models for p in shown_records(snap, name, loaded.get(name))]
     snap.checked_many("version", records)
     return loaded
+
+
+def shown_records(snap: Snapshot, model: str, stages: Stages | None) -> list[str]:
+    """The records `status` shows of a model: the versions its stages serve (canaries
+    included) and its latest. None when its stages cannot be read."""
+    versions = snap.versions(model)
+    if not versions or stages is None:
+        return []
+    assignments = stages.assignments.values()
+    wanted = {versions[-1], *(a.version for a in assignments)}
+    wanted |= {a.rollout.candidate for a in assignments if a.rollout}
+    return sorted(p for p in (version_yaml(model, v) for v in wanted) if p in snap.files)
 
 
 def _model_rows(
