@@ -382,8 +382,9 @@ class _Checkpoints:
     """Stage-event checkpoints as `modelreg register` adds them: when a registration's
     parent is `events_file.EVERY` or more first-parent commits past the last checkpoint
     (or the root), its commit also adds `models/.stage-events/<parent>.json` and
-    `<parent>.files.json` and deletes the older two. The rows are computed by modelreg's own history code on the history
-    imported so far, so they are exactly what `validate` compares them with."""
+    `<parent>.files.json` and deletes the older two. Both are computed by modelreg's own
+    code on the history imported so far, so they are exactly what `validate` compares
+    them with."""
 
     def __init__(self, repo: Path) -> None:
         from modelreg.registry.cache import BlobCache
