@@ -39,7 +39,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work"
 DOC = ROOT / "docs" / "benchmarks.md"
 GTO_VENV = WORK / "gto-venv"
-GENERATOR = 12  # bump when the generated content changes, so old repos are rebuilt
+GENERATOR = 13  # bump when the generated content changes, so old repos are rebuilt
 START = int(dt.datetime(2023, 1, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp())
 NAMES = ("Ana", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena")
 PEOPLE = [f"{n} <{n.lower()}@example.com>" for n in NAMES]

@@ -10,7 +10,7 @@ import click
     "--stage-events",
     is_flag=True,
     help="Instead, commit a stage-event checkpoint at HEAD now (models/.stage-events/), "
-    "so fresh clones read history without walking it; register adds one every 500 commits.",
+    "so fresh clones read history without walking it; register adds one every 100 commits.",
 )
 def migrate(stage_events: bool) -> None:
     """Move a registry written in an older layout to the current one (one commit)."""

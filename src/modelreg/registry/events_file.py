@@ -17,7 +17,9 @@ EVENTS_DIR = "models/.stage-events"  # model names cannot start with "." (names.
 FORMAT = 1
 # A registration writes a checkpoint once HEAD is this many first-parent commits past
 # the newest usable one (or the root); reads then walk at most about this many commits.
-EVERY = 500
+# In a fresh clone (no commit-graph) git walks 100 commits of a 1,000-model registry
+# for one model in 0.02 s, 500 in 0.09 s: most of a 0.2 s `history MODEL`.
+EVERY = 100
 
 # StageEvent's fields, in order: a row of the file is a list of these.
 FIELDS = (

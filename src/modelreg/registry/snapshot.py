@@ -19,7 +19,6 @@ from modelreg.registry.records import (
     version_key,
 )
 from modelreg.registry.schemas import Problem, schema_problems
-from modelreg.registry.yamlio import parse_yaml
 
 if TYPE_CHECKING:
     from modelreg.adapters.git import Git
@@ -404,6 +403,8 @@ def _index_models(files: Iterable[str]) -> dict[str, _ModelFiles]:
 
 def check_text(kind: str, path: str, text: bytes) -> tuple[Any, list[Problem]]:
     """Parse and schema-check one file's bytes; unparsable YAML is one problem."""
+    from modelreg.registry.yamlio import parse_yaml  # PyYAML only when a file is parsed
+
     try:
         data = parse_yaml(text, path)
     except ValidationError as exc:
