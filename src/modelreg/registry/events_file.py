@@ -9,6 +9,7 @@ never raises. history.py reads checkpoints; checkpoints.py writes and verifies t
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -95,9 +96,23 @@ def parse(text: bytes, commit: str) -> tuple[list[Row] | None, str, bool]:
     return rows, "", False
 
 
+# Every combination of exact types a row may have (json.loads makes no subclasses; a bool
+# is not a weight): one lookup per row, as a fresh clone's read checks thousands of them.
+_ROW_TYPES = frozenset(
+    itertools.product(
+        *(
+            (int, type(None)) if name == "weight" else (str,) if name in _STR else (str, type(None))
+            for name in FIELDS
+        )
+    )
+)
+
+
 def _row_problem(row: object) -> str:
     if not isinstance(row, list) or len(row) != len(FIELDS):
         return f"not a list of {len(FIELDS)} values"
+    if tuple(map(type, row)) in _ROW_TYPES:
+        return ""
     for name, value in zip(FIELDS, row, strict=True):
         if name == "weight":
             ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
