@@ -28,6 +28,9 @@ def test_init_scaffolds_once_and_a_second_run_changes_nothing(registry: Registry
     assert (registry.root / "policies/default.yaml").exists()
     config = (registry.root / ".dvc/config").read_text()
     assert "analytics = False" in config and "storage" in config
+    # GitHub folds the machine-made checkpoints in pull requests
+    attr = registry.git("check-attr", "linguist-generated", "models/.stage-events/a.json")
+    assert attr.strip().endswith("linguist-generated: true")
     commits = registry.git("rev-list", "--count", "HEAD").strip()
     before = tree_state(registry.root)
     result = registry.ok("init")

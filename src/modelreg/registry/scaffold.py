@@ -19,6 +19,8 @@ from modelreg.registry.snapshot import Snapshot, model_yaml, stage_yaml, stages_
 from modelreg.registry.workspace import Workspace
 
 GITIGNORE_LINES = (".modelreg/", "__pycache__/", ".venv/")
+# The checkpoints register writes are machine-made: GitHub folds them in pull requests.
+GITATTRIBUTES_LINES = ("models/.stage-events/** linguist-generated=true",)
 # DVC walks the tree for pointers and pipelines; our caches and deployments hold none.
 DVCIGNORE_LINES = (".modelreg/",)
 
@@ -60,6 +62,7 @@ def init(ws: Workspace, *, dvc_remote: str | None = None) -> InitResult:
         _write(root, f"{folder}/.gitkeep", "", created)
     _write(root, "policies/default.yaml", DEFAULT_POLICY_YAML, created)
     _append_lines(root, ".gitignore", GITIGNORE_LINES, created)
+    _append_lines(root, ".gitattributes", GITATTRIBUTES_LINES, created)
     created.extend(_templates(root))
     _codeowners(ws, created)
     _readme(root, created)
@@ -232,6 +235,7 @@ files are tracked by DVC, a promotion is a pull request and a rollback is `git r
 | `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift, training, canary steps |
 | `monitoring/` | Prometheus scrape config, recording and alert rules, Grafana dashboard |
 | `.github/CODEOWNERS` | owners review their models' stage changes (block kept by `modelreg init`) |
+| `models/.stage-events/` | checkpoints `register` adds every 100 commits so fresh clones read fast (machine-made: `.gitattributes` folds them in pull requests) |
 
 ```bash
 modelreg status                                   # every model × stage → version
