@@ -235,7 +235,7 @@ files are tracked by DVC, a promotion is a pull request and a rollback is `git r
 | `.github/workflows/modelreg-*.yml` | check PRs, deploy on merge, drift, training, canary steps |
 | `monitoring/` | Prometheus scrape config, recording and alert rules, Grafana dashboard |
 | `.github/CODEOWNERS` | owners review their models' stage changes (block kept by `modelreg init`) |
-| `models/.stage-events/` | checkpoints `register` adds every 100 commits so fresh clones read fast (machine-made: `.gitattributes` folds them in pull requests) |
+| `models/.stage-events/` | checkpoints for fresh clones, added by `register` (folded in PRs) |
 
 ```bash
 modelreg status                                   # every model × stage → version
