@@ -73,15 +73,21 @@ class Git:
     def discover(cls, start: Path | None = None) -> Git:
         """The repository containing `start` (default: the current directory)."""
         where = (start or Path.cwd()).resolve()
+        # One process for what every command asks next: the .git folder, and whether the
+        # clone is shallow (history reads refuse to run on one).
         proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
+            ["git", "rev-parse", "--show-toplevel", "--git-common-dir", "--is-shallow-repository"],
             cwd=where,
             capture_output=True,
             text=True,
         )
-        if proc.returncode != 0:
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) != 3:
             raise UsageError(f"{where} is not inside a Git repository", hint="run `git init` first")
-        return cls(Path(proc.stdout.strip()))
+        found = cls(Path(lines[0]))
+        found._git_dir = (where / lines[1]).resolve()
+        found._whole = lines[2] == "false"
+        return found
 
     # -- plumbing ---------------------------------------------------------------------
 

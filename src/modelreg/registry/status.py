@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelreg.errors import CheckFailed, ModelregError, NotFound, ValidationError
+from modelreg.registry.events_file import EVENTS_DIR
 from modelreg.registry.history import LastAssignments, StageEvent, stage_events
 from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
@@ -62,11 +63,14 @@ def status(
 
 def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     """The registry at `at`; for one model, a snapshot listing only its files and policies."""
-    if model is None or not ws.git.has_commits():
+    rev = ws.git.resolve(at) if model is not None else None  # None: a date, or no model
+    if model is None or (rev is None and not ws.git.has_commits()):
         snap = ws.snapshot(at)
         snap.trust_checkpoint = True  # a read: a parsed-files checkpoint may answer
         return snap
-    snap = Snapshot(ws.git, ws.git.resolve_at(at), ws.cache, model_roots(model))
+    # The checkpoint folder too: one `ls-tree` lists what history starts from.
+    roots = (*model_roots(model), EVENTS_DIR)
+    snap = Snapshot(ws.git, rev or ws.git.resolve_at(at), ws.cache, roots)
     snap.trust_checkpoint = True
     if not snap.has_model(model):
         ws.snapshot(snap.rev).require_model(model)  # the error names the known models
