@@ -205,7 +205,8 @@ class Git:
 
     def ls_tree(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
         """Path → blob id of every file under `paths` at `rev`."""
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths)
+        # Bytes in, so bytes out: text mode would read a "\r" in a name as "\n".
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths, input=b"")
         # "<mode> blob <id>\t<path>" with a six-digit mode; one split per entry, as a
         # registry holds tens of thousands of files.
         entries = (e.split("\t", 1) for e in out.split(_NUL) if e[7:11] == "blob")
