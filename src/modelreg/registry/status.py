@@ -63,7 +63,7 @@ def status(
 def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     """The registry at `at`; for one model, a snapshot listing only its files and policies."""
     if model is None or not ws.git.has_commits():
-        return ws.snapshot(at)
+        return ws.snapshot(at, artifacts=False)  # status reads no DVC pointer
     snap = Snapshot(ws.git, ws.git.resolve_at(at), ws.cache, model_roots(model))
     if not snap.has_model(model):
         ws.snapshot(snap.rev).require_model(model)  # the error names the known models
