@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     import git as gitpython
 
 _NUL = "\0"
-_TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)  # one entry of a tree object
+# One entry of a tree object: `<mode> <name>\0<20-byte id>`.
+_TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 # The history walk's options: first-parent commits with the blob ids of each change.
 _LOG_ARGS = (
     "--first-parent",
@@ -249,14 +250,16 @@ class Git:
         while trees:
             below: dict[str, list[str]] = {}  # tree id → the folders that hold it
             for folders, content in trees:
-                for mode, name, sha in _tree_entries(content):
-                    for folder in folders:
-                        path = f"{folder}/{name}" if folder else name
+                entries = _TREE_ENTRY.findall(content)  # (mode, name, id), all bytes
+                for folder in folders:
+                    prefix = folder + "/" if folder else ""
+                    for mode, name, sha in entries:
+                        path = prefix + name.decode()
                         if mode == b"40000":
                             if not prune(path):
-                                below.setdefault(sha, []).append(path)
+                                below.setdefault(sha.hex(), []).append(path)
                         elif mode != b"160000":  # a submodule's commit: not a file here
-                            files[path] = sha
+                            files[path] = sha.hex()
             read = self._cat_objects(list(below)) if below else []
             pairs = zip(below.values(), read, strict=True)
             trees = [(folders, obj[2]) for folders, obj in pairs if obj]
@@ -265,7 +268,7 @@ class Git:
     def _cat_objects(self, names: list[str]) -> list[tuple[str, str, bytes] | None]:
         """(type, id, content) of each object named, in order; None where it is missing."""
         proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
+            ["git", "cat-file", "--batch", "--buffer"],  # --buffer: not a write per object
             cwd=self.root,
             input=("\n".join(names) + "\n").encode(),
             capture_output=True,
@@ -532,12 +535,6 @@ def blob_id(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _tree_entries(data: bytes) -> Iterator[tuple[bytes, str, str]]:
-    """(mode, name, id) of each entry of a tree object: `<mode> <name>\\0<20-byte id>`."""
-    for mode, name, sha in _TREE_ENTRY.findall(data):
-        yield mode, name.decode(), sha.hex()
 
 
 def _under_pruned(path: str, prune: Callable[[str], bool]) -> bool:
