@@ -315,7 +315,7 @@ class Git:
         if not wanted:
             return {}
         proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
+            ["git", "cat-file", "--batch", "--buffer"],
             cwd=self.root,
             input=("\n".join(wanted) + "\n").encode(),
             capture_output=True,
