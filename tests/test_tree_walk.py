@@ -167,3 +167,15 @@ def test_ls_tree_keeps_a_carriage_return_in_a_name(repo: tuple[Git, list[str]]) 
     """Read as text, git's output turned "\\r" into "\\n": a file no read could then find."""
     rev = _commit(repo, {"cr\r": {"f\r": FILE}})
     assert list(repo[0].ls_tree(rev, [])) == ["cr\r/f\r"]
+
+
+def test_a_zero_padded_folder_mode_is_still_a_folder(repo: tuple[Git, list[str]]) -> None:
+    """Old tools wrote folders as `040000`; ls-tree lists what is inside, so must a walk."""
+    g, blobs = repo
+    inner = _commit(repo, {"d": {"f": FILE}})
+    inner_tree = g.run("rev-parse", f"{inner}:d").strip()
+    padded = b"040000 d\0" + bytes.fromhex(inner_tree) + b"100644 e\0" + bytes.fromhex(blobs[0])
+    tree = g.run("hash-object", "-t", "tree", "-w", "--literally", "--stdin", input=padded)
+    rev = g.run("commit-tree", tree.strip(), "-m", "padded", input="").strip()
+    assert g.walk_tree(rev, [], lambda _: False) == g.ls_tree(rev, [])
+    assert sorted(g.ls_tree(rev, [])) == ["d/f", "e"]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _NUL = "\0"
 # One entry of a tree object: `<mode> <name>\0<20-byte id>`.
 _TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
+_TREE_MODES = (b"40000", b"040000")  # the second from old tools (git fsck: zero-padded)
 # The history walk's options: first-parent commits with the blob ids of each change.
 _LOG_ARGS = (
     "--first-parent",
@@ -255,7 +256,7 @@ class Git:
                     prefix = folder + "/" if folder else ""
                     for mode, name, sha in entries:
                         path = prefix + name.decode()
-                        if mode == b"40000":
+                        if mode in _TREE_MODES:
                             if not prune(path):
                                 below.setdefault(sha.hex(), []).append(path)
                         elif mode != b"160000":  # a submodule's commit: not a file here
