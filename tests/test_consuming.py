@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import Prebuilt, Registry
+from modelreg.registry.workspace import Workspace
 
 
 def _three_versions(reg: Registry) -> None:
@@ -25,6 +28,31 @@ def test_status_all_lists_every_version(prebuilt: Prebuilt) -> None:
     assert [r["version"] for r in every["rows"]] == ["v1.0.0", "v1.2.0", "v1.1.0"]
     text = reg.ok("status", "--all").output
     assert "(latest)" in text and "v1.1.0" in text
+
+
+def test_status_lists_no_artifacts_yet_prints_what_the_full_listing_prints(
+    prebuilt: Prebuilt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = prebuilt.registry(_staged)
+    # Shapes the model index must read alike either way: a stray file in a stage folder,
+    # a dot folder under models/, a folder left holding only an artifact.
+    reg.write("models/churn/stages/notes/readme.md", "not a stage\n")
+    reg.write("models/.scratch/x/artifacts/v1/model.pkl.dvc", "outs: []\n")
+    reg.write("models/gone/artifacts/v1.0.0/model.pkl.dvc", "outs: []\n")
+    reg.git("add", "-A")
+    reg.git("commit", "-q", "-m", "odd shapes")
+    with Workspace.open(reg.root) as ws:
+        lean, full = ws.snapshot("HEAD", artifacts=False), ws.snapshot("HEAD")
+    pointers = {p for p in full.files if p.split("/")[2:3] == ["artifacts"]}
+    assert "models/churn/artifacts/v1.0.0/model.pkl.dvc" in pointers
+    assert lean.files == {p: b for p, b in full.files.items() if p not in pointers}
+    views = [("status",), ("status", "--all", "--json"), ("status", "--at", "HEAD~1", "--json")]
+    seen = [reg.ok(*view).output for view in views]
+    full_listing = Workspace.snapshot
+    monkeypatch.setattr(
+        Workspace, "snapshot", lambda ws, rev="HEAD", artifacts=True: full_listing(ws, rev)
+    )
+    assert [reg.ok(*view).output for view in views] == seen
 
 
 def _staged(reg: Registry) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     import git as gitpython
 
 _NUL = "\0"
+# One entry of a tree object: `<mode> <name>\0<20-byte id>`.
+_TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
+_TREE_MODES = (b"40000", b"040000")  # the second from old tools (git fsck: zero-padded)
 # The history walk's options: first-parent commits with the blob ids of each change.
 _LOG_ARGS = (
     "--first-parent",
@@ -211,11 +215,88 @@ class Git:
 
     def ls_tree(self, rev: str, paths: Iterable[str]) -> dict[str, str]:
         """Path → blob id of every file under `paths` at `rev`."""
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths)
+        # Bytes in, so bytes out: text mode would read a "\r" in a name as "\n".
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths, input=b"")
         # "<mode> blob <id>\t<path>" with a six-digit mode; one split per entry, as a
         # registry holds tens of thousands of files.
         entries = (e.split("\t", 1) for e in out.split(_NUL) if e[7:11] == "blob")
         return {path: meta[12:] for meta, path in entries}
+
+    def walk_tree(
+        self, rev: str, paths: Iterable[str], prune: Callable[[str], bool]
+    ) -> dict[str, str]:
+        """`ls_tree(rev, paths)` without the subtrees whose path `prune` accepts (it sees
+        every folder's full path): the tree objects are read level by level, one
+        `git cat-file --batch` per depth, so a pruned folder costs one tree entry, where
+        `ls-tree -r` would list every file in it. Roots are literal paths; a file inside
+        a pruned folder is left out even when it is a root."""
+        roots = list(dict.fromkeys(paths))
+        # `cat-file --batch` reads names by the line (and drops a "\r" before the "\n")
+        readable = not any("\n" in r or "\r" in r for r in roots)
+        asked = [f"{rev}^{{tree}}", *(f"{rev}:{r}" for r in roots)]
+        found = self._cat_objects(asked) if readable else []
+        if not found or found[0] is None:
+            # Not a revision (ls-tree fails as it should) or a root cat-file cannot
+            # read: list everything and drop the pruned.
+            listed = self.ls_tree(rev, roots)
+            return {p: b for p, b in listed.items() if not _under_pruned(p, prune)}
+        files: dict[str, str] = {}
+        trees: list[tuple[list[str], bytes]] = []  # the folders holding a tree, its entries
+        tops = zip(roots, found[1:], strict=True) if roots else [("", found[0])]
+        for root, obj in tops:
+            if obj is None:
+                continue
+            kind, sha, content = obj
+            path = root.rstrip("/")
+            if _under_pruned(path, prune):
+                continue  # a root inside a pruned folder: pruned with it
+            if kind == "blob" and path == root:
+                files[path] = sha
+            elif kind == "tree" and not (path and prune(path)):
+                trees.append(([path], content))
+        while trees:
+            below: dict[str, list[str]] = {}  # tree id → the folders that hold it
+            for folders, content in trees:
+                entries = _TREE_ENTRY.findall(content)  # (mode, name, id), all bytes
+                for folder in folders:
+                    prefix = folder + "/" if folder else ""
+                    for mode, name, sha in entries:
+                        path = prefix + name.decode()
+                        if mode in _TREE_MODES:
+                            if not prune(path):
+                                below.setdefault(sha.hex(), []).append(path)
+                        elif mode != b"160000":  # a submodule's commit: not a file here
+                            files[path] = sha.hex()
+            read = self._cat_objects(list(below)) if below else []
+            pairs = zip(below.values(), read, strict=True)
+            trees = [(folders, obj[2]) for folders, obj in pairs if obj]
+        return files
+
+    def _cat_objects(self, names: list[str]) -> list[tuple[str, str, bytes] | None]:
+        """(type, id, content) of each object named, in order; None where it is missing."""
+        proc = subprocess.run(
+            ["git", "cat-file", "--batch", "--buffer"],  # --buffer: not a write per object
+            cwd=self.root,
+            input=("\n".join(names) + "\n").encode(),
+            capture_output=True,
+            env=self._env,
+        )
+        if proc.returncode != 0:
+            raise GitError(f"git cat-file --batch failed: {first_line(proc.stderr)}")
+        raw, pos = proc.stdout, 0
+        out: list[tuple[str, str, bytes] | None] = []
+        for _ in names:
+            eol = raw.index(b"\n", pos)
+            header = raw[pos:eol]
+            if header.endswith((b" missing", b" ambiguous")):
+                out.append(None)
+                pos = eol + 1
+                continue
+            sha, kind, size = header.decode().split(" ")
+            end = eol + 1 + int(size)
+            out.append((kind, sha, raw[eol + 1 : end]))
+            pos = end + 1
+        return out
 
     def worktree_files(self, paths: Sequence[str]) -> dict[str, str]:
         """Path → blob id of files under `paths` as they are on disk (edits included)."""
@@ -241,7 +322,7 @@ class Git:
         if not wanted:
             return {}
         proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
+            ["git", "cat-file", "--batch", "--buffer"],
             cwd=self.root,
             input=("\n".join(wanted) + "\n").encode(),
             capture_output=True,
@@ -461,6 +542,11 @@ def blob_id(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _under_pruned(path: str, prune: Callable[[str], bool]) -> bool:
+    parts = path.split("/")
+    return any(prune("/".join(parts[:i])) for i in range(1, len(parts)))
 
 
 def _parse_batch(raw: bytes) -> dict[str, bytes]:

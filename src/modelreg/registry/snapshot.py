@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import marshal
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,8 @@ ROOTS = ("models", "policies")
 _MD5_RE = re.compile(r"^\s*-?\s*md5:\s*['\"]?([0-9a-f]{32}(?:\.dir)?)", re.M)
 _SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
 _PARALLEL_THRESHOLD = 1000  # below it, starting worker processes costs more than it saves
+# Registries reuse a handful of version names across all their models: parse each once.
+_version_key = functools.lru_cache(maxsize=4096)(version_key)
 
 
 def model_roots(*models: str) -> tuple[str, ...]:
@@ -87,14 +90,27 @@ class Snapshot:
         rev: str | None,
         cache: BlobCache | None = None,
         roots: Sequence[str] = ROOTS,
+        *,
+        artifacts: bool = True,
     ) -> None:
         """`roots` narrows the listing, e.g. to one model's folder and the policies: the
-        snapshot then knows only those files, and costs a fraction to open."""
+        snapshot then knows only those files, and costs a fraction to open.
+
+        `artifacts=False` leaves every `models/<model>/artifacts/` folder out of the
+        listing, for reads that never open a DVC pointer (`status`): they are two files
+        in three of a registry, and the folders are skipped without being listed."""
         self.git = git
         self.rev = rev
         self.cache = cache if cache is not None else BlobCache(None)
         self.roots = tuple(roots)
-        self.files = git.ls_tree(rev, self.roots) if rev else git.worktree_files(self.roots)
+        self.artifacts = artifacts
+        if rev and artifacts:
+            self.files = git.ls_tree(rev, self.roots)
+        elif rev:
+            self.files = git.walk_tree(rev, self.roots, is_artifacts_dir)
+        else:
+            files = git.worktree_files(self.roots)
+            self.files = files if artifacts else _without_artifacts(files)
         self._index: dict[str, _ModelFiles] | None = None
         self._sorted: dict[str, list[str]] = {}
         self._text: dict[str, bytes] = {}
@@ -123,7 +139,7 @@ class Snapshot:
         """Registered versions of a model, oldest first by semantic version."""
         if model not in self._sorted:
             entry = self.index.get(model)
-            self._sorted[model] = sorted(entry.versions, key=version_key) if entry else []
+            self._sorted[model] = sorted(entry.versions, key=_version_key) if entry else []
         return list(self._sorted[model])
 
     def stage_files(self, model: str) -> dict[str, str]:
@@ -351,6 +367,8 @@ class Snapshot:
 
     def pointer(self, path: str) -> Pointer | None:
         """The DVC pointer `path.dvc` for a tracked file, or None if there is none."""
+        if not self.artifacts:
+            raise RuntimeError("a snapshot listed without artifacts has no DVC pointers")
         dvc_path = path + ".dvc"
         if dvc_path not in self.files:
             return None
@@ -374,6 +392,20 @@ class Snapshot:
 
 def _p(problem: Problem) -> tuple[str, str, str | None, int | None, bool]:
     return (problem.key, problem.message, problem.fix, problem.line, problem.syntax)
+
+
+def is_artifacts_dir(path: str) -> bool:
+    """Whether `path` is a model's artifacts folder, `models/<model>/artifacts`."""
+    return path.endswith("/artifacts") and path.startswith("models/") and path.count("/") == 2
+
+
+def _without_artifacts(files: dict[str, str]) -> dict[str, str]:
+    return {p: b for p, b in files.items() if not _in_artifacts(p)}
+
+
+def _in_artifacts(path: str) -> bool:
+    parts = path.split("/", 3)
+    return len(parts) == 4 and parts[0] == "models" and parts[2] == "artifacts"
 
 
 def _is_policy(path: str) -> bool:

@@ -65,7 +65,7 @@ def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     """The registry at `at`; for one model, a snapshot listing only its files and policies."""
     rev = ws.git.resolve(at) if model is not None else None  # None: a date, or no model
     if model is None or (rev is None and not ws.git.has_commits()):
-        snap = ws.snapshot(at)
+        snap = ws.snapshot(at, artifacts=False)  # status reads no DVC pointer
         snap.trust_checkpoint = True  # a read: a parsed-files checkpoint may answer
         return snap
     # The checkpoint folder too: one `ls-tree` lists what history starts from.

@@ -51,10 +51,11 @@ class Workspace:
         found = self.git.merge_base(f"refs/remotes/origin/{default}", "HEAD") if default else None
         return found or "HEAD"
 
-    def snapshot(self, rev: str | None = "HEAD") -> Snapshot:
-        """The registry at `rev` (a revision or date), or on disk when rev is None."""
+    def snapshot(self, rev: str | None = "HEAD", *, artifacts: bool = True) -> Snapshot:
+        """The registry at `rev` (a revision or date), or on disk when rev is None;
+        `artifacts=False`: without the DVC pointers (see Snapshot)."""
         if rev is None:
-            return Snapshot(self.git, None, self.cache)
+            return Snapshot(self.git, None, self.cache, artifacts=artifacts)
         if not self.git.has_commits():
             raise NotFound("the repository has no commits yet", hint="run `modelreg init`")
-        return Snapshot(self.git, self.git.resolve_at(rev), self.cache)
+        return Snapshot(self.git, self.git.resolve_at(rev), self.cache, artifacts=artifacts)
