@@ -119,7 +119,6 @@ class Snapshot:
         # `validate` never does, and what comes from one stays out of the blob cache.
         self.trust_checkpoint = False
         self._parsed: dict[str, Any] | None = None  # the checkpoint's entries, once read
-        self._from_checkpoint: dict[str, bytes] = {}  # kind:blob → encoded (data, [])
 
     # -- listing ------------------------------------------------------------------------
 
@@ -238,23 +237,16 @@ class Snapshot:
         return out
 
     def _checkpointed(self, kind: str, misses: dict[str, str]) -> dict[str, Any]:
-        """Path → data of the missed files a parsed-files checkpoint holds (a fresh copy
-        each time). The checkpoint is read once enough files miss together."""
+        """Path → data of the missed files a parsed-files checkpoint holds. The checkpoint
+        is read once enough files miss together. Its data is shared, not copied: only
+        read commands trust it, and they build typed views from it, never change it."""
         if self._parsed is None:
             if len(misses) < parsed_files.MIN_MISSES:
                 return {}
             self._parsed = self._read_parsed_checkpoint()
-        out: dict[str, Any] = {}
-        for path, blob in misses.items():
-            key = f"{kind}:{blob}"
-            encoded = self._from_checkpoint.get(key)
-            if encoded is None and key in self._parsed:
-                encoded = encode(self._parsed.pop(key))
-                if encoded is not None:
-                    self._from_checkpoint[key] = encoded
-            if encoded is not None:
-                out[path] = marshal.loads(encoded)
-        return out
+        parsed = self._parsed
+        keys = {path: f"{kind}:{blob}" for path, blob in misses.items()}
+        return {path: parsed[key] for path, key in keys.items() if key in parsed}
 
     def _read_parsed_checkpoint(self) -> dict[str, Any]:
         """The entries of the first well-formed parsed-files checkpoint listed (any will
