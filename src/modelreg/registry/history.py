@@ -142,7 +142,9 @@ def checkpoint_files(snap: Snapshot, rev: str) -> dict[str, str]:
         events_file.EVENTS_DIR.startswith(root + "/") or root == events_file.EVENTS_DIR
         for root in snap.roots
     )
-    files = snap.files if listed else snap.git.ls_tree(rev, [events_file.EVENTS_DIR])
+    if listed:
+        return snap.events_files()
+    files = snap.git.ls_tree(rev, [events_file.EVENTS_DIR])
     prefix = events_file.EVENTS_DIR + "/"
     return {p: b for p, b in files.items() if p.startswith(prefix)}
 

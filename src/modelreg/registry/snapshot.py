@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from modelreg.errors import NotFound, ValidationError
 from modelreg.registry import parsed_files
 from modelreg.registry.cache import BlobCache, encode
+from modelreg.registry.events_file import EVENTS_DIR
 from modelreg.registry.records import (
     ModelSpec,
     StageAssignment,
@@ -118,6 +119,7 @@ class Snapshot:
         # Read commands may take files from a parsed-files checkpoint (parsed_files.py);
         # `validate` never does, and what comes from one stays out of the blob cache.
         self.trust_checkpoint = False
+        self._events: dict[str, str] | None = None
         self._parsed: dict[str, Any] | None = None  # the checkpoint's entries, once read
 
     # -- listing ------------------------------------------------------------------------
@@ -248,10 +250,17 @@ class Snapshot:
         keys = {path: f"{kind}:{blob}" for path, blob in misses.items()}
         return {path: parsed[key] for path, key in keys.items() if key in parsed}
 
+    def events_files(self) -> dict[str, str]:
+        """Path → blob of the listed files in `models/.stage-events/` (the checkpoints)."""
+        if self._events is None:
+            prefix = EVENTS_DIR + "/"
+            self._events = {p: b for p, b in self.files.items() if p.startswith(prefix)}
+        return self._events
+
     def _read_parsed_checkpoint(self) -> dict[str, Any]:
         """The entries of the first well-formed parsed-files checkpoint listed (any will
         do: entries are keyed by blob id), or none."""
-        for path in sorted(p for p in self.files if parsed_files.commit_of(p)):
+        for path in sorted(self.events_files()):
             commit = parsed_files.commit_of(path)
             if commit is not None:
                 entries = parsed_files.parse(self.raw(path), commit).entries
