@@ -6,6 +6,7 @@ catches a wrong one, and `register` writes both when due without hurting rollbac
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -241,6 +242,29 @@ def test_status_reads_the_parsed_files_and_validate_catches_a_hand_edit(
     )
     assert "delete the file" in result.output
     assert reg.run("validate", "--base", "HEAD~1").exit_code == 1
+
+
+def test_what_a_checkpoint_answered_is_cached_for_reads_and_never_for_validate(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the blob cache on disk: what the checkpoint answered a read is cached under
+    keys only reads look at; validate, run after, still parses the files itself."""
+    monkeypatch.setattr(parsed_files, "MIN_MISSES", 1)
+    c = _checkpoint(reg)
+    key = _record_key(reg, "v1.0.0")
+    path = reg.root / parsed_files.files_path(c)
+    edited = json.loads(path.read_text())
+    edited["files"][key]["created_by"] = "someone-else@example.com"
+    path.write_text(json.dumps(edited))
+    reg.git("commit", "-qam", "edit the parsed files")
+    shutil.rmtree(reg.root / ".git" / "modelreg", ignore_errors=True)
+    assert _status_json(reg)["rows"][0]["version"] == "v1.0.0"  # fills the cache
+    cache = BlobCache.for_git_dir(reg.root / ".git")
+    assert cache.get(f"checkpointed:{key}")["created_by"] == "someone-else@example.com"
+    assert not cache.has(key)  # the plain key is what validate reads: parsed files only
+    result = reg.run("validate")
+    assert result.exit_code == 1, result.output
+    assert "differs from what the file parses to" in result.output
 
 
 @pytest.mark.parametrize(

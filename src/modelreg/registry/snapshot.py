@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 ROOTS = ("models", "policies")
 _MD5_RE = re.compile(r"^\s*-?\s*md5:\s*['\"]?([0-9a-f]{32}(?:\.dir)?)", re.M)
 _SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
+# Cache keys of files a parsed-files checkpoint answered (not parsed here): reads only.
+_CHECKPOINTED = "checkpointed:"
 _PARALLEL_THRESHOLD = 1000  # below it, starting worker processes costs more than it saves
 # Registries reuse a handful of version names across all their models: parse each once.
 _version_key = functools.lru_cache(maxsize=4096)(version_key)
@@ -117,7 +119,7 @@ class Snapshot:
         self._text: dict[str, bytes] = {}
         self._policies: dict[str, Policy] = {}
         # Read commands may take files from a parsed-files checkpoint (parsed_files.py);
-        # `validate` never does, and what comes from one stays out of the blob cache.
+        # `validate` never does, not even through the blob cache.
         self.trust_checkpoint = False
         self._events: dict[str, str] | None = None
         self._parsed: dict[str, Any] | None = None  # the checkpoint's entries, once read
@@ -240,15 +242,28 @@ class Snapshot:
 
     def _checkpointed(self, kind: str, misses: dict[str, str]) -> dict[str, Any]:
         """Path → data of the missed files a parsed-files checkpoint holds. The checkpoint
-        is read once enough files miss together. Its data is shared, not copied: only
-        read commands trust it, and they build typed views from it, never change it."""
+        is read once enough files miss together; what it answers is cached apart
+        (`checkpointed:` keys), where only reads that trust it look, never `validate`.
+        Its data is shared, not copied: reads only build typed views from it."""
+        out: dict[str, Any] = {}
+        todo: dict[str, str] = {}
+        for path, blob in misses.items():
+            key = f"{kind}:{blob}"
+            hit = self.cache.get(_CHECKPOINTED + key)
+            if hit is None:
+                todo[path] = key
+            else:
+                out[path] = hit
         if self._parsed is None:
-            if len(misses) < parsed_files.MIN_MISSES:
-                return {}
+            if len(todo) < parsed_files.MIN_MISSES:
+                return out
             self._parsed = self._read_parsed_checkpoint()
         parsed = self._parsed
-        keys = {path: f"{kind}:{blob}" for path, blob in misses.items()}
-        return {path: parsed[key] for path, key in keys.items() if key in parsed}
+        for path, key in todo.items():
+            if key in parsed:
+                out[path] = parsed[key]
+                self.cache.put(_CHECKPOINTED + key, parsed[key])
+        return out
 
     def events_files(self) -> dict[str, str]:
         """Path → blob of the listed files in `models/.stage-events/` (the checkpoints)."""
