@@ -706,6 +706,10 @@ def modelreg_cmd() -> list[str]:
             "if __name__ == '__main__':\n    sys.exit(main())\n"
         )
         exe.chmod(0o755)
+    # As pip leaves an installed package: its bytecode written (a run with
+    # PYTHONDONTWRITEBYTECODE set would otherwise compile every edited module each time).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], env=env)
     return [str(exe)]
 
 
