@@ -369,6 +369,19 @@ class Snapshot:
             if not probs
         }
 
+    def policy_stage_names(self, name: str) -> list[str]:
+        """The stages a policy names, in its order, from its schema-valid data: for
+        listings, which need no more of the policy (its rules, and importing the code that
+        parses them, cost a one-model `status` a tenth of its time)."""
+        if name in self._policies:
+            return [s.name for s in self._policies[name].stages]
+        path = policy_yaml(name)
+        if path not in self.files:
+            known = ", ".join(self.policies()) or "none"
+            raise NotFound(f"{path}: no such policy", hint=f"known: {known}")
+        stages = self.load("policy", path).get("stages") or []
+        return [s["name"] for s in stages if isinstance(s, dict) and isinstance(s.get("name"), str)]
+
     def policy(self, name: str) -> Policy:
         from modelreg.registry.policy import parse_policy
 

@@ -170,9 +170,10 @@ def _stage_row(
 
 
 def stage_order(snap: Snapshot, spec: ModelSpec, stages: Stages) -> list[str]:
-    """Assigned stages in the policy's order, then any the policy does not name."""
+    """Assigned stages in the policy's order, then any the policy does not name (all in
+    assigned order when the policy cannot be read)."""
     try:
-        order = [s.name for s in snap.policy(spec.policy).stages]
+        order = snap.policy_stage_names(spec.policy)
     except ModelregError:
         order = []
     assigned = list(stages.assignments)
