@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ CODE_COMMIT_SOURCES = ("pipeline", "flag", "registry-head", "mlflow")
 TASKS = ("classification", "regression")
 
 
+@functools.lru_cache(maxsize=8192)  # registries reuse version names across models
 def version_key(version: str) -> tuple[int, int, int, int, str]:
     """Sort key for `vMAJOR.MINOR.PATCH[-pre]`: releases after their pre-releases."""
     m = VERSION_RE.match(version)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import marshal
 import re
 from collections.abc import Iterable, Sequence
@@ -33,7 +32,6 @@ _SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
 _CHECKPOINTED = "checkpointed:"
 _PARALLEL_THRESHOLD = 1000  # below it, starting worker processes costs more than it saves
 # Registries reuse a handful of version names across all their models: parse each once.
-_version_key = functools.lru_cache(maxsize=4096)(version_key)
 
 
 def model_roots(*models: str) -> tuple[str, ...]:
@@ -142,7 +140,7 @@ class Snapshot:
         """Registered versions of a model, oldest first by semantic version."""
         if model not in self._sorted:
             entry = self.index.get(model)
-            self._sorted[model] = sorted(entry.versions, key=_version_key) if entry else []
+            self._sorted[model] = sorted(entry.versions, key=version_key) if entry else []
         return list(self._sorted[model])
 
     def stage_files(self, model: str) -> dict[str, str]:
