@@ -927,9 +927,10 @@ def render(
         "commits in "
         "all: one per registration, and the stage changes as GitHub merge commits, "
         "squash merges and direct commits, interleaved in time; every stage lives in its "
-        "own file, `models/<model>/stages/<stage>.yaml`; every 500 first-parent commits a "
-        "registration also adds a stage-event checkpoint, as `register` does "
-        f"({big_facts.get('checkpoints', '?')} in all, the newest kept). Each figure is the "
+        "own file, `models/<model>/stages/<stage>.yaml`; every 100 first-parent commits a "
+        "registration also adds a stage-event and a parsed-files checkpoint, as "
+        f"`register` does ({big_facts.get('checkpoints', '?')} of each in all, the newest "
+        "kept). Each figure is the "
         f"median of {runs} runs of the installed CLI in a subprocess. *Fresh clone* is "
         "the first command run in a fresh `git clone --no-local` of the registry (each run "
         "in its own copy of that clone's `.git`, made before anything ran in it): no "
@@ -964,15 +965,17 @@ def render(
         "the records its stages serve and each model's latest (not all 20,000), and for "
         "each stage the commit that last set its version. That commit comes from the "
         "newest stage-event checkpoint (`models/.stage-events/<C>.json`, one blob) and "
-        "a walk of the first-parent commits after C (fewer than 500), newest first, "
+        "a walk of the first-parent commits after C (fewer than 100), newest first, "
         "stopping once every stage's is found. Without a checkpoint git would read two "
         "trees per commit of the whole history: one model's stage folder "
         f"takes git alone {big_facts['walk_model_bare']} s without a commit-graph and "
         f"{big_facts['walk_model']} s with changed-path filters; every model's stage "
         f"files take {big_facts['walk_all']} s either way, since git {host['git']} uses "
-        "the filters only for one literal pathspec. What a fresh clone's first `status` "
-        "still pays is parsing: Python start-up, the JSON Schema checker and about "
-        "3,000 records and 2,000 stage files (see *Cold reads in a fresh clone*).",
+        "the filters only for one literal pathspec. The files `status` shows at C come "
+        "parsed from the parsed-files checkpoint beside it (`<C>.files.json`); only "
+        "those changed since C are read as YAML. `modelreg --help` (Python start-up, "
+        "click and the command table) is the floor of every command and a measure of "
+        "the machine's speed that day.",
         "",
         "### Against gto",
         "",
