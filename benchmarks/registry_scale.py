@@ -44,6 +44,19 @@ START = int(dt.datetime(2023, 1, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp())
 NAMES = ("Ana", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena")
 PEOPLE = [f"{n} <{n.lower()}@example.com>" for n in NAMES]
 LOADS: list[float] = []  # 1-minute load averages seen while measuring
+SPEED: list[float] = []  # seconds of a fixed pure-Python loop, taken as loads are
+
+
+def reference_loop() -> float:
+    """Seconds a fixed pure-Python loop takes in a fresh interpreter: how fast this
+    (shared) machine is running at the moment, as a scale for every other figure. It
+    was 0.215 s at 2026-12-07 04:17 and 0.34 s ten minutes later, idle both times."""
+    code = "import time; s = time.perf_counter(); sum(i * i for i in range(3_000_000)); "
+    code += "print(time.perf_counter() - s)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(out.stdout)
+
+
 WORDS = ("churn", "fraud", "ranker", "forecast", "pricing", "intent", "spam", "ltv", "eta")
 
 
@@ -623,6 +636,7 @@ def measure(
     cache = repo / ".git" / "modelreg"
     _settle()
     LOADS.append(os.getloadavg()[0])
+    SPEED.append(reference_loop())
     samples: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": []}
     peak = 0.0
     for _ in range(runs if cold else 0):
@@ -647,6 +661,7 @@ def measure(
         label, med["cold"][0], med["warm"][0], med["cold"][1], med["warm"][1], peak, target
     )
     LOADS.append(os.getloadavg()[0])
+    SPEED.append(reference_loop())
     print(
         f"  {label}: cold {_s(result.cold)} (cpu {_s(result.cold_cpu)}) "
         f"warm {_s(result.warm)} (cpu {_s(result.warm_cpu)}) rss {peak:.0f} MB",
@@ -792,6 +807,7 @@ def fresh_clone_firsts(
         samples = []
         _settle()
         LOADS.append(os.getloadavg()[0])
+        SPEED.append(reference_loop())
         for _ in range(runs):
             run = WORK / "fresh-run"
             shutil.rmtree(run, ignore_errors=True)
@@ -899,6 +915,7 @@ def machine(argv: Sequence[str]) -> dict[str, Any]:
         "git": git,
         "date": _out(["date"], ROOT).strip(),
         "load": f"{min(LOADS):.1f}-{max(LOADS):.1f}" if LOADS else "?",
+        "speed": f"{min(SPEED):.3f}-{max(SPEED):.3f}" if SPEED else "?",
     }
 
 
@@ -1010,7 +1027,9 @@ def render(
         "",
         f"Measured {host['date']} on a {host['cpus']}-core machine with {host['mem']} of "
         f"RAM, Python {host['python']}, git {host['git']}; load average "
-        f"{host['load']} over the run (the machine is shared). Generating the "
+        f"{host['load']} over the run (the machine is shared, and its speed varies: a "
+        f"fixed pure-Python loop, `reference_loop`, took {host['speed']} s during the "
+        "run). Generating the "
         f"{BIG.models * BIG.versions:,}-version registry with `git fast-import` took "
         f"{big_facts.get('build_seconds', '?')} s.",
         "",
@@ -1067,7 +1086,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{t.label}: fresh clone {_s(t.fresh)} cold {_s(t.cold)} warm {_s(t.warm)}; "
                 f"CPU {_s(t.fresh_cpu)} / {_s(t.cold_cpu)} / {_s(t.warm_cpu)}; {t.rss_mb:.0f} MB"
             )
-        print(f"facts: {big_facts}; load averages seen: {LOADS}")
+        print(f"facts: {big_facts}; load averages seen: {LOADS}; reference loop: {SPEED}")
         return 0 if all(t.passed is not False for t in big) else 1
     cmp, cmp_facts = bench_gto(args.runs, args.rebuild)
     section = render(big, big_facts, cmp, cmp_facts, machine(argv or sys.argv[1:]), args.runs)
