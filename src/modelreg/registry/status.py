@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelreg.errors import CheckFailed, ModelregError, NotFound, ValidationError
 from modelreg.registry.events_file import EVENTS_DIR
 from modelreg.registry.history import LastAssignments, StageEvent, stage_events
 from modelreg.registry.names import check_readable_name
 from modelreg.registry.records import ModelSpec, Stages, VersionRecord
+from modelreg.registry.schemas import Problem
 from modelreg.registry.snapshot import Snapshot, model_roots, model_yaml, version_yaml
 from modelreg.registry.workspace import Workspace
 
@@ -49,14 +51,15 @@ def status(
     models = [model] if model else snap.models()
     pending = LastAssignments(snap, model)  # git walks while the files are parsed
     try:
-        stages = _preload(snap, models)
+        loaded = _preload(snap, models)
+        stages = loaded.stages
         wanted = {(m, s) for m, st in stages.items() if st for s in st.assignments}
         last = pending.result(wanted)
     finally:
         pending.close()
     rows: list[StatusRow] = []
     for name in models:
-        rows.extend(_model_rows(snap, name, last, all_versions))
+        rows.extend(_model_rows(snap, name, last, all_versions, loaded))
     assert snap.rev is not None
     return Status(rev=snap.rev, rows=tuple(rows))
 
@@ -77,16 +80,23 @@ def _snapshot(ws: Workspace, at: str, model: str | None) -> Snapshot:
     return snap
 
 
-def _preload(snap: Snapshot, models: list[str]) -> dict[str, Stages | None]:
+@dataclass(frozen=True)
+class _Preloaded:
+    """What `_preload` read: each model's stages (None: a stage file has problems), and the
+    specs and records by path, as checked (data, problems)."""
+
+    stages: dict[str, Stages | None]
+    specs: dict[str, tuple[Any, list[Problem]]]
+    records: dict[str, tuple[Any, list[Problem]]]
+
+
+def _preload(snap: Snapshot, models: list[str]) -> _Preloaded:
     """Read and check the files the rows need in three batches rather than three per model:
-    each model's spec, stages, the versions they serve and its latest, not every record.
-    Returns each model's stages (None: a stage file has problems)."""
-    specs = [p for p in map(model_yaml, models) if p in snap.files]
-    snap.checked_many("model", specs)
-    loaded = snap.preload_stages(models)
-    records = [p for name in models for p in shown_records(snap, name, loaded.get(name))]
-    snap.checked_many("version", records)
-    return loaded
+    each model's spec, stages, the versions they serve and its latest, not every record."""
+    specs = snap.checked_many("model", [p for p in map(model_yaml, models) if p in snap.files])
+    stages = snap.preload_stages(models)
+    paths = [p for name in models for p in shown_records(snap, name, stages.get(name))]
+    return _Preloaded(stages, specs, snap.checked_many("version", paths))
 
 
 def shown_records(snap: Snapshot, model: str, stages: Stages | None) -> list[str]:
@@ -105,9 +115,13 @@ def _model_rows(
     snap: Snapshot,
     model: str,
     last: Mapping[tuple[str, str], StageEvent],
-    all_versions: bool = False,
+    all_versions: bool,
+    loaded: _Preloaded,
 ) -> list[StatusRow]:
-    spec, stages = snap.model(model), snap.stages(model)
+    spec = _spec(snap, model, loaded)
+    stages = loaded.stages.get(model)
+    if stages is None:  # a stage file has problems: read it again to raise them
+        stages = snap.stages(model)
     versions = snap.versions(model)
     serving = {a.version for a in stages.assignments.values()}
     serving |= {a.rollout.candidate for a in stages.assignments.values() if a.rollout}
@@ -116,7 +130,7 @@ def _model_rows(
     if not all_versions and latest and latest not in serving:
         idle = [latest]
     wanted = serving | set(idle)
-    records = snap.records(model, (v for v in wanted if v in versions))
+    records = _records(snap, model, [v for v in wanted if v in versions], loaded)
     _refuse_unreadable(snap, model, [v for v in wanted if v in versions and v not in records])
     rows = [
         _stage_row(spec, stage, stages, records, last.get((model, stage)))
@@ -135,6 +149,30 @@ def _model_rows(
             )
         )
     return rows
+
+
+def _spec(snap: Snapshot, model: str, loaded: _Preloaded) -> ModelSpec:
+    """The model's spec, from what `_preload` read when it was valid (else as `snap.model`
+    reads it, which raises the same error it always did)."""
+    found = loaded.specs.get(model_yaml(model))
+    if found is None or found[1]:
+        return snap.model(model)
+    return ModelSpec.from_dict(found[0])
+
+
+def _records(
+    snap: Snapshot, model: str, versions: list[str], loaded: _Preloaded
+) -> dict[str, VersionRecord]:
+    """The valid records of these versions, from what `_preload` read where it did."""
+    out: dict[str, VersionRecord] = {}
+    rest: list[str] = []
+    for version in versions:
+        found = loaded.records.get(version_yaml(model, version))
+        if found is None:
+            rest.append(version)
+        elif not found[1]:
+            out[version] = VersionRecord.from_dict(found[0])
+    return {**out, **snap.records(model, rest)} if rest else out
 
 
 def _refuse_unreadable(snap: Snapshot, model: str, versions: list[str]) -> None:
