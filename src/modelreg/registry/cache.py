@@ -15,6 +15,7 @@ import hashlib
 import marshal
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,13 @@ def encode(value: Any) -> bytes | None:
 
 def _fingerprint() -> str:
     """Changes whenever the schemas, the code that parses and checks files, the cache
-    format or Python's marshal change.
+    format or Python's marshal change."""
+    return rules_digest(f"{__version__}:{_FORMAT}:{sys.version_info[:2]}", _SEMANTICS)[:12]
+
+
+def rules_digest(salt: str, modules: Sequence[str]) -> str:
+    """SHA-1 (hex) of `salt`, every shipped schema and the source of `modules`: what a
+    parsed and checked file means, for caches that must never outlive it.
 
     It hashes those files' bytes rather than importing the modules, which would cost
     more than a warm `status` spends on everything else.
@@ -126,12 +133,12 @@ def _fingerprint() -> str:
 
     from modelreg.registry.schemas import KINDS
 
-    h = hashlib.sha1(f"{__version__}:{_FORMAT}:{sys.version_info[:2]}".encode())
+    h = hashlib.sha1(salt.encode())
     schemas = resources.files("modelreg").joinpath("schemas")
     for kind in KINDS:
         h.update(schemas.joinpath(f"{kind}.schema.json").read_bytes())
-    for module in _SEMANTICS:
+    for module in modules:
         spec = util.find_spec(module)
         if spec is not None and spec.origin and os.path.isfile(spec.origin):
             h.update(Path(spec.origin).read_bytes())
-    return h.hexdigest()[:12]
+    return h.hexdigest()

@@ -17,16 +17,13 @@ or schemas differ ignores it. This module is the format alone and never raises.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources, util
-from pathlib import Path
 from typing import Any
 
+from modelreg.registry.cache import rules_digest
 from modelreg.registry.events_file import EVENTS_DIR
 
 FORMAT = 1
@@ -34,7 +31,6 @@ SUFFIX = ".files.json"
 # A read looks into the checkpoint once it misses the cache for this many files at once:
 # below that, parsing them costs less than reading the checkpoint (a few MB of JSON).
 MIN_MISSES = 64
-_KINDS = ("model", "version", "stage", "stages", "policy")
 _KEY_RE = re.compile(r"(model|version|stage|stages|policy):[0-9a-f]{40}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 # What an entry depends on: how YAML is read and what the schemas accept.
@@ -60,15 +56,7 @@ def commit_of(path: str) -> str | None:
 def semantics() -> str:
     """A digest of the schemas and of the code that reads and checks files: entries made
     under other rules are never used."""
-    h = hashlib.sha1(f"parsed-files:{FORMAT}".encode())
-    schemas = resources.files("modelreg").joinpath("schemas")
-    for kind in _KINDS:
-        h.update(schemas.joinpath(f"{kind}.schema.json").read_bytes())
-    for module in _SEMANTICS:
-        spec = util.find_spec(module)
-        if spec is not None and spec.origin and os.path.isfile(spec.origin):
-            h.update(Path(spec.origin).read_bytes())
-    return h.hexdigest()[:16]
+    return rules_digest(f"parsed-files:{FORMAT}", _SEMANTICS)[:16]
 
 
 def canonical(data: Any) -> str | None:
