@@ -31,7 +31,6 @@ _SIZE_RE = re.compile(r"^\s*-?\s*size:\s*(\d+)", re.M)
 # Cache keys of files a parsed-files checkpoint answered (not parsed here): reads only.
 _CHECKPOINTED = "checkpointed:"
 _PARALLEL_THRESHOLD = 1000  # below it, starting worker processes costs more than it saves
-# Registries reuse a handful of version names across all their models: parse each once.
 
 
 def model_roots(*models: str) -> tuple[str, ...]:
@@ -373,11 +372,7 @@ class Snapshot:
         parses them, cost a one-model `status` a tenth of its time)."""
         if name in self._policies:
             return [s.name for s in self._policies[name].stages]
-        path = policy_yaml(name)
-        if path not in self.files:
-            known = ", ".join(self.policies()) or "none"
-            raise NotFound(f"{path}: no such policy", hint=f"known: {known}")
-        stages = self.load("policy", path).get("stages") or []
+        stages = self.load("policy", self._policy_path(name)).get("stages") or []
         return [s["name"] for s in stages if isinstance(s, dict) and isinstance(s.get("name"), str)]
 
     def policy(self, name: str) -> Policy:
@@ -385,12 +380,17 @@ class Snapshot:
 
         if name in self._policies:
             return self._policies[name]
+        data = self.load("policy", self._policy_path(name))
+        policy = self._policies[name] = parse_policy(name, data)
+        return policy
+
+    def _policy_path(self, name: str) -> str:
+        """The file of a policy, or NotFound naming the policies there are."""
         path = policy_yaml(name)
         if path not in self.files:
             known = ", ".join(self.policies()) or "none"
             raise NotFound(f"{path}: no such policy", hint=f"known: {known}")
-        policy = self._policies[name] = parse_policy(name, self.load("policy", path))
-        return policy
+        return path
 
     def pointer(self, path: str) -> Pointer | None:
         """The DVC pointer `path.dvc` for a tracked file, or None if there is none."""

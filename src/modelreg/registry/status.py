@@ -101,7 +101,7 @@ def _preload(snap: Snapshot, models: list[str]) -> _Preloaded:
 
 def shown_records(snap: Snapshot, model: str, stages: Stages | None) -> list[str]:
     """The records `status` shows of a model: the versions its stages serve (canaries
-    included) and its latest. None when its stages cannot be read."""
+    included) and its latest; none when its stages cannot be read (`stages` None)."""
     versions = snap.versions(model)
     if not versions or stages is None:
         return []
